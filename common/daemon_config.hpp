@@ -1,0 +1,39 @@
+#pragma once
+// The daemon's local configuration: command-line flags over an optional TOML file over
+// built-in defaults. This is the operator's side of the configuration; everything the
+// Module Server sets arrives through provisioning instead.
+
+#include <absl/status/status.h>
+#include <spdlog/common.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace zp {
+
+/// Settings read at start. Field names are the TOML keys and the flag names.
+struct daemon_config {
+  std::filesystem::path state_dir = "/var/lib/zoneproxy";
+  std::string bind = "0.0.0.0";
+  /// 17488 in production; 0 picks a free port (tests), logged at start.
+  std::uint16_t provisioning_port = 17488;
+  unsigned workers = 0;  // 0 until resolved: one per core
+  spdlog::level::level_enum log_level = spdlog::level::info;
+};
+
+/// Reads a TOML file into `config`. Unknown keys and bad values fail with one line
+/// naming the file, the key and the value.
+absl::Status load_config_file(const std::filesystem::path& file, daemon_config& config);
+
+/// Validators shared by the TOML loader and the command line; errors name key and value.
+absl::Status set_bind(daemon_config& config, std::string_view value);
+absl::Status set_port(daemon_config& config, std::int64_t value);
+absl::Status set_workers(daemon_config& config, std::int64_t value);
+absl::Status set_log_level(daemon_config& config, std::string_view value);
+
+/// Upper bound on --workers; far above any core count this runs on.
+inline constexpr unsigned k_max_workers = 256;
+
+}  // namespace zp

@@ -1,0 +1,53 @@
+#include "common/log.hpp"
+
+#include "common/strings.hpp"
+#include <spdlog/sinks/stdout_sinks.h>
+
+namespace zp::log {
+
+void init(spdlog::level::level_enum level) {
+  auto logger = spdlog::get("zoneproxy");
+  if (!logger) {
+    // The mutex-protected sink: workers log from several threads.
+    logger = spdlog::stderr_logger_mt("zoneproxy");
+    logger->set_pattern("ts=%Y-%m-%dT%H:%M:%S.%eZ level=%l %v", spdlog::pattern_time_type::utc);
+    logger->flush_on(spdlog::level::trace);
+    spdlog::set_default_logger(logger);
+  }
+  logger->set_level(level);
+}
+
+absl::StatusOr<spdlog::level::level_enum> parse_level(std::string_view name) {
+  if (name == "trace") return spdlog::level::trace;
+  if (name == "debug") return spdlog::level::debug;
+  if (name == "info") return spdlog::level::info;
+  if (name == "warn") return spdlog::level::warn;
+  if (name == "error") return spdlog::level::err;
+  return absl::InvalidArgumentError(
+      str_cat("log_level: invalid value \"", name, "\" (expected trace|debug|info|warn|error)"));
+}
+
+std::string q(std::string_view value) {
+  bool plain = !value.empty();
+  for (char c : value) {
+    auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u >= 0x7f || c == '"' || c == '=' || c == '\\') plain = false;
+  }
+  if (plain) return std::string(value);
+  std::string out = "\"";
+  for (char c : value) {
+    auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20 || u >= 0x7f) {
+      out += fmt::format("\\x{:02x}", u);
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+  return out;
+}
+
+}  // namespace zp::log

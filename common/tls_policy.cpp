@@ -1,0 +1,147 @@
+#include "common/tls_policy.hpp"
+
+#include "common/pem.hpp"
+
+#include <openssl/err.h>
+#include <openssl/x509_vfy.h>
+
+#include "common/strings.hpp"
+
+namespace zp {
+namespace {
+
+// Index of the ex_data slot holding a heap-allocated client_cert_check; freed with
+// the SSL_CTX by free_check().
+int check_ex_index() {
+  static const int index = SSL_CTX_get_ex_new_index(
+      0, nullptr, nullptr, nullptr,
+      [](void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
+        delete static_cast<client_cert_check*>(ptr);
+      });
+  return index;
+}
+
+int verify_callback(int preverify_ok, X509_STORE_CTX* store_ctx) {
+  if (!preverify_ok) return 0;
+  // Only the leaf (depth 0) is checked against the revocation hook: revocation in
+  // PROTOCOL.md 4.2 is by client certificate fingerprint.
+  if (X509_STORE_CTX_get_error_depth(store_ctx) != 0) return 1;
+  auto* ssl = static_cast<SSL*>(
+      X509_STORE_CTX_get_ex_data(store_ctx, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  auto* check = static_cast<client_cert_check*>(
+      SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), check_ex_index()));
+  if (check && *check && !(*check)(X509_STORE_CTX_get_current_cert(store_ctx))) {
+    X509_STORE_CTX_set_error(store_ctx, X509_V_ERR_CERT_REVOKED);
+    return 0;
+  }
+  return 1;
+}
+
+absl::Status apply_common_policy(SSL_CTX* ctx) {
+  if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
+      !SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION)) {
+    return absl::InternalError("cannot pin TLS 1.2");
+  }
+  if (!SSL_CTX_set_cipher_list(ctx, k_tls_cipher_list)) {
+    return absl::InternalError(str_cat("cipher list refused: ", openssl_error_string()));
+  }
+  // TLS 1.3 is refused by the version pin; emptying its suites as well keeps the
+  // context's cipher list exactly the four below.
+  if (!SSL_CTX_set_ciphersuites(ctx, "")) {
+    return absl::InternalError(str_cat("TLS 1.3 suites refused: ", openssl_error_string()));
+  }
+  if (!SSL_CTX_set1_groups_list(ctx, k_tls_groups)) {
+    return absl::InternalError(str_cat("groups refused: ", openssl_error_string()));
+  }
+  // Defence in depth: if a future OpenSSL expanded an alias, fail loudly instead of
+  // negotiating a fifth suite.
+  if (sk_SSL_CIPHER_num(SSL_CTX_get_ciphers(ctx)) != 4) {
+    return absl::InternalError("cipher list does not resolve to exactly four suites");
+  }
+  // No compression (CRIME), no renegotiation of any kind, and a FIN without
+  // close_notify is an end of stream (PROTOCOL.md 3.5), not a fatal error.
+  SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+                               SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_IGNORE_UNEXPECTED_EOF);
+  // RELEASE_BUFFERS: an idle connection holds no 16 KiB record buffers.
+  // PARTIAL_WRITE + MOVING_WRITE_BUFFER: the relay writes what it can per readiness
+  // event and may retry from a different buffer address.
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+                            SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<ssl_ctx_ptr> make_server_ctx(const server_tls_options& options) {
+  ERR_clear_error();
+  ssl_ctx_ptr ctx(SSL_CTX_new(TLS_server_method()));
+  if (!ctx) return absl::InternalError("SSL_CTX_new failed");
+  if (auto st = apply_common_policy(ctx.get()); !st.ok()) return st;
+  // Resumption is allowed by PROTOCOL.md 2 but would let a revoked client resume
+  // without the verify callback running; until tickets re-check revocation, every
+  // connection does a full handshake.
+  SSL_CTX_set_options(ctx.get(), SSL_OP_NO_TICKET);
+  SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
+
+  if (options.identities.empty()) return absl::InvalidArgumentError("no server certificate");
+  for (const tls_identity* id : options.identities) {
+    STACK_OF(X509)* chain = sk_X509_new_null();
+    for (std::size_t i = 1; i < id->chain.size(); ++i) sk_X509_push(chain, id->chain[i].get());
+    // override=1: replace a previous certificate of the same key type.
+    int ok = SSL_CTX_use_cert_and_key(ctx.get(), id->chain.front().get(), id->key.get(), chain, 1);
+    sk_X509_free(chain);  // use_cert_and_key took its own references
+    if (!ok) return absl::InvalidArgumentError(str_cat("certificate refused: ", openssl_error_string()));
+  }
+
+  if (!options.client_cas.empty()) {
+    X509_STORE* store = X509_STORE_new();
+    STACK_OF(X509_NAME)* names = sk_X509_NAME_new_null();
+    for (X509* ca : options.client_cas) {
+      X509_STORE_add_cert(store, ca);
+      sk_X509_NAME_push(names, X509_NAME_dup(X509_get_subject_name(ca)));
+    }
+    SSL_CTX_set_cert_store(ctx.get(), store);  // ctx owns store now
+    SSL_CTX_set_client_CA_list(ctx.get(), names);  // ctx owns names now
+    SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_callback);
+    SSL_CTX_set_verify_depth(ctx.get(), 4);
+    if (options.client_check) {
+      SSL_CTX_set_ex_data(ctx.get(), check_ex_index(), new client_cert_check(options.client_check));
+    }
+  }
+  return ctx;
+}
+
+absl::StatusOr<ssl_ctx_ptr> make_client_ctx(const tls_identity* identity,
+                                            const std::vector<X509*>& trusted) {
+  ERR_clear_error();
+  ssl_ctx_ptr ctx(SSL_CTX_new(TLS_client_method()));
+  if (!ctx) return absl::InternalError("SSL_CTX_new failed");
+  if (auto st = apply_common_policy(ctx.get()); !st.ok()) return st;
+  if (identity) {
+    STACK_OF(X509)* chain = sk_X509_new_null();
+    for (std::size_t i = 1; i < identity->chain.size(); ++i) sk_X509_push(chain, identity->chain[i].get());
+    int ok = SSL_CTX_use_cert_and_key(ctx.get(), identity->chain.front().get(), identity->key.get(), chain, 1);
+    sk_X509_free(chain);
+    if (!ok) return absl::InvalidArgumentError(str_cat("client certificate refused: ", openssl_error_string()));
+  }
+  if (!trusted.empty()) {
+    X509_STORE* store = SSL_CTX_get_cert_store(ctx.get());
+    for (X509* ca : trusted) X509_STORE_add_cert(store, ca);
+    SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
+  }
+  return ctx;
+}
+
+absl::StatusOr<tls_identity> make_tls_identity(std::string_view key_pem, std::string_view chain_pem) {
+  auto key = parse_private_key_pem(key_pem);
+  if (!key.ok()) return key.status();
+  auto chain = parse_certificates_pem(chain_pem);
+  if (!chain.ok()) return chain.status();
+  if (X509_check_private_key(chain->front().get(), key->get()) != 1) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError("certificate does not match the private key");
+  }
+  return tls_identity{std::move(*key), std::move(*chain)};
+}
+
+}  // namespace zp

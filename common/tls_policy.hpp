@@ -1,0 +1,58 @@
+#pragma once
+// PROTOCOL.md section 2 as one piece: every listener's SSL_CTX comes from here, so the
+// policy (TLS 1.2 only, four ECDHE-GCM suites, three groups, no compression, no
+// renegotiation) cannot drift between ports.
+
+#include "common/openssl_ptr.hpp"
+
+#include <absl/status/statusor.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace zp {
+
+/// The only suites ever negotiated (OpenSSL names), in server preference order.
+inline constexpr const char* k_tls_cipher_list =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384";
+/// The only ECDHE groups offered or accepted.
+inline constexpr const char* k_tls_groups = "X25519:P-256:P-384";
+
+/// A private key and its certificate chain (leaf first).
+struct tls_identity {
+  evp_pkey_ptr key;
+  std::vector<x509_ptr> chain;
+};
+
+/// Extra check on a verified client certificate chain's leaf; false refuses the
+/// handshake. Called on the handshaking thread; must be thread-safe and non-blocking.
+using client_cert_check = std::function<bool(X509* leaf)>;
+
+/// What a server context is made of.
+struct server_tls_options {
+  /// One identity per key type (RSA and/or ECDSA); OpenSSL serves whichever the
+  /// negotiated suite needs.
+  std::vector<const tls_identity*> identities;
+  /// Trusted client CAs; when set, a client certificate chained to them is required.
+  std::vector<X509*> client_cas;
+  /// Optional revocation hook, consulted only when client_cas is set.
+  client_cert_check client_check;
+};
+
+/// Builds a server SSL_CTX with the section-2 policy.
+absl::StatusOr<ssl_ctx_ptr> make_server_ctx(const server_tls_options& options);
+
+/// Builds a client SSL_CTX with the same policy (for zoneproxyctl, the bench harness
+/// and tests that play a well-behaved peer). `identity` may be null (no client cert);
+/// `trusted` may be empty (no server verification: the caller pins instead).
+absl::StatusOr<ssl_ctx_ptr> make_client_ctx(const tls_identity* identity,
+                                            const std::vector<X509*>& trusted);
+
+/// Parses a key and a PEM chain into an identity and checks they belong together.
+absl::StatusOr<tls_identity> make_tls_identity(std::string_view key_pem,
+                                               std::string_view chain_pem);
+
+}  // namespace zp

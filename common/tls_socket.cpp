@@ -1,0 +1,121 @@
+#include "common/tls_socket.hpp"
+
+#include "common/tls_error.hpp"
+
+#include <asio/error.hpp>
+#include <openssl/err.h>
+
+#include <sys/socket.h>
+
+#include <cerrno>
+
+namespace zp {
+
+tls_socket::tls_socket(asio::ip::tcp::socket socket, SSL_CTX* ctx, bool server)
+    : socket_(std::move(socket)), ssl_(SSL_new(ctx)) {
+  socket_.non_blocking(true);
+  SSL_set_fd(ssl_.get(), static_cast<int>(socket_.native_handle()));
+  if (server) {
+    SSL_set_accept_state(ssl_.get());
+  } else {
+    SSL_set_connect_state(ssl_.get());
+  }
+}
+
+tls_socket::result tls_socket::classify(int ssl_ret, std::size_t bytes) {
+  result r;
+  r.bytes = bytes;
+  int err = SSL_get_error(ssl_.get(), ssl_ret);
+  switch (err) {
+    case SSL_ERROR_WANT_READ:
+      r.wait = want::read;
+      break;
+    case SSL_ERROR_WANT_WRITE:
+      r.wait = want::write;
+      break;
+    case SSL_ERROR_ZERO_RETURN:
+      // close_notify, or (SSL_OP_IGNORE_UNEXPECTED_EOF) a bare FIN: both are an end
+      // of stream per PROTOCOL.md 3.5.
+      r.ec = asio::error::eof;
+      break;
+    case SSL_ERROR_SYSCALL: {
+      int e = errno;
+      ERR_clear_error();
+      r.ec = e != 0 && e != EAGAIN ? std::error_code(e, std::system_category())
+                                   : std::error_code(asio::error::eof);
+      break;
+    }
+    default:
+      r.ec = take_tls_error();
+      break;
+  }
+  return r;
+}
+
+tls_socket::result tls_socket::try_handshake() {
+  ERR_clear_error();
+  int ret = SSL_do_handshake(ssl_.get());
+  if (ret == 1) return {};
+  return classify(ret, 0);
+}
+
+tls_socket::result tls_socket::try_read(void* data, std::size_t size) {
+  auto* out = static_cast<char*>(data);
+  std::size_t total = 0;
+  // SSL_read_ex returns one record at a time; keep going while records are ready so
+  // the caller moves a full buffer per readiness event.
+  while (total < size) {
+    ERR_clear_error();
+    std::size_t n = 0;
+    int ret = SSL_read_ex(ssl_.get(), out + total, size - total, &n);
+    if (ret == 1) {
+      total += n;
+      continue;
+    }
+    // Bytes already read win: an end of stream or error is reported by the next call.
+    if (total > 0) return {.ec = {}, .bytes = total, .wait = want::nothing};
+    return classify(ret, 0);
+  }
+  return {.ec = {}, .bytes = total, .wait = want::nothing};
+}
+
+tls_socket::result tls_socket::try_write(const void* data, std::size_t size) {
+  const auto* in = static_cast<const char*>(data);
+  std::size_t total = 0;
+  while (total < size) {
+    ERR_clear_error();
+    std::size_t n = 0;
+    int ret = SSL_write_ex(ssl_.get(), in + total, size - total, &n);
+    if (ret == 1) {
+      total += n;
+      continue;
+    }
+    return classify(ret, total);
+  }
+  return {.ec = {}, .bytes = total, .wait = want::nothing};
+}
+
+tls_socket::result tls_socket::try_shutdown() {
+  if (!sent_shutdown_) {
+    ERR_clear_error();
+    int ret = SSL_shutdown(ssl_.get());
+    if (ret < 0) {
+      result r = classify(ret, 0);
+      if (r.wait != want::nothing) return r;
+      // The peer is gone or broke the protocol: there is nobody to notify, but still
+      // send the FIN below so the socket ends cleanly.
+    }
+    sent_shutdown_ = true;
+  }
+  ::shutdown(static_cast<int>(socket_.native_handle()), SHUT_WR);
+  return {};
+}
+
+void tls_socket::close() {
+  std::error_code ignored;
+  socket_.close(ignored);
+}
+
+X509* tls_socket::peer_certificate() const { return SSL_get0_peer_certificate(ssl_.get()); }
+
+}  // namespace zp

@@ -1,0 +1,119 @@
+#pragma once
+// One TLS connection: a TCP socket and the SSL* attached to its fd, driven by readiness.
+//
+// Owner: whoever holds the tls_socket owns the fd and the SSL*; both die with it.
+// The SSL* is bound to the fd number (SSL_set_fd), not to an io_context, so the pair
+// can move to another worker by releasing the fd and adopting it there (see
+// ARCHITECTURE.md) — which asio::ssl::stream's memory BIOs cannot do, and which also
+// saves their extra copy.
+//
+// Two layers: try_*() make one non-blocking attempt and say which readiness to wait
+// for; async_*() are composed on top for callers that are not on the hot path. The
+// relay uses try_*() directly so it controls batching.
+
+#include "common/openssl_ptr.hpp"
+
+#include <asio/ip/tcp.hpp>
+#include <asio/post.hpp>
+
+#include <cstddef>
+#include <system_error>
+#include <utility>
+
+namespace zp {
+
+class tls_socket {
+ public:
+  /// Readiness a try_*() call needs before it can make progress.
+  enum class want : std::uint8_t { nothing, read, write };
+  /// Outcome of one attempt: `bytes` moved so far, then `ec` or a `wait` to retry.
+  struct result {
+    std::error_code ec;
+    std::size_t bytes = 0;
+    want wait = want::nothing;
+  };
+
+  /// Takes ownership of a connected socket and makes a server-side SSL on it.
+  tls_socket(asio::ip::tcp::socket socket, SSL_CTX* ctx, bool server = true);
+  tls_socket(const tls_socket&) = delete;
+  tls_socket& operator=(const tls_socket&) = delete;
+  ~tls_socket() = default;
+
+  /// One step of the handshake.
+  result try_handshake();
+  /// Decrypts up to `size` bytes, as many records as are ready; bytes > 0 wins over a
+  /// simultaneous end of stream or error (they are reported by the next call).
+  result try_read(void* data, std::size_t size);
+  /// Encrypts and sends as much of `data` as the socket takes.
+  result try_write(const void* data, std::size_t size);
+  /// Sends close_notify once, then a TCP FIN (shutdown SHUT_WR); reading stays open.
+  result try_shutdown();
+
+  /// Waits for the readiness a try_*() asked for. Handler: void(std::error_code).
+  template <typename Handler>
+  void async_wait(want w, Handler&& handler) {
+    socket_.async_wait(w == want::write ? asio::socket_base::wait_write : asio::socket_base::wait_read,
+                       std::forward<Handler>(handler));
+  }
+
+  /// Composed operations. Handler: void(std::error_code, std::size_t). The caller keeps
+  /// this object alive until the handler runs (a close() makes it run with
+  /// operation_aborted). Completions are always posted, never run inline.
+  template <typename Handler>
+  void async_handshake(Handler handler) {
+    run([this] { return try_handshake(); }, std::move(handler));
+  }
+  template <typename Handler>
+  void async_read_some(asio::mutable_buffer buf, Handler handler) {
+    run([this, buf] { return try_read(buf.data(), buf.size()); }, std::move(handler));
+  }
+  template <typename Handler>
+  void async_write(asio::const_buffer buf, Handler handler) {
+    run([this, buf, done = std::size_t{0}]() mutable {
+          result r = try_write(static_cast<const char*>(buf.data()) + done, buf.size() - done);
+          done += r.bytes;
+          r.bytes = done;
+          if (!r.ec && r.wait == want::nothing && done < buf.size()) r.wait = want::write;
+          return r;
+        },
+        std::move(handler));
+  }
+  template <typename Handler>
+  void async_shutdown(Handler handler) {
+    run([this] { return try_shutdown(); }, std::move(handler));
+  }
+
+  /// Closes the fd now (no close_notify); pending waits complete with operation_aborted.
+  void close();
+  bool is_open() const { return socket_.is_open(); }
+  asio::ip::tcp::socket& socket() { return socket_; }
+  SSL* ssl() const { return ssl_.get(); }
+  /// The peer's leaf certificate after the handshake, or null (not owned).
+  X509* peer_certificate() const;
+
+ private:
+  template <typename Op, typename Handler>
+  void run(Op op, Handler handler) {
+    result r = op();
+    if (r.wait == want::nothing) {
+      asio::post(socket_.get_executor(),
+                 [handler = std::move(handler), r]() mutable { handler(r.ec, r.bytes); });
+      return;
+    }
+    async_wait(r.wait, [this, op = std::move(op), handler = std::move(handler)](std::error_code ec) mutable {
+      if (ec) {
+        handler(ec, std::size_t{0});
+        return;
+      }
+      run(std::move(op), std::move(handler));
+    });
+  }
+
+  result classify(int ssl_ret, std::size_t bytes);
+
+  asio::ip::tcp::socket socket_;
+  ssl_ptr ssl_;
+  bool sent_shutdown_ = false;
+};
+
+}  // namespace zp

@@ -1,0 +1,163 @@
+#include "provisioning/state_store.hpp"
+
+#include "common/atomic_file.hpp"
+#include "common/fingerprint.hpp"
+#include "common/pem.hpp"
+#include "provisioning/key_factory.hpp"
+
+#include "common/strings.hpp"
+#include <openssl/rand.h>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+
+namespace zp::provisioning {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr auto k_identity_lifetime = std::chrono::hours(24 * 365 * 10);
+
+absl::Status errno_error(std::string_view what, const fs::path& p) {
+  return absl::FailedPreconditionError(str_cat(what, " ", p.string(), ": ", std::strerror(errno)));
+}
+
+absl::Status check_owned_private_dir(const fs::path& dir) {
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) != 0) return errno_error("cannot stat state directory", dir);
+  if (!S_ISDIR(st.st_mode)) return absl::FailedPreconditionError(str_cat(dir.string(), " is not a directory"));
+  if (st.st_uid != ::geteuid()) {
+    return absl::FailedPreconditionError(str_cat("state directory ", dir.string(), " is owned by uid ",
+                                                      st.st_uid, ", not by this process (uid ", ::geteuid(), ")"));
+  }
+  if ((st.st_mode & 077) != 0) {
+    return absl::FailedPreconditionError(fmt::format(
+        "state directory {} has mode {:04o}; it must not be accessible to group or others (chmod 700 {})",
+        dir.string(), st.st_mode & 07777, dir.string()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<tls_identity> load_identity_pair(const fs::path& dir, key_type t) {
+  const fs::path key_file = dir / str_cat(key_type_name(t), ".key");
+  const fs::path cert_file = dir / str_cat(key_type_name(t), ".crt");
+  if (auto st = check_private_file(key_file); !st.ok()) return st;
+  auto key_pem = read_file(key_file);
+  if (!key_pem.ok()) return key_pem.status();
+  auto cert_pem = read_file(cert_file);
+  if (!cert_pem.ok()) return cert_pem.status();
+  auto key = parse_private_key_pem(*key_pem);
+  if (!key.ok()) return absl::FailedPreconditionError(str_cat(key_file.string(), ": ", key.status().message()));
+  auto certs = parse_certificates_pem(*cert_pem);
+  if (!certs.ok()) return absl::FailedPreconditionError(str_cat(cert_file.string(), ": ", certs.status().message()));
+  auto kind = classify_key(key->get());
+  if (!kind.ok() || *kind != t) {
+    return absl::FailedPreconditionError(str_cat(key_file.string(), ": not a ", key_type_name(t), " key of the expected size"));
+  }
+  if (X509_check_private_key(certs->front().get(), key->get()) != 1) {
+    return absl::FailedPreconditionError(str_cat(cert_file.string(), ": does not match ", key_file.string()));
+  }
+  return tls_identity{std::move(*key), std::move(*certs)};
+}
+
+}  // namespace
+
+absl::Status check_private_file(const fs::path& file) {
+  struct stat st {};
+  if (::lstat(file.c_str(), &st) != 0) return errno_error("cannot stat", file);
+  if (!S_ISREG(st.st_mode)) return absl::FailedPreconditionError(str_cat(file.string(), " is not a regular file"));
+  if ((st.st_mode & 077) != 0) {
+    return absl::FailedPreconditionError(fmt::format(
+        "{} has mode {:04o}; a secret must be readable by its owner only (chmod 600 {})", file.string(),
+        st.st_mode & 07777, file.string()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<state_store> state_store::open(const fs::path& dir) {
+  if (dir.empty()) return absl::InvalidArgumentError("state_dir: empty path");
+  fs::path abs = fs::absolute(dir);
+  struct stat st {};
+  if (::lstat(abs.c_str(), &st) != 0) {
+    if (errno != ENOENT) return errno_error("cannot stat state directory", abs);
+    std::error_code ec;
+    fs::create_directories(abs.parent_path(), ec);
+    if (ec) return absl::FailedPreconditionError(str_cat("cannot create ", abs.parent_path().string(), ": ", ec.message()));
+    if (::mkdir(abs.c_str(), 0700) != 0 && errno != EEXIST) return errno_error("cannot create state directory", abs);
+    // mkdir's mode is filtered by the umask; make it exactly 0700.
+    if (::chmod(abs.c_str(), 0700) != 0) return errno_error("cannot chmod state directory", abs);
+  }
+  if (auto status = check_owned_private_dir(abs); !status.ok()) return status;
+  return state_store(abs);
+}
+
+absl::StatusOr<identity> state_store::load_or_create_identity() const {
+  const fs::path dir = identity_dir();
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return create_identity();
+  auto rsa = load_identity_pair(dir, key_type::rsa);
+  if (!rsa.ok()) return rsa.status();
+  auto ecdsa = load_identity_pair(dir, key_type::ecdsa);
+  if (!ecdsa.ok()) return ecdsa.status();
+  identity id{std::move(*rsa), std::move(*ecdsa), {}, {}};
+  id.rsa_spki_sha256 = spki_sha256_hex(id.rsa.chain.front().get());
+  id.ecdsa_spki_sha256 = spki_sha256_hex(id.ecdsa.chain.front().get());
+  return id;
+}
+
+absl::StatusOr<identity> state_store::create_identity() const {
+  // Build the whole identity in a private temporary directory, then rename it into
+  // place: a crash leaves either no identity/ (regenerated next start) or a complete
+  // one, never a half that would fail every later start.
+  std::string tmp_template = (dir_ / ".identity.tmp-XXXXXX").string();
+  if (::mkdtemp(tmp_template.data()) == nullptr) return errno_error("cannot create temporary directory in", dir_);
+  const fs::path tmp = tmp_template;
+  auto cleanup = [&] {
+    std::error_code ignored;
+    fs::remove_all(tmp, ignored);
+  };
+  for (key_type t : {key_type::rsa, key_type::ecdsa}) {
+    auto key = generate_key(t);
+    if (!key.ok()) return cleanup(), key.status();
+    auto cert = make_self_signed(key->get(), str_cat("zoneproxy identity (", key_type_name(t), ")"),
+                                 k_identity_lifetime);
+    if (!cert.ok()) return cleanup(), cert.status();
+    auto st = write_file_atomically(tmp / str_cat(key_type_name(t), ".key"), private_key_to_pem(key->get()), 0600);
+    if (st.ok()) st = write_file_atomically(tmp / str_cat(key_type_name(t), ".crt"), certificate_to_pem(cert->get()), 0644);
+    if (!st.ok()) return cleanup(), st;
+  }
+  if (::rename(tmp.c_str(), identity_dir().c_str()) != 0) {
+    auto st = errno_error("cannot rename identity into", identity_dir());
+    cleanup();
+    return st;
+  }
+  if (auto st = fsync_directory(dir_); !st.ok()) return st;
+  return load_or_create_identity();
+}
+
+absl::StatusOr<std::string> state_store::load_or_create_bootstrap_token() const {
+  const fs::path file = token_path();
+  std::error_code ec;
+  if (fs::exists(file, ec)) {
+    if (auto st = check_private_file(file); !st.ok()) return st;
+    auto text = read_file(file, 4096);
+    if (!text.ok()) return text.status();
+    std::string token(trim_ascii(*text));
+    bool hex = token.size() == 64;
+    for (char c : token) hex = hex && std::isxdigit(static_cast<unsigned char>(c)) != 0;
+    if (!hex) return absl::FailedPreconditionError(str_cat(file.string(), ": not a 64-hex-character token"));
+    return token;
+  }
+  unsigned char raw[32];
+  if (RAND_bytes(raw, sizeof raw) != 1) return absl::InternalError("RAND_bytes failed");
+  std::string token = to_hex(raw, sizeof raw);
+  if (auto st = write_file_atomically(file, token, 0600); !st.ok()) return st;
+  return token;
+}
+
+}  // namespace zp::provisioning

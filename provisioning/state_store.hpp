@@ -1,0 +1,57 @@
+#pragma once
+// The state directory (PROTOCOL.md 4.1, 4.3). Owner of everything the proxy keeps on
+// disk; nothing else writes there.
+//
+//   state_dir/               0700, owned by the proxy's user
+//     identity/              created once, atomically (built as a temp dir, renamed)
+//       rsa.key ecdsa.key    0600, identity keys served on 17488 while unprovisioned
+//       rsa.crt ecdsa.crt    self-signed certificates for them
+//     bootstrap-token        0600, 64 hex chars; exists only while unprovisioned
+//
+// A directory that exists but looks wrong (permissions, missing or unreadable files)
+// is an error that names the file: the proxy never repairs or overwrites what an
+// operator may need to inspect.
+
+#include "common/tls_policy.hpp"
+
+#include <absl/status/statusor.h>
+
+#include <filesystem>
+#include <string>
+
+namespace zp::provisioning {
+
+/// The identity 17488 serves before provisioning.
+struct identity {
+  tls_identity rsa;
+  tls_identity ecdsa;
+  std::string rsa_spki_sha256;
+  std::string ecdsa_spki_sha256;
+};
+
+class state_store {
+ public:
+  /// Opens `dir`, creating it (0700) if absent; refuses a directory that others can
+  /// read or write, or that is owned by another user.
+  static absl::StatusOr<state_store> open(const std::filesystem::path& dir);
+
+  /// Loads identity/, creating it on first start.
+  absl::StatusOr<identity> load_or_create_identity() const;
+  /// The bootstrap token, created (256 random bits, hex) if the file is absent.
+  absl::StatusOr<std::string> load_or_create_bootstrap_token() const;
+
+  const std::filesystem::path& dir() const { return dir_; }
+  std::filesystem::path token_path() const { return dir_ / "bootstrap-token"; }
+  std::filesystem::path identity_dir() const { return dir_ / "identity"; }
+
+ private:
+  explicit state_store(std::filesystem::path dir) : dir_(std::move(dir)) {}
+  absl::StatusOr<identity> create_identity() const;
+
+  std::filesystem::path dir_;
+};
+
+/// Checks that a secret file is a regular file with no group/other permission bits.
+absl::Status check_private_file(const std::filesystem::path& file);
+
+}  // namespace zp::provisioning
