@@ -59,7 +59,11 @@ absl::Status load_config_file(const std::filesystem::path& file, daemon_config& 
     absl::Status st;
     auto bad_type = [&](std::string_view expected) {
       std::ostringstream shown;
-      node.visit([&](const auto& v) { shown << v; });
+      if (auto text = node.value<std::string>()) {
+        shown << *text;
+      } else {
+        node.visit([&](const auto& v) { shown << v; });
+      }
       return absl::InvalidArgumentError(str_cat(name, ": invalid value \"", shown.str(), "\" (expected ", expected, ")"));
     };
     if (name == "state_dir") {

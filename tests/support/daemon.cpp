@@ -1,0 +1,55 @@
+#include "tests/support/daemon.hpp"
+
+#include <signal.h>
+
+#include <regex>
+#include <thread>
+#include <stdexcept>
+
+namespace zp::test {
+
+namespace fs = std::filesystem;
+
+const fs::path& test_pki() {
+  static temp_dir* dir = [] {
+    auto* d = new temp_dir();  // lives for the whole test binary
+    auto r = run({"/bin/bash", (source_dir() / "certs/make-pki.sh").string(), (d->path() / "pki").string()});
+    if (r.status != 0) throw std::runtime_error("make-pki.sh failed: " + r.output);
+    return d;
+  }();
+  static const fs::path pki = dir->path() / "pki";
+  return pki;
+}
+
+daemon::daemon(std::vector<std::string> extra_args, fs::path state_dir, std::vector<std::string> env)
+    : state_dir_(state_dir.empty() ? dir_.path() / "state" : std::move(state_dir)) {
+  std::vector<std::string> argv = {(bin_dir() / "zoneproxy").string(), "run", "--state-dir", state_dir_.string(),
+                                   "--bind", "127.0.0.1", "--provisioning-port", "0", "--workers", "2"};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  proc_ = std::make_unique<process>(argv, dir_.path() / "daemon.log", std::move(env));
+}
+
+bool daemon::wait_ready() {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    port_ = listening_port(proc_->output(), "provisioning");
+    if (port_ != 0) return true;
+    if (!proc_->running()) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+std::optional<int> daemon::stop() {
+  proc_->signal(SIGTERM);
+  return proc_->wait(std::chrono::seconds(40));
+}
+
+std::uint16_t listening_port(const std::string& log, const std::string& listener) {
+  std::regex re("event=listening listener=" + listener + " addr=[0-9.]+:([0-9]+)");
+  std::smatch m;
+  if (std::regex_search(log, m, re)) return static_cast<std::uint16_t>(std::stoi(m[1]));
+  return 0;
+}
+
+}  // namespace zp::test

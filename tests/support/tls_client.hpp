@@ -1,0 +1,72 @@
+#pragma once
+// A blocking TLS client for tests: real TCP on loopback, real OpenSSL, a timeout on
+// every read and write so a broken server fails the test instead of hanging it.
+
+#include "common/openssl_ptr.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace zp::test {
+
+/// A parsed HTTP response.
+struct http_reply {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // lowercase names
+  std::string body;
+};
+
+class tls_client {
+ public:
+  /// Connects to 127.0.0.1:port (TCP only; call handshake() next).
+  tls_client(std::uint16_t port, SSL_CTX* ctx, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  tls_client(const tls_client&) = delete;
+  tls_client& operator=(const tls_client&) = delete;
+  ~tls_client();
+
+  bool connected() const { return fd_ >= 0; }
+  /// Runs the handshake; false with error() describing why.
+  bool handshake();
+  /// The reason of the last failure as OpenSSL words it, e.g. "tlsv1 alert protocol version".
+  const std::string& error() const { return error_; }
+  /// OpenSSL reason code of the last failure (ERR_GET_REASON), 0 if none.
+  int error_reason() const { return error_reason_; }
+
+  bool write_all(std::string_view data);
+  /// Reads what is available (blocks up to the timeout); empty on end of stream.
+  std::optional<std::string> read_some(std::size_t max = 64 * 1024);
+  /// Reads until the peer ends the stream or the timeout; true if it ended cleanly.
+  bool read_to_end(std::string& out);
+  /// Reads one HTTP response (head + Content-Length body).
+  std::optional<http_reply> read_http_response();
+  /// Sends an HTTP request and reads the response.
+  std::optional<http_reply> request(std::string_view method, std::string_view target,
+                                    std::string_view body = {}, std::string_view extra_headers = {});
+  /// Sends close_notify and FIN (half-close).
+  void shutdown_write();
+  /// Closes with a TCP RST (SO_LINGER 0).
+  void reset();
+
+  SSL* ssl() const { return ssl_.get(); }
+  std::string cipher() const;
+  int fd() const { return fd_; }
+
+ private:
+  void record_error(int ret);
+
+  int fd_ = -1;
+  ssl_ptr ssl_;
+  std::string error_;
+  int error_reason_ = 0;
+  std::string buffered_;  // bytes read past a response
+};
+
+/// A client SSL_CTX pinned to one protocol version and one cipher string, with the
+/// client's own policy floor lowered so it really offers what the test asks for.
+ssl_ctx_ptr make_raw_client_ctx(int version, const char* ciphers);
+
+}  // namespace zp::test
