@@ -34,8 +34,7 @@ absl::Status fsync_directory(const std::filesystem::path& dir) {
   return absl::OkStatus();
 }
 
-absl::Status write_file_atomically(const std::filesystem::path& path, std::string_view data,
-                                   mode_t mode) {
+absl::Status write_file_atomically(const std::filesystem::path& path, std::string_view data, mode_t mode) {
   const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : ".";
   std::string tmp_name = (dir / ("." + path.filename().string() + ".tmp-XXXXXX")).string();
   int raw_fd = ::mkstemp(tmp_name.data());
@@ -56,8 +55,7 @@ absl::Status write_file_atomically(const std::filesystem::path& path, std::strin
   if (::fsync(fd.fd) != 0) return fail("cannot fsync", errno);
   // Test-only crash point (PROTOCOL.md 4.3 tests): die after the new content is durable
   // but before it replaces the old, the worst instant for a torn state.
-  if (const char* crash = std::getenv("ZP_TEST_CRASH_BEFORE_RENAME");
-      crash != nullptr && path.filename() == crash) {
+  if (const char* crash = std::getenv("ZP_TEST_CRASH_BEFORE_RENAME"); crash != nullptr && path.filename() == crash) {
     ::_exit(86);
   }
   if (::rename(tmp_name.c_str(), path.c_str()) != 0) return fail("cannot rename onto", errno);

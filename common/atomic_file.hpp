@@ -14,11 +14,9 @@
 namespace zp {
 
 /// Replaces `path` with `data` atomically, creating it with permission bits `mode`.
-absl::Status write_file_atomically(const std::filesystem::path& path, std::string_view data,
-                                   mode_t mode = 0600);
+absl::Status write_file_atomically(const std::filesystem::path& path, std::string_view data, mode_t mode = 0600);
 /// Reads a whole regular file of at most `max_size` bytes; errors name the file.
-absl::StatusOr<std::string> read_file(const std::filesystem::path& path,
-                                      std::size_t max_size = 1 << 20);
+absl::StatusOr<std::string> read_file(const std::filesystem::path& path, std::size_t max_size = 1 << 20);
 /// fsyncs a directory so a rename or unlink in it survives a crash.
 absl::Status fsync_directory(const std::filesystem::path& dir);
 /// Removes a file durably (unlink + fsync of its directory); absent is fine.

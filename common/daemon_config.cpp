@@ -2,9 +2,9 @@
 
 #include "common/log.hpp"
 
-#include "common/strings.hpp"
-#include <asio/ip/address.hpp>
 #include <toml++/toml.h>
+#include <asio/ip/address.hpp>
+#include "common/strings.hpp"
 
 #include <sstream>
 
@@ -28,7 +28,8 @@ absl::Status set_port(daemon_config& config, std::int64_t value) {
 
 absl::Status set_workers(daemon_config& config, std::int64_t value) {
   if (value < 1 || value > k_max_workers) {
-    return absl::InvalidArgumentError(str_cat("workers: invalid value \"", value, "\" (expected 1..", k_max_workers, ")"));
+    return absl::InvalidArgumentError(
+        str_cat("workers: invalid value \"", value, "\" (expected 1..", k_max_workers, ")"));
   }
   config.workers = static_cast<unsigned>(value);
   return absl::OkStatus();
@@ -51,8 +52,8 @@ absl::Status load_config_file(const std::filesystem::path& file, daemon_config& 
     table = toml::parse_file(file.string());
   } catch (const toml::parse_error& e) {
     const auto& where = e.source().begin;
-    return absl::InvalidArgumentError(str_cat("config ", file.string(), ":", where.line, ":",
-                                                   where.column, ": ", e.description()));
+    return absl::InvalidArgumentError(
+        str_cat("config ", file.string(), ":", where.line, ":", where.column, ": ", e.description()));
   }
   for (const auto& [key, node] : table) {
     const std::string_view name = key.str();
@@ -64,12 +65,15 @@ absl::Status load_config_file(const std::filesystem::path& file, daemon_config& 
       } else {
         node.visit([&](const auto& v) { shown << v; });
       }
-      return absl::InvalidArgumentError(str_cat(name, ": invalid value \"", shown.str(), "\" (expected ", expected, ")"));
+      return absl::InvalidArgumentError(
+          str_cat(name, ": invalid value \"", shown.str(), "\" (expected ", expected, ")"));
     };
     if (name == "state_dir") {
       auto v = node.value<std::string>();
-      if (!v || v->empty()) st = bad_type("a directory path");
-      else config.state_dir = *v;
+      if (!v || v->empty())
+        st = bad_type("a directory path");
+      else
+        config.state_dir = *v;
     } else if (name == "bind") {
       auto v = node.value<std::string>();
       st = v ? set_bind(config, *v) : bad_type("an IP address string");

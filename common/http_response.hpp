@@ -16,7 +16,6 @@ std::string error_body(std::string_view code, std::string_view message);
 /// A complete response with a JSON body (empty body allowed for 204).
 std::string http_response(int status, std::string_view json_body, bool keep_alive);
 /// A complete error response; `keep_alive` false adds Connection: close.
-std::string http_error_response(int status, std::string_view code, std::string_view message,
-                                bool keep_alive = false);
+std::string http_error_response(int status, std::string_view code, std::string_view message, bool keep_alive = false);
 
 }  // namespace zp

@@ -1,7 +1,7 @@
 #include "common/log.hpp"
 
-#include "common/strings.hpp"
 #include <spdlog/sinks/stdout_sinks.h>
+#include "common/strings.hpp"
 
 namespace zp::log {
 

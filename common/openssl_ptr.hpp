@@ -15,7 +15,9 @@ namespace zp {
 template <auto Fn>
 struct openssl_deleter {
   template <typename T>
-  void operator()(T* p) const noexcept { Fn(p); }
+  void operator()(T* p) const noexcept {
+    Fn(p);
+  }
 };
 
 using ssl_ctx_ptr = std::unique_ptr<SSL_CTX, openssl_deleter<SSL_CTX_free>>;

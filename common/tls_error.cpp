@@ -1,8 +1,8 @@
 #include "common/tls_error.hpp"
 
-#include <asio/error.hpp>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <asio/error.hpp>
 
 #include <cctype>
 

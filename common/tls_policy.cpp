@@ -15,9 +15,7 @@ namespace {
 int check_ex_index() {
   static const int index = SSL_CTX_get_ex_new_index(
       0, nullptr, nullptr, nullptr,
-      [](void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
-        delete static_cast<client_cert_check*>(ptr);
-      });
+      [](void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) { delete static_cast<client_cert_check*>(ptr); });
   return index;
 }
 
@@ -26,10 +24,8 @@ int verify_callback(int preverify_ok, X509_STORE_CTX* store_ctx) {
   // Only the leaf (depth 0) is checked against the revocation hook: revocation in
   // PROTOCOL.md 4.2 is by client certificate fingerprint.
   if (X509_STORE_CTX_get_error_depth(store_ctx) != 0) return 1;
-  auto* ssl = static_cast<SSL*>(
-      X509_STORE_CTX_get_ex_data(store_ctx, SSL_get_ex_data_X509_STORE_CTX_idx()));
-  auto* check = static_cast<client_cert_check*>(
-      SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), check_ex_index()));
+  auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store_ctx, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  auto* check = static_cast<client_cert_check*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), check_ex_index()));
   if (check && *check && !(*check)(X509_STORE_CTX_get_current_cert(store_ctx))) {
     X509_STORE_CTX_set_error(store_ctx, X509_V_ERR_CERT_REVOKED);
     return 0;
@@ -38,8 +34,7 @@ int verify_callback(int preverify_ok, X509_STORE_CTX* store_ctx) {
 }
 
 absl::Status apply_common_policy(SSL_CTX* ctx) {
-  if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
-      !SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION)) {
+  if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) || !SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION)) {
     return absl::InternalError("cannot pin TLS 1.2");
   }
   if (!SSL_CTX_set_cipher_list(ctx, k_tls_cipher_list)) {
@@ -60,13 +55,12 @@ absl::Status apply_common_policy(SSL_CTX* ctx) {
   }
   // No compression (CRIME), no renegotiation of any kind, and a FIN without
   // close_notify is an end of stream (PROTOCOL.md 3.5), not a fatal error.
-  SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-                               SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_IGNORE_UNEXPECTED_EOF);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+                               SSL_OP_IGNORE_UNEXPECTED_EOF);
   // RELEASE_BUFFERS: an idle connection holds no 16 KiB record buffers.
   // PARTIAL_WRITE + MOVING_WRITE_BUFFER: the relay writes what it can per readiness
   // event and may retry from a different buffer address.
-  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
-                            SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   return absl::OkStatus();
 }
 
@@ -100,7 +94,7 @@ absl::StatusOr<ssl_ctx_ptr> make_server_ctx(const server_tls_options& options) {
       X509_STORE_add_cert(store, ca);
       sk_X509_NAME_push(names, X509_NAME_dup(X509_get_subject_name(ca)));
     }
-    SSL_CTX_set_cert_store(ctx.get(), store);  // ctx owns store now
+    SSL_CTX_set_cert_store(ctx.get(), store);      // ctx owns store now
     SSL_CTX_set_client_CA_list(ctx.get(), names);  // ctx owns names now
     SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_callback);
     SSL_CTX_set_verify_depth(ctx.get(), 4);
@@ -111,8 +105,7 @@ absl::StatusOr<ssl_ctx_ptr> make_server_ctx(const server_tls_options& options) {
   return ctx;
 }
 
-absl::StatusOr<ssl_ctx_ptr> make_client_ctx(const tls_identity* identity,
-                                            const std::vector<X509*>& trusted) {
+absl::StatusOr<ssl_ctx_ptr> make_client_ctx(const tls_identity* identity, const std::vector<X509*>& trusted) {
   ERR_clear_error();
   ssl_ctx_ptr ctx(SSL_CTX_new(TLS_client_method()));
   if (!ctx) return absl::InternalError("SSL_CTX_new failed");

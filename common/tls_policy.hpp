@@ -48,11 +48,9 @@ absl::StatusOr<ssl_ctx_ptr> make_server_ctx(const server_tls_options& options);
 /// Builds a client SSL_CTX with the same policy (for zoneproxyctl, the bench harness
 /// and tests that play a well-behaved peer). `identity` may be null (no client cert);
 /// `trusted` may be empty (no server verification: the caller pins instead).
-absl::StatusOr<ssl_ctx_ptr> make_client_ctx(const tls_identity* identity,
-                                            const std::vector<X509*>& trusted);
+absl::StatusOr<ssl_ctx_ptr> make_client_ctx(const tls_identity* identity, const std::vector<X509*>& trusted);
 
 /// Parses a key and a PEM chain into an identity and checks they belong together.
-absl::StatusOr<tls_identity> make_tls_identity(std::string_view key_pem,
-                                               std::string_view chain_pem);
+absl::StatusOr<tls_identity> make_tls_identity(std::string_view key_pem, std::string_view chain_pem);
 
 }  // namespace zp

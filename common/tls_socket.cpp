@@ -2,8 +2,8 @@
 
 #include "common/tls_error.hpp"
 
-#include <asio/error.hpp>
 #include <openssl/err.h>
+#include <asio/error.hpp>
 
 #include <sys/socket.h>
 
@@ -41,8 +41,7 @@ tls_socket::result tls_socket::classify(int ssl_ret, std::size_t bytes) {
     case SSL_ERROR_SYSCALL: {
       int e = errno;
       ERR_clear_error();
-      r.ec = e != 0 && e != EAGAIN ? std::error_code(e, std::system_category())
-                                   : std::error_code(asio::error::eof);
+      r.ec = e != 0 && e != EAGAIN ? std::error_code(e, std::system_category()) : std::error_code(asio::error::eof);
       break;
     }
     default:

@@ -69,7 +69,8 @@ class tls_socket {
   }
   template <typename Handler>
   void async_write(asio::const_buffer buf, Handler handler) {
-    run([this, buf, done = std::size_t{0}]() mutable {
+    run(
+        [this, buf, done = std::size_t{0}]() mutable {
           result r = try_write(static_cast<const char*>(buf.data()) + done, buf.size() - done);
           done += r.bytes;
           r.bytes = done;
@@ -96,8 +97,7 @@ class tls_socket {
   void run(Op op, Handler handler) {
     result r = op();
     if (r.wait == want::nothing) {
-      asio::post(socket_.get_executor(),
-                 [handler = std::move(handler), r]() mutable { handler(r.ec, r.bytes); });
+      asio::post(socket_.get_executor(), [handler = std::move(handler), r]() mutable { handler(r.ec, r.bytes); });
       return;
     }
     async_wait(r.wait, [this, op = std::move(op), handler = std::move(handler)](std::error_code ec) mutable {

@@ -5,8 +5,8 @@
 #include "common/tls_error.hpp"
 #include "common/tls_socket.hpp"
 
-#include "common/strings.hpp"
 #include <asio/error.hpp>
+#include "common/strings.hpp"
 
 #include <array>
 
@@ -77,9 +77,8 @@ class api_connection : public std::enable_shared_from_this<api_connection> {
       pending_.erase(0, used);
       if (parser_.current() != http_request_parser::state::need_more) return on_request();
     }
-    tls_.async_read_some(asio::buffer(buf_), [self = shared_from_this()](std::error_code ec, std::size_t n) {
-      self->on_read(ec, n);
-    });
+    tls_.async_read_some(asio::buffer(buf_),
+                         [self = shared_from_this()](std::error_code ec, std::size_t n) { self->on_read(ec, n); });
   }
 
   void on_read(std::error_code ec, std::size_t n) {
@@ -105,8 +104,8 @@ class api_connection : public std::enable_shared_from_this<api_connection> {
         case error::head_too_large:
           return respond_and_close(http_error_response(400, "bad_request", "request head too large"));
         default:
-          return respond_and_close(http_error_response(
-              400, "bad_request", str_cat("malformed request: ", parser_.failure_detail())));
+          return respond_and_close(
+              http_error_response(400, "bad_request", str_cat("malformed request: ", parser_.failure_detail())));
       }
     }
     const http_request& req = parser_.request();
@@ -121,7 +120,7 @@ class api_connection : public std::enable_shared_from_this<api_connection> {
       str_append(head, "Content-Type: ", res.content_type, "\r\nContent-Length: ", res.body.size(), "\r\n");
     }
     str_append(head, keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n",
-                    "Cache-Control: no-store\r\n\r\n");
+               "Cache-Control: no-store\r\n\r\n");
     if (res.status != 204) head += res.body;
     out_ = std::move(head);
     tls_.async_write(asio::buffer(out_), [self = shared_from_this(), keep_alive](std::error_code ec, std::size_t) {
@@ -179,8 +178,8 @@ absl::StatusOr<asio::ip::tcp::endpoint> api_server::listen(const asio::ip::tcp::
   if (ec) {
     std::error_code ignored;
     acceptor_.close(ignored);
-    return absl::UnavailableError(str_cat("cannot listen on ", at.address().to_string(), ":", at.port(),
-                                               ": ", ec.message()));
+    return absl::UnavailableError(
+        str_cat("cannot listen on ", at.address().to_string(), ":", at.port(), ": ", ec.message()));
   }
   auto bound = acceptor_.local_endpoint(ec);
   do_accept();

@@ -27,8 +27,8 @@ class api_connection;
 
 /// Bounds of the control API; see the comments for why each is what it is.
 struct api_limits {
-  std::size_t max_head = 16 * 1024;        // our clients send short heads
-  std::size_t max_body = 1024 * 1024;      // PROTOCOL.md 4: larger bodies get 413
+  std::size_t max_head = 16 * 1024;    // our clients send short heads
+  std::size_t max_body = 1024 * 1024;  // PROTOCOL.md 4: larger bodies get 413
   std::chrono::seconds handshake_timeout{10};
   std::chrono::seconds request_timeout{30};  // from first byte to complete request
   std::chrono::seconds idle_timeout{60};     // keep-alive wait between requests

@@ -1,12 +1,12 @@
 #include "provisioning/key_factory.hpp"
 
-#include "common/strings.hpp"
 #include <fmt/ranges.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
+#include "common/strings.hpp"
 
 namespace zp::provisioning {
 namespace {
@@ -55,8 +55,7 @@ absl::StatusOr<key_type> classify_key(EVP_PKEY* key) {
   return absl::InvalidArgumentError("key is neither RSA nor ECDSA");
 }
 
-absl::StatusOr<x509_ptr> make_self_signed(EVP_PKEY* key, const std::string& common_name,
-                                          std::chrono::hours lifetime) {
+absl::StatusOr<x509_ptr> make_self_signed(EVP_PKEY* key, const std::string& common_name, std::chrono::hours lifetime) {
   ERR_clear_error();
   x509_ptr cert(X509_new());
   X509_set_version(cert.get(), 2);  // v3
@@ -71,8 +70,8 @@ absl::StatusOr<x509_ptr> make_self_signed(EVP_PKEY* key, const std::string& comm
                   static_cast<long>(std::chrono::duration_cast<std::chrono::seconds>(lifetime).count()));
   X509_set_pubkey(cert.get(), key);
   X509_NAME* name = X509_get_subject_name(cert.get());
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-                             reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1, 0);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(common_name.c_str()), -1,
+                             -1, 0);
   X509_set_issuer_name(cert.get(), name);
   const bool rsa = EVP_PKEY_is_a(key, "RSA");
   if (!add_extension(cert.get(), NID_basic_constraints, "critical,CA:FALSE") ||
@@ -93,8 +92,8 @@ absl::StatusOr<x509_req_ptr> make_csr(EVP_PKEY* key, const std::string& common_n
   x509_req_ptr req(X509_REQ_new());
   X509_REQ_set_version(req.get(), 0);
   X509_NAME* name = X509_REQ_get_subject_name(req.get());
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-                             reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1, 0);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(common_name.c_str()), -1,
+                             -1, 0);
   X509_REQ_set_pubkey(req.get(), key);
   std::vector<std::string> sans;
   for (const auto& d : dns_names) sans.push_back(str_cat("DNS:", d));
@@ -102,7 +101,8 @@ absl::StatusOr<x509_req_ptr> make_csr(EVP_PKEY* key, const std::string& common_n
   if (!sans.empty()) {
     std::string value = fmt::format("{}", fmt::join(sans, ","));
     X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, value.c_str());
-    if (ext == nullptr) return absl::InvalidArgumentError(str_cat("bad subject alternative names: ", openssl_error_string()));
+    if (ext == nullptr)
+      return absl::InvalidArgumentError(str_cat("bad subject alternative names: ", openssl_error_string()));
     STACK_OF(X509_EXTENSION)* exts = sk_X509_EXTENSION_new_null();
     sk_X509_EXTENSION_push(exts, ext);
     X509_REQ_add_extensions(req.get(), exts);

@@ -19,8 +19,7 @@ const char* key_type_name(key_type t);
 /// RSA-2048 or ECDSA P-256, fresh from the OS RNG.
 absl::StatusOr<evp_pkey_ptr> generate_key(key_type t);
 /// A self-signed server certificate for `key`, valid from an hour ago for `lifetime`.
-absl::StatusOr<x509_ptr> make_self_signed(EVP_PKEY* key, const std::string& common_name,
-                                          std::chrono::hours lifetime);
+absl::StatusOr<x509_ptr> make_self_signed(EVP_PKEY* key, const std::string& common_name, std::chrono::hours lifetime);
 /// A PKCS#10 request for `key` with the given subject CN and SANs; signed with `key`.
 absl::StatusOr<x509_req_ptr> make_csr(EVP_PKEY* key, const std::string& common_name,
                                       const std::vector<std::string>& dns_names,

@@ -5,8 +5,8 @@
 #include "common/pem.hpp"
 #include "provisioning/key_factory.hpp"
 
-#include "common/strings.hpp"
 #include <openssl/rand.h>
+#include "common/strings.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -32,13 +32,13 @@ absl::Status check_owned_private_dir(const fs::path& dir) {
   if (::lstat(dir.c_str(), &st) != 0) return errno_error("cannot stat state directory", dir);
   if (!S_ISDIR(st.st_mode)) return absl::FailedPreconditionError(str_cat(dir.string(), " is not a directory"));
   if (st.st_uid != ::geteuid()) {
-    return absl::FailedPreconditionError(str_cat("state directory ", dir.string(), " is owned by uid ",
-                                                      st.st_uid, ", not by this process (uid ", ::geteuid(), ")"));
+    return absl::FailedPreconditionError(str_cat("state directory ", dir.string(), " is owned by uid ", st.st_uid,
+                                                 ", not by this process (uid ", ::geteuid(), ")"));
   }
   if ((st.st_mode & 077) != 0) {
-    return absl::FailedPreconditionError(fmt::format(
-        "state directory {} has mode {:04o}; it must not be accessible to group or others (chmod 700 {})",
-        dir.string(), st.st_mode & 07777, dir.string()));
+    return absl::FailedPreconditionError(
+        fmt::format("state directory {} has mode {:04o}; it must not be accessible to group or others (chmod 700 {})",
+                    dir.string(), st.st_mode & 07777, dir.string()));
   }
   return absl::OkStatus();
 }
@@ -57,7 +57,8 @@ absl::StatusOr<tls_identity> load_identity_pair(const fs::path& dir, key_type t)
   if (!certs.ok()) return absl::FailedPreconditionError(str_cat(cert_file.string(), ": ", certs.status().message()));
   auto kind = classify_key(key->get());
   if (!kind.ok() || *kind != t) {
-    return absl::FailedPreconditionError(str_cat(key_file.string(), ": not a ", key_type_name(t), " key of the expected size"));
+    return absl::FailedPreconditionError(
+        str_cat(key_file.string(), ": not a ", key_type_name(t), " key of the expected size"));
   }
   if (X509_check_private_key(certs->front().get(), key->get()) != 1) {
     return absl::FailedPreconditionError(str_cat(cert_file.string(), ": does not match ", key_file.string()));
@@ -72,9 +73,9 @@ absl::Status check_private_file(const fs::path& file) {
   if (::lstat(file.c_str(), &st) != 0) return errno_error("cannot stat", file);
   if (!S_ISREG(st.st_mode)) return absl::FailedPreconditionError(str_cat(file.string(), " is not a regular file"));
   if ((st.st_mode & 077) != 0) {
-    return absl::FailedPreconditionError(fmt::format(
-        "{} has mode {:04o}; a secret must be readable by its owner only (chmod 600 {})", file.string(),
-        st.st_mode & 07777, file.string()));
+    return absl::FailedPreconditionError(
+        fmt::format("{} has mode {:04o}; a secret must be readable by its owner only (chmod 600 {})", file.string(),
+                    st.st_mode & 07777, file.string()));
   }
   return absl::OkStatus();
 }
@@ -87,7 +88,8 @@ absl::StatusOr<state_store> state_store::open(const fs::path& dir) {
     if (errno != ENOENT) return errno_error("cannot stat state directory", abs);
     std::error_code ec;
     fs::create_directories(abs.parent_path(), ec);
-    if (ec) return absl::FailedPreconditionError(str_cat("cannot create ", abs.parent_path().string(), ": ", ec.message()));
+    if (ec)
+      return absl::FailedPreconditionError(str_cat("cannot create ", abs.parent_path().string(), ": ", ec.message()));
     if (::mkdir(abs.c_str(), 0700) != 0 && errno != EEXIST) return errno_error("cannot create state directory", abs);
     // mkdir's mode is filtered by the umask; make it exactly 0700.
     if (::chmod(abs.c_str(), 0700) != 0) return errno_error("cannot chmod state directory", abs);
@@ -124,11 +126,12 @@ absl::StatusOr<identity> state_store::create_identity() const {
   for (key_type t : {key_type::rsa, key_type::ecdsa}) {
     auto key = generate_key(t);
     if (!key.ok()) return cleanup(), key.status();
-    auto cert = make_self_signed(key->get(), str_cat("zoneproxy identity (", key_type_name(t), ")"),
-                                 k_identity_lifetime);
+    auto cert =
+        make_self_signed(key->get(), str_cat("zoneproxy identity (", key_type_name(t), ")"), k_identity_lifetime);
     if (!cert.ok()) return cleanup(), cert.status();
     auto st = write_file_atomically(tmp / str_cat(key_type_name(t), ".key"), private_key_to_pem(key->get()), 0600);
-    if (st.ok()) st = write_file_atomically(tmp / str_cat(key_type_name(t), ".crt"), certificate_to_pem(cert->get()), 0644);
+    if (st.ok())
+      st = write_file_atomically(tmp / str_cat(key_type_name(t), ".crt"), certificate_to_pem(cert->get()), 0644);
     if (!st.ok()) return cleanup(), st;
   }
   if (::rename(tmp.c_str(), identity_dir().c_str()) != 0) {

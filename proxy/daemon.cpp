@@ -7,9 +7,9 @@
 #include "provisioning/state_store.hpp"
 #include "proxy/worker.hpp"
 
-#include "common/strings.hpp"
-#include <asio/signal_set.hpp>
 #include <spdlog/spdlog.h>
+#include <asio/signal_set.hpp>
+#include "common/strings.hpp"
 
 #include <sys/resource.h>
 
@@ -39,8 +39,8 @@ absl::Status run_daemon(const daemon_config& config) {
   if (!identity.ok()) return identity.status();
   auto token = store->load_or_create_bootstrap_token();
   if (!token.ok()) return token.status();
-  spdlog::info("event=identity state_dir={} rsa_spki_sha256={} ecdsa_spki_sha256={}",
-               log::q(store->dir().string()), identity->rsa_spki_sha256, identity->ecdsa_spki_sha256);
+  spdlog::info("event=identity state_dir={} rsa_spki_sha256={} ecdsa_spki_sha256={}", log::q(store->dir().string()),
+               identity->rsa_spki_sha256, identity->ecdsa_spki_sha256);
   spdlog::info("event=bootstrap_token_ready token_file={}", log::q(store->token_path().string()));
 
   server_tls_options tls_options;
@@ -67,8 +67,8 @@ absl::Status run_daemon(const daemon_config& config) {
     workers.join();
     return bound.status();
   }
-  spdlog::info("event=listening listener=provisioning addr={}:{} workers={} fd_limit={}",
-               bound->address().to_string(), bound->port(), config.workers, fd_limit);
+  spdlog::info("event=listening listener=provisioning addr={}:{} workers={} fd_limit={}", bound->address().to_string(),
+               bound->port(), config.workers, fd_limit);
 
   asio::signal_set signals(control, SIGINT, SIGTERM);
   signals.async_wait([&](std::error_code wait_ec, int signo) {

@@ -56,8 +56,8 @@ TEST(HttpRequestParser, HeadOfExactlyTheLimitIsAcceptedOneMoreByteIsNot) {
 
 TEST(HttpRequestParser, GarbageIsMalformed) {
   using namespace std::string_literals;
-  for (const std::string& in : {"\x16\x03\x01\x02\x00\r\n\r\n"s, "GET\r\n\r\n"s,
-                                "GET / HTTP/1.1\r\nNo colon\r\n\r\n"s, "GET / FTP/1.0\r\n\r\n"s}) {
+  for (const std::string& in : {"\x16\x03\x01\x02\x00\r\n\r\n"s, "GET\r\n\r\n"s, "GET / HTTP/1.1\r\nNo colon\r\n\r\n"s,
+                                "GET / FTP/1.0\r\n\r\n"s}) {
     http_request_parser p(k_head, 0, true);
     p.feed(in);
     EXPECT_EQ(p.current(), http_request_parser::state::failed) << in;

@@ -19,8 +19,12 @@ namespace fs = std::filesystem;
 // and extra flags; expects it to fail at start.
 run_result run_expecting_failure(const std::string& toml, std::vector<std::string> flags = {}) {
   temp_dir dir;
-  std::vector<std::string> argv = {(bin_dir() / "zoneproxy").string(), "run", "--state-dir",
-                                   (dir.path() / "state").string(), "--provisioning-port", "0"};
+  std::vector<std::string> argv = {(bin_dir() / "zoneproxy").string(),
+                                   "run",
+                                   "--state-dir",
+                                   (dir.path() / "state").string(),
+                                   "--provisioning-port",
+                                   "0"};
   if (!toml.empty()) {
     std::ofstream(dir.path() / "zoneproxy.toml") << toml;
     argv.push_back("--config");

@@ -46,15 +46,15 @@ TEST_F(TlsPolicy, EachAllowedSuiteNegotiatesWithTheMatchingCertificate) {
 
 TEST_F(TlsPolicy, DisallowedSuitesAreRefusedByTheServer) {
   const char* refused[] = {
-      "AES128-SHA",                     // static RSA, CBC
-      "AES128-GCM-SHA256",              // static RSA key exchange
+      "AES128-SHA",         // static RSA, CBC
+      "AES128-GCM-SHA256",  // static RSA key exchange
       "AES256-GCM-SHA384",
-      "ECDHE-RSA-AES128-SHA",           // CBC
+      "ECDHE-RSA-AES128-SHA",  // CBC
       "ECDHE-RSA-AES256-SHA384",
       "ECDHE-ECDSA-AES128-SHA256",
       "ECDHE-RSA-CHACHA20-POLY1305",
       "ECDHE-ECDSA-CHACHA20-POLY1305",
-      "DHE-RSA-AES128-GCM-SHA256",      // finite-field DHE
+      "DHE-RSA-AES128-GCM-SHA256",  // finite-field DHE
       "DHE-RSA-AES256-GCM-SHA384",
       "ECDHE-ECDSA-AES128-CCM",
   };

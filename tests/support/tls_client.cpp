@@ -152,8 +152,8 @@ std::optional<http_reply> tls_client::read_http_response() {
   return reply;
 }
 
-std::optional<http_reply> tls_client::request(std::string_view method, std::string_view target,
-                                              std::string_view body, std::string_view extra_headers) {
+std::optional<http_reply> tls_client::request(std::string_view method, std::string_view target, std::string_view body,
+                                              std::string_view extra_headers) {
   std::string req = std::string(method) + " " + std::string(target) + " HTTP/1.1\r\nHost: test\r\n";
   req += extra_headers;
   if (!body.empty() || method == "POST" || method == "PUT") {

@@ -44,8 +44,8 @@ class tls_client {
   /// Reads one HTTP response (head + Content-Length body).
   std::optional<http_reply> read_http_response();
   /// Sends an HTTP request and reads the response.
-  std::optional<http_reply> request(std::string_view method, std::string_view target,
-                                    std::string_view body = {}, std::string_view extra_headers = {});
+  std::optional<http_reply> request(std::string_view method, std::string_view target, std::string_view body = {},
+                                    std::string_view extra_headers = {});
   /// Sends close_notify and FIN (half-close).
   void shutdown_write();
   /// Closes with a TCP RST (SO_LINGER 0).

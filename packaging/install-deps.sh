@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs every build, test and run dependency of zoneproxy from Debian 12's packages.
+# Non-interactive and idempotent: when everything is already installed it does nothing.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config git clang clang-tidy clang-format libclang-rt-14-dev
+  # libraries (found with find_package)
+  libssl-dev libasio-dev libabsl-dev prometheus-cpp-dev libbenchmark-dev libgtest-dev libgmock-dev
+  nlohmann-json3-dev libspdlog-dev libcli11-dev libtomlplusplus-dev libhttp-parser-dev libsystemd-dev
+  # run time and tests
+  openssl ca-certificates procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: run as root (or install sudo)" >&2; exit 1; }
+  sudo=(sudo)
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
