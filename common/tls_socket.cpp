@@ -7,7 +7,10 @@
 
 #include <sys/socket.h>
 
+#include <unistd.h>
+
 #include <cerrno>
+#include <utility>
 
 namespace zp {
 
@@ -20,6 +23,60 @@ tls_socket::tls_socket(asio::ip::tcp::socket socket, SSL_CTX* ctx, bool server)
   } else {
     SSL_set_connect_state(ssl_.get());
   }
+}
+
+tls_socket::released::released(released&& other) noexcept
+    : fd(std::exchange(other.fd, -1)),
+      ssl(std::move(other.ssl)),
+      protocol(other.protocol),
+      sent_shutdown(other.sent_shutdown) {}
+
+tls_socket::released& tls_socket::released::operator=(released&& other) noexcept {
+  if (this != &other) {
+    if (fd >= 0) ::close(fd);
+    fd = std::exchange(other.fd, -1);
+    ssl = std::move(other.ssl);
+    protocol = other.protocol;
+    sent_shutdown = other.sent_shutdown;
+  }
+  return *this;
+}
+
+tls_socket::released::~released() {
+  ssl.reset();
+  if (fd >= 0) ::close(fd);
+}
+
+tls_socket::tls_socket(asio::io_context& io, released&& from)
+    : socket_(io), ssl_(std::move(from.ssl)), sent_shutdown_(from.sent_shutdown) {
+  std::error_code ec;
+  socket_.assign(from.protocol, from.fd, ec);
+  if (ec) {
+    // Cannot happen for a valid fd (assign only registers it with the reactor); if it
+    // does, the fd is closed by `from` and every operation here fails cleanly.
+    return;
+  }
+  from.fd = -1;
+  socket_.non_blocking(true, ec);
+}
+
+tls_socket::released tls_socket::release() {
+  released out;
+  std::error_code ec;
+  auto local = socket_.local_endpoint(ec);
+  out.protocol = ec ? asio::ip::tcp::v4() : local.protocol();
+  out.fd = socket_.is_open() ? socket_.release(ec) : -1;
+  if (ec) out.fd = -1;
+  out.ssl = std::move(ssl_);
+  out.sent_shutdown = sent_shutdown_;
+  return out;
+}
+
+void tls_socket::reset() {
+  if (!socket_.is_open()) return;
+  std::error_code ignored;
+  socket_.set_option(asio::socket_base::linger(true, 0), ignored);
+  socket_.close(ignored);
 }
 
 tls_socket::result tls_socket::classify(int ssl_ret, std::size_t bytes) {

@@ -33,8 +33,23 @@ class tls_socket {
     want wait = want::nothing;
   };
 
+  /// An fd and its SSL* detached from any io_context, for moving between workers.
+  /// Closes the fd on destruction unless adopted.
+  struct released {
+    int fd = -1;
+    ssl_ptr ssl;
+    asio::ip::tcp protocol = asio::ip::tcp::v4();
+    bool sent_shutdown = false;
+    released() = default;
+    released(released&& other) noexcept;
+    released& operator=(released&& other) noexcept;
+    ~released();
+  };
+
   /// Takes ownership of a connected socket and makes a server-side SSL on it.
   tls_socket(asio::ip::tcp::socket socket, SSL_CTX* ctx, bool server = true);
+  /// Adopts a released connection into `io` (the target worker's context).
+  tls_socket(asio::io_context& io, released&& from);
   tls_socket(const tls_socket&) = delete;
   tls_socket& operator=(const tls_socket&) = delete;
   ~tls_socket() = default;
@@ -86,6 +101,11 @@ class tls_socket {
 
   /// Closes the fd now (no close_notify); pending waits complete with operation_aborted.
   void close();
+  /// Closes with a TCP RST (SO_LINGER 0): how a reset or error is passed on.
+  void reset();
+  /// Detaches fd and SSL* from this io_context; pending waits complete with
+  /// operation_aborted. The object is closed afterwards.
+  released release();
   bool is_open() const { return socket_.is_open(); }
   asio::ip::tcp::socket& socket() { return socket_; }
   SSL* ssl() const { return ssl_.get(); }

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace zp::test {
 
@@ -50,6 +51,9 @@ class tls_client {
   void shutdown_write();
   /// Closes with a TCP RST (SO_LINGER 0).
   void reset();
+
+  /// Bytes already read from TLS but not yet returned (e.g. after a response head).
+  std::string take_buffered() { return std::exchange(buffered_, std::string()); }
 
   SSL* ssl() const { return ssl_.get(); }
   std::string cipher() const;

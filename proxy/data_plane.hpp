@@ -1,0 +1,67 @@
+#pragma once
+// The data plane as the rest of the process sees it: listeners on 17486/17487 on every
+// worker, the session table, and the controls provisioning needs (start with a
+// configuration, swap it, drain, stop). PROTOCOL.md sections 2 and 3.
+//
+// Owner: the daemon. The data plane owns one worker_shard per worker and the shared
+// state they use; the workers themselves (threads) belong to the caller and must
+// outlive it. Public methods are called from one control thread.
+
+#include "proxy/data_plane_config.hpp"
+#include "proxy/plane_shared.hpp"
+#include "proxy/worker.hpp"
+#include "proxy/worker_shard.hpp"
+
+#include <absl/status/status.h>
+#include <asio/io_context.hpp>
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+namespace zp::proxy {
+
+class data_plane {
+ public:
+  explicit data_plane(worker_pool& workers);
+  ~data_plane();
+  data_plane(const data_plane&) = delete;
+  data_plane& operator=(const data_plane&) = delete;
+
+  /// Binds both listeners on every worker, then starts accepting. If any bind fails
+  /// (e.g. the port is taken), nothing stays bound and the error says which port.
+  absl::Status start(std::shared_ptr<const data_plane_config> config);
+  /// Applies new settings or certificates to new connections; live ones keep theirs.
+  /// The ports, and the session table's capacity, stay as started.
+  void update(std::shared_ptr<const data_plane_config> config);
+  /// PROTOCOL.md 3.5: closes the listeners, answers waiting halves and new hellos 503,
+  /// lets sessions run up to drain_timeout, then closes them. `done` runs on `timers`
+  /// once nothing is left.
+  void drain(asio::io_context& timers, std::function<void()> done);
+  /// Closes everything now and returns when every worker has let go of it.
+  void stop();
+
+  bool running() const { return running_; }
+  /// Bound (endpoint, module server) ports; useful when started on port 0.
+  std::pair<std::uint16_t, std::uint16_t> ports() const;
+  std::shared_ptr<const data_plane_config> config() const { return shared_.config.load(); }
+  /// Live paired sessions, and halves waiting by role.
+  std::uint64_t live_sessions() const { return shared_.live_sessions.load(std::memory_order_relaxed); }
+  std::size_t waiting(role r) const { return shared_.table ? shared_.table->waiting(r) : 0; }
+  bool draining() const { return shared_.draining.load(); }
+  /// Per-worker shards, for counters and (on their workers) session listings.
+  const std::vector<std::unique_ptr<worker_shard>>& shards() const { return shards_; }
+  /// Connections (halves + sessions) still held by any worker.
+  std::uint64_t held() const;
+
+ private:
+  void run_on_all(const std::function<void(worker_shard&)>& fn);
+  void wait_until_released();
+
+  worker_pool& workers_;
+  plane_shared shared_;
+  std::vector<std::unique_ptr<worker_shard>> shards_;
+  bool running_ = false;
+};
+
+}  // namespace zp::proxy

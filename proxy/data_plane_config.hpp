@@ -1,0 +1,47 @@
+#pragma once
+// Everything the data plane runs on, as one immutable snapshot: what a provision
+// (PROTOCOL.md 4.2) carries, plus the local drain timeout. A new snapshot (settings or
+// certificates changed) applies to new connections; live ones keep the one they began
+// with.
+
+#include "common/tls_policy.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <openssl/ssl.h>
+
+namespace zp::proxy {
+
+/// PROTOCOL.md 4.2 `settings`, with its defaults.
+struct session_settings {
+  std::chrono::seconds pair_timeout{30};
+  std::chrono::seconds idle_timeout{900};  // 0 = never
+  std::chrono::seconds hello_timeout{10};
+  std::uint64_t max_sessions = 100000;
+  std::uint64_t max_pending = 100000;
+  std::uint64_t max_pending_per_source = 64;
+};
+
+/// Fixed protocol bounds (PROTOCOL.md 3.2, 3.5).
+inline constexpr std::size_t k_max_hello_head = 8192;
+inline constexpr std::size_t k_max_early_data = 64 * 1024;
+inline constexpr std::size_t k_relay_buffer = 64 * 1024;
+
+struct data_plane_config {
+  std::string bind = "0.0.0.0";
+  std::uint16_t endpoint_port = 17486;
+  std::uint16_t module_server_port = 17487;
+  session_settings settings;
+  std::chrono::seconds drain_timeout{30};
+  /// Server contexts per listener, built with make_server_ctx(); 17487's requires a
+  /// client certificate chained to the Module Server CA and not revoked, 17486's only
+  /// when an endpoint CA was provisioned.
+  std::shared_ptr<SSL_CTX> endpoint_ctx;
+  std::shared_ptr<SSL_CTX> module_server_ctx;
+};
+
+}  // namespace zp::proxy

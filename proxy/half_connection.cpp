@@ -1,0 +1,365 @@
+#include "proxy/half_connection.hpp"
+
+#include "common/fingerprint.hpp"
+#include "common/http_response.hpp"
+#include "common/tls_error.hpp"
+#include "proxy/relay_session.hpp"
+#include "proxy/worker_shard.hpp"
+
+#include <openssl/err.h>
+#include <spdlog/spdlog.h>
+#include <asio/error.hpp>
+#include <asio/post.hpp>
+
+#include <array>
+
+namespace zp::proxy {
+namespace {
+
+// Reads are staged through this much stack space before landing in the parser or the
+// early-data buffer; the bounds below decide how much is asked for.
+constexpr std::size_t k_read_chunk = 16 * 1024;
+// How long an error response may take to go out, and how much the client may still
+// send while we linger so our close does not turn into a reset that eats the response.
+constexpr auto k_respond_deadline = std::chrono::seconds(5);
+constexpr std::size_t k_max_linger_bytes = 256 * 1024;
+
+handshake_failure classify_handshake(const std::error_code& ec, SSL* ssl) {
+  if (ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::error::broken_pipe) {
+    return handshake_failure::closed;
+  }
+  if (ec.category() != tls_category()) return handshake_failure::other;
+  switch (ERR_GET_REASON(static_cast<unsigned long>(ec.value()))) {
+    case SSL_R_UNSUPPORTED_PROTOCOL:
+    case SSL_R_WRONG_VERSION_NUMBER:
+    case SSL_R_UNKNOWN_PROTOCOL:
+    case SSL_R_VERSION_TOO_LOW:
+    case SSL_R_VERSION_TOO_HIGH:
+    case SSL_R_HTTP_REQUEST:
+      return handshake_failure::protocol_version;
+    case SSL_R_NO_SHARED_CIPHER:
+    case SSL_R_NO_SHARED_GROUPS:
+      return handshake_failure::no_shared_cipher;
+    case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
+      return handshake_failure::no_certificate;
+    case SSL_R_CERTIFICATE_VERIFY_FAILED:
+      return SSL_get_verify_result(ssl) == X509_V_ERR_CERT_REVOKED ? handshake_failure::revoked_certificate
+                                                                   : handshake_failure::bad_certificate;
+    default:
+      return handshake_failure::other;
+  }
+}
+
+}  // namespace
+
+half_connection::half_connection(worker_shard& shard, listener_kind kind, asio::ip::tcp::socket socket,
+                                 std::shared_ptr<const data_plane_config> config)
+    : shard_(shard),
+      kind_(kind),
+      config_(std::move(config)),
+      remote_([&] {
+        std::error_code ec;
+        auto ep = socket.remote_endpoint(ec);
+        return ec ? asio::ip::tcp::endpoint{} : ep;
+      }()),
+      tls_(std::move(socket),
+           kind == listener_kind::endpoint ? config_->endpoint_ctx.get() : config_->module_server_ctx.get()),
+      timer_(shard.io()),
+      parser_(make_hello_parser()) {
+  std::error_code ignored;
+  tls_.socket().set_option(asio::ip::tcp::no_delay(true), ignored);
+  tls_.socket().set_option(asio::socket_base::keep_alive(true), ignored);
+}
+
+half_connection::~half_connection() = default;
+
+void half_connection::maybe_destroy() {
+  if (phase_ != phase::done || pending_ != 0 || destroy_posted_) return;
+  destroy_posted_ = true;
+  // Deferred: we may be deep inside one of our own member functions.
+  asio::post(shard_.io(), [&shard = shard_, this] { shard.destroy(this); });
+}
+
+void half_connection::finish() {
+  phase_ = phase::done;
+  ++timer_generation_;
+  timer_.cancel();
+  tls_.close();
+  release_source_slot();
+  maybe_destroy();
+}
+
+void half_connection::release_source_slot() {
+  if (!holds_source_slot_) return;
+  holds_source_slot_ = false;
+  shard_.shared().limiter.release(remote_.address());
+}
+
+void half_connection::arm(std::chrono::steady_clock::duration d, void (half_connection::*on_expiry)()) {
+  const std::uint64_t generation = ++timer_generation_;
+  timer_.expires_after(d);
+  timer_.async_wait(guard([this, generation, on_expiry](std::error_code ec) {
+    if (ec || generation != timer_generation_) return;  // cancelled or re-armed
+    (this->*on_expiry)();
+  }));
+}
+
+void half_connection::start() {
+  // PROTOCOL.md 3.2: hello_timeout also bounds the handshake.
+  arm(config_->settings.hello_timeout, &half_connection::on_handshake_or_hello_timeout);
+  do_handshake();
+}
+
+void half_connection::do_handshake() {
+  tls_socket::result r = tls_.try_handshake();
+  if (r.wait != tls_socket::want::nothing) {
+    tls_.async_wait(r.wait, guard([this](std::error_code ec) {
+                      if (ec) return on_handshake_failed(ec);
+                      do_handshake();
+                    }));
+    return;
+  }
+  if (r.ec) return on_handshake_failed(r.ec);
+  handshake_done_ = true;
+  if (kind_ == listener_kind::module_server) {
+    if (X509* cert = tls_.peer_certificate()) cert_sha256_ = cert_sha256_hex(cert);
+  }
+  phase_ = phase::hello;
+  // PROTOCOL.md 3.2: the hello must be complete within hello_timeout of the handshake.
+  arm(config_->settings.hello_timeout, &half_connection::on_handshake_or_hello_timeout);
+  do_read_hello();
+}
+
+void half_connection::on_handshake_failed(const std::error_code& ec) {
+  const handshake_failure why = classify_handshake(ec, tls_.ssl());
+  shard_.counters().handshake_fail(kind_, why);
+  // Debug level: scanners and misconfigured clients would otherwise flood the log;
+  // the counter (zoneproxy_tls_handshake_failures_total) keeps the tally.
+  SPDLOG_DEBUG("event=handshake_failed listener={} peer={} reason={} detail={}", listener_name(kind_),
+               remote_.address().to_string(), handshake_failure_name(why), ec.message());
+  finish();
+}
+
+void half_connection::on_handshake_or_hello_timeout() {
+  if (!handshake_done_) {
+    shard_.counters().handshake_fail(kind_, handshake_failure::timeout);
+    return finish();
+  }
+  // PROTOCOL.md 3.4: a 408 when the TLS session is up.
+  respond(k_hello_timeout);
+}
+
+void half_connection::do_read_hello() {
+  std::array<char, k_read_chunk> chunk;
+  while (phase_ == phase::hello) {
+    // Never ask for more than the rest of the head plus the early-data room, so early_
+    // stays within k_max_early_data however the bytes arrive.
+    const std::size_t room = k_max_hello_head + (k_max_early_data - early_.size());
+    tls_socket::result r = tls_.try_read(chunk.data(), std::min(chunk.size(), room));
+    if (r.bytes > 0) {
+      std::string_view data(chunk.data(), r.bytes);
+      const std::size_t used = parser_.feed(data);
+      if (parser_.current() != http_request_parser::state::need_more) {
+        early_.append(data.substr(used));
+        return on_hello();
+      }
+      continue;
+    }
+    if (r.wait != tls_socket::want::nothing) {
+      tls_.async_wait(r.wait, guard([this](std::error_code ec) {
+                        if (ec) return finish();
+                        do_read_hello();
+                      }));
+      return;
+    }
+    // The client left (or broke TLS) before finishing its hello: nobody to answer.
+    return finish();
+  }
+}
+
+void half_connection::on_hello() {
+  ++timer_generation_;
+  timer_.cancel();
+  hello_done_at_ = clock::now();
+  auto checked = check_hello(parser_);
+  if (auto* error = std::get_if<hello_error>(&checked)) return respond(*error);
+  id_ = std::get<session_id>(checked);
+  plane_shared& shared = shard_.shared();
+  const session_settings& settings = config_->settings;
+  if (shared.draining.load(std::memory_order_acquire)) return respond(k_draining);
+  if (shared.live_sessions.load(std::memory_order_relaxed) >= settings.max_sessions) return respond(k_unavailable);
+  if (kind_ == listener_kind::endpoint) {
+    if (!shared.limiter.acquire(remote_.address(), settings.max_pending_per_source)) {
+      return respond(k_too_many_pending);
+    }
+    holds_source_slot_ = true;
+  }
+  // Set before publishing ourselves: a claim message may be posted to this worker the
+  // instant arrive() stores us (it runs after this function returns).
+  phase_ = phase::waiting;
+  session_table::arrive_result res = shared.table->arrive(id_, my_role(), this);
+  switch (res.what) {
+    case session_table::outcome::paired:
+      release_source_slot();
+      return pair_with(res.peer);
+    case session_table::outcome::waiting:
+      return wait_for_peer();
+    case session_table::outcome::conflict:
+      release_source_slot();
+      return respond(k_conflict);
+    case session_table::outcome::full:
+      release_source_slot();
+      return respond(k_unavailable);
+  }
+}
+
+void half_connection::pair_with(void* peer_ptr) {
+  // We own the peer now, but it lives on its own worker: only post to it. Its shard_
+  // reference is immutable and it cannot be deleted before it handles our message.
+  auto* peer = static_cast<half_connection*>(peer_ptr);
+  auto owned = std::make_unique<relay_session>(shard_, id_, config_, hello_done_at_);
+  relay_session* session = shard_.add_session(std::move(owned));
+  asio::post(peer->shard_.io(), [peer, &target = shard_, session] { peer->on_claimed(target, session); });
+  phase_ = phase::done;
+  session->adopt(my_role(), make_handoff(), /*remote=*/false);
+  maybe_destroy();
+}
+
+half_handoff half_connection::make_handoff() {
+  ++timer_generation_;
+  timer_.cancel();
+  half_handoff h;
+  h.remote = remote_;
+  h.early_data = std::move(early_);
+  h.cert_sha256 = std::move(cert_sha256_);
+  h.ended = ended_;
+  h.failed = failed_;
+  h.connection = tls_.release();  // our pending read wait completes with operation_aborted
+  return h;
+}
+
+void half_connection::on_claimed(worker_shard& target, relay_session* session) {
+  release_source_slot();
+  phase_ = phase::done;
+  asio::post(target.io(), [session, h = make_handoff(), r = my_role()]() mutable {
+    session->adopt(r, std::move(h), /*remote=*/true);
+  });
+  maybe_destroy();
+}
+
+void half_connection::wait_for_peer() {
+  arm(config_->settings.pair_timeout, &half_connection::on_pair_timeout);
+  read_while_waiting();
+}
+
+void half_connection::read_while_waiting() {
+  std::array<char, k_read_chunk> chunk;
+  while (phase_ == phase::waiting && !reading_) {
+    // PROTOCOL.md 3.2: at most 64 KiB of early data, then stop reading (backpressure).
+    // Until then every read also watches for the client leaving (3.3).
+    const std::size_t room = k_max_early_data - early_.size();
+    if (room == 0) return;
+    tls_socket::result r = tls_.try_read(chunk.data(), std::min(chunk.size(), room));
+    if (r.bytes > 0) {
+      early_.append(chunk.data(), r.bytes);
+      continue;
+    }
+    if (r.wait != tls_socket::want::nothing) {
+      reading_ = true;
+      tls_.async_wait(r.wait, guard([this](std::error_code ec) {
+                        reading_ = false;
+                        if (phase_ != phase::waiting) return;  // claimed meanwhile
+                        if (ec) {
+                          failed_ = true;
+                          return stop_waiting(nullptr);
+                        }
+                        read_while_waiting();
+                      }));
+      return;
+    }
+    (r.ec == asio::error::eof ? ended_ : failed_) = true;
+    return stop_waiting(nullptr);
+  }
+}
+
+void half_connection::on_pair_timeout() { stop_waiting(&k_peer_timeout); }
+
+void half_connection::on_drain() {
+  if (phase_ == phase::waiting) stop_waiting(&k_draining);
+}
+
+void half_connection::stop_waiting(const hello_error* answer) {
+  if (phase_ != phase::waiting) return;
+  if (!shard_.shared().table->cancel(id_, my_role(), this)) {
+    // A peer claimed us first; its message is on the way and will hand us over (with
+    // ended_/failed_ telling the session what happened meanwhile).
+    phase_ = phase::claimed;
+    return;
+  }
+  release_source_slot();
+  if (answer != nullptr && !ended_ && !failed_) return respond(*answer);
+  finish();
+}
+
+void half_connection::abort() {
+  if (phase_ == phase::waiting && !shard_.shared().table->cancel(id_, my_role(), this)) {
+    phase_ = phase::claimed;  // the claim message still owns the last word
+    return;
+  }
+  if (phase_ != phase::claimed) finish();
+}
+
+void half_connection::respond(const hello_error& error) {
+  release_source_slot();
+  shard_.counters().reject(kind_, reason_for_status(error.status));
+  SPDLOG_DEBUG("event=hello_refused listener={} peer={} status={} code={} session={}", listener_name(kind_),
+               remote_.address().to_string(), error.status, error.code,
+               phase_ == phase::hello ? std::string("-") : id_.prefix());
+  phase_ = phase::responding;
+  arm(k_respond_deadline, &half_connection::finish);
+  out_ = http_error_response(error.status, error.code, error.message);
+  out_off_ = 0;
+  do_respond_write();
+}
+
+void half_connection::do_respond_write() {
+  tls_socket::result r;
+  if (out_off_ < out_.size()) {
+    r = tls_.try_write(out_.data() + out_off_, out_.size() - out_off_);
+    out_off_ += r.bytes;
+  } else {
+    r = tls_.try_shutdown();  // PROTOCOL.md 3.4: close_notify, then FIN
+    if (!r.ec && r.wait == tls_socket::want::nothing) return linger_then_close();
+  }
+  if (r.ec) return finish();
+  if (r.wait != tls_socket::want::nothing) {
+    tls_.async_wait(r.wait, guard([this](std::error_code ec) {
+                      if (ec) return finish();
+                      do_respond_write();
+                    }));
+    return;
+  }
+  do_respond_write();
+}
+
+void half_connection::linger_then_close() {
+  // Read and discard until the client closes: closing with unread bytes would send a
+  // reset, which can destroy the response before the client reads it.
+  std::array<char, k_read_chunk> chunk;
+  while (true) {
+    tls_socket::result r = tls_.try_read(chunk.data(), chunk.size());
+    lingered_ += r.bytes;
+    if (lingered_ > k_max_linger_bytes) return finish();
+    if (r.bytes > 0) continue;
+    if (r.wait != tls_socket::want::nothing) {
+      tls_.async_wait(r.wait, guard([this](std::error_code ec) {
+                        if (ec) return finish();
+                        linger_then_close();
+                      }));
+      return;
+    }
+    return finish();
+  }
+}
+
+}  // namespace zp::proxy

@@ -1,0 +1,31 @@
+#pragma once
+// What every worker's share of the data plane reads in common. Owned by data_plane;
+// outlives every worker_shard, half and session.
+
+#include "proxy/data_plane_config.hpp"
+#include "proxy/session_table.hpp"
+#include "proxy/source_limiter.hpp"
+
+#include <atomic>
+#include <memory>
+#include <vector>
+
+namespace zp::proxy {
+
+class worker_shard;
+
+struct plane_shared {
+  /// The configuration new connections take; swapped whole, read without locks.
+  std::atomic<std::shared_ptr<const data_plane_config>> config;
+  std::unique_ptr<session_table> table;
+  source_limiter limiter;
+  /// Live paired sessions across all workers (PROTOCOL.md 3.4: max_sessions). Touched
+  /// once when a session starts and once when it ends, never per byte.
+  std::atomic<std::uint64_t> live_sessions{0};
+  /// Set once when draining starts (PROTOCOL.md 3.5); new hellos get 503.
+  std::atomic<bool> draining{false};
+  /// One shard per worker, indexed like the workers.
+  std::vector<worker_shard*> shards;
+};
+
+}  // namespace zp::proxy

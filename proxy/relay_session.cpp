@@ -1,0 +1,192 @@
+#include "proxy/relay_session.hpp"
+
+#include "common/tls_error.hpp"
+#include "proxy/worker_shard.hpp"
+
+#include <spdlog/spdlog.h>
+#include <asio/error.hpp>
+#include <asio/post.hpp>
+
+namespace zp::proxy {
+namespace {
+
+constexpr std::string_view k_switching =
+    "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: zoneproxy/1\r\n\r\n";
+// Read/write rounds one direction may run before yielding to other connections on the
+// worker: enough to move a few buffers per wake-up, few enough to stay fair.
+constexpr int k_rounds_per_turn = 16;
+
+}  // namespace
+
+relay_session::relay_session(worker_shard& shard, session_id id, std::shared_ptr<const data_plane_config> config,
+                             clock::time_point paired_at)
+    : shard_(shard), id_(id), config_(std::move(config)), paired_at_(paired_at), idle_timer_(shard.io()) {
+  shard_.shared().live_sessions.fetch_add(1, std::memory_order_relaxed);
+  shard_.counters().sessions_paired.add();
+}
+
+relay_session::~relay_session() = default;
+
+void relay_session::maybe_destroy() {
+  if (!closed_ || pending_ != 0 || destroy_posted_) return;
+  destroy_posted_ = true;
+  asio::post(shard_.io(), [&shard = shard_, this] { shard.destroy(this); });
+}
+
+void relay_session::adopt(role r, half_handoff&& half, bool remote) {
+  if (remote) --pending_;
+  if (closed_) {
+    // Killed before the peer arrived: the handoff's destructor closes its fd.
+    return maybe_destroy();
+  }
+  (r == role::endpoint ? endpoint_half_ : module_server_half_).emplace(std::move(half));
+  if (endpoint_half_ && module_server_half_) start();
+}
+
+void relay_session::start() {
+  started_ = true;
+  started_at_ = last_activity_ = clock::now();
+  half_handoff& e = *endpoint_half_;
+  half_handoff& m = *module_server_half_;
+  endpoint_.emplace(shard_.io(), std::move(e.connection));
+  module_server_.emplace(shard_.io(), std::move(m.connection));
+  shard_.counters().pairing_latency.observe(std::chrono::duration<double>(started_at_ - paired_at_).count());
+  SPDLOG_DEBUG("event=session_paired session={} worker={} endpoint={}", id_.prefix(), shard_.index(),
+               e.remote.address().to_string());
+  if (e.failed || m.failed) return fail(asio::error::connection_reset);
+
+  // PROTOCOL.md 3.3: both get the 101, then the relay starts with the early data.
+  to_module_server_ = direction{};
+  to_module_server_.from = &*endpoint_;
+  to_module_server_.to = &*module_server_;
+  to_module_server_.preface.reserve(k_switching.size() + e.early_data.size());
+  to_module_server_.preface.append(k_switching).append(e.early_data);
+  to_module_server_.eof = e.ended;
+  to_endpoint_ = direction{};
+  to_endpoint_.from = &*module_server_;
+  to_endpoint_.to = &*endpoint_;
+  to_endpoint_.preface.reserve(k_switching.size() + m.early_data.size());
+  to_endpoint_.preface.append(k_switching).append(m.early_data);
+  to_endpoint_.eof = m.ended;
+  e.early_data = std::string();
+  m.early_data = std::string();
+
+  if (config_->settings.idle_timeout.count() > 0) arm_idle(config_->settings.idle_timeout);
+  pump(to_module_server_);
+  if (!closed_) pump(to_endpoint_);
+}
+
+void relay_session::pump(direction& d) {
+  for (int round = 0; round < k_rounds_per_turn; ++round) {
+    if (closed_ || d.done) return;
+    if (d.preface_off < d.preface.size()) {
+      tls_socket::result r = d.to->try_write(d.preface.data() + d.preface_off, d.preface.size() - d.preface_off);
+      d.preface_off += r.bytes;
+      if (r.ec) return fail(r.ec);
+      if (r.wait != tls_socket::want::nothing) return wait(d, *d.to, r.wait);
+      std::string().swap(d.preface);  // its memory is not needed again
+      d.preface_off = 0;
+      continue;
+    }
+    if (d.begin < d.end) {
+      tls_socket::result r = d.to->try_write(d.buf.get() + d.begin, d.end - d.begin);
+      d.begin += r.bytes;
+      if (r.ec) return fail(r.ec);
+      if (r.wait != tls_socket::want::nothing) return wait(d, *d.to, r.wait);
+      d.begin = d.end = 0;
+      continue;
+    }
+    if (d.eof) {
+      // PROTOCOL.md 3.5: everything is delivered; pass the end of stream on
+      // (close_notify + FIN) and keep relaying the other direction.
+      shard_.buffers().release(std::move(d.buf));
+      tls_socket::result r = d.to->try_shutdown();
+      if (r.wait != tls_socket::want::nothing) return wait(d, *d.to, r.wait);
+      d.done = true;
+      if (other(d).done) finish("closed");
+      return;
+    }
+    if (!d.buf) d.buf = shard_.buffers().acquire();
+    tls_socket::result r = d.from->try_read(d.buf.get(), shard_.buffers().size());
+    if (r.bytes > 0) {
+      d.end = r.bytes;
+      d.bytes += r.bytes;
+      (&d == &to_module_server_ ? shard_.counters().bytes_endpoint_to_module_server
+                                : shard_.counters().bytes_module_server_to_endpoint)
+          .add(r.bytes);
+      last_activity_ = clock::now();
+      continue;
+    }
+    if (r.ec == asio::error::eof) {
+      d.eof = true;
+      continue;
+    }
+    if (r.ec) return fail(r.ec);
+    // Nothing to read: hand the empty buffer back so an idle session holds none.
+    shard_.buffers().release(std::move(d.buf));
+    return wait(d, *d.from, r.wait);
+  }
+  // Still busy after a full turn: yield, and continue after the worker's other work.
+  asio::post(shard_.io(), guard([this, &d] { pump(d); }));
+}
+
+void relay_session::wait(direction& d, tls_socket& on, tls_socket::want w) {
+  on.async_wait(w, guard([this, &d](std::error_code ec) {
+                  if (ec) return fail(ec);
+                  pump(d);
+                }));
+}
+
+void relay_session::arm_idle(clock::duration after) {
+  idle_timer_.expires_after(after);
+  idle_timer_.async_wait(guard([this](std::error_code ec) {
+    if (ec) return;
+    // Activity only stamps a time; the timer re-arms lazily for what is left.
+    const auto idle = config_->settings.idle_timeout;
+    const auto quiet = clock::now() - last_activity_;
+    if (quiet >= idle) {
+      SPDLOG_DEBUG("event=session_idle_timeout session={}", id_.prefix());
+      return close();
+    }
+    arm_idle(idle - quiet);
+  }));
+}
+
+void relay_session::fail(const std::error_code& ec) {
+  if (closed_) return;
+  // PROTOCOL.md 3.5: a reset, TLS error or write failure closes both sides. Pass it on
+  // as a reset, not a close_notify, so the other side cannot mistake it for a clean end.
+  SPDLOG_DEBUG("event=session_failed session={} reason={}", id_.prefix(), tls_reason_name(ec));
+  if (endpoint_) endpoint_->reset();
+  if (module_server_) module_server_->reset();
+  finish("failed");
+}
+
+void relay_session::close() {
+  if (closed_) return;
+  // Best effort: a close_notify + FIN where the socket takes it at once; no waiting.
+  if (endpoint_ && !to_endpoint_.done) endpoint_->try_shutdown();
+  if (module_server_ && !to_module_server_.done) module_server_->try_shutdown();
+  finish("closed_by_proxy");
+}
+
+void relay_session::finish(const char* how) {
+  if (closed_) return;
+  closed_ = true;
+  std::error_code ignored;
+  idle_timer_.cancel();
+  if (endpoint_) endpoint_->close();
+  if (module_server_) module_server_->close();
+  shard_.buffers().release(std::move(to_module_server_.buf));
+  shard_.buffers().release(std::move(to_endpoint_.buf));
+  shard_.shared().live_sessions.fetch_sub(1, std::memory_order_relaxed);
+  shard_.counters().sessions_ended.add();
+  if (started_) {
+    shard_.counters().session_duration.observe(std::chrono::duration<double>(clock::now() - started_at_).count());
+  }
+  SPDLOG_DEBUG("event=session_ended session={} how={} bytes_to_module_server={} bytes_to_endpoint={}", id_.prefix(),
+               how, to_module_server_.bytes, to_endpoint_.bytes);
+  maybe_destroy();
+}
+
+}  // namespace zp::proxy

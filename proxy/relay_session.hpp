@@ -1,0 +1,102 @@
+#pragma once
+// A paired session: the endpoint's and the Module Server's connections, relayed both
+// ways on one worker (PROTOCOL.md 3.5, ARCHITECTURE.md "The relay loop").
+//
+// Owner: the worker_shard of the worker it runs on; it owns both connections. Both
+// halves reach it as half_handoffs (fd + SSL*), the remote one posted from the worker
+// it waited on. Lifetime: deleted (deferred, by the shard) once closed with no
+// operation pending; every handler goes through guard().
+//
+// Per direction: read (decrypt) into one buffer, write (encrypt) all of it to the other
+// side, then read again, so a slow reader holds at most one buffer per direction. The
+// buffer comes from the worker's pool only while bytes are in flight.
+
+#include "common/tls_socket.hpp"
+#include "proxy/buffer_pool.hpp"
+#include "proxy/data_plane_config.hpp"
+#include "proxy/half_connection.hpp"
+#include "proxy/session_id.hpp"
+
+#include <asio/steady_timer.hpp>
+
+#include <chrono>
+#include <list>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace zp::proxy {
+
+class worker_shard;
+
+class relay_session {
+ public:
+  using clock = std::chrono::steady_clock;
+
+  /// A session whose second half's hello completed at `paired_at`. It expects one half
+  /// handed over locally (adopt) and one posted from the peer's worker.
+  relay_session(worker_shard& shard, session_id id, std::shared_ptr<const data_plane_config> config,
+                clock::time_point paired_at);
+  ~relay_session();
+  relay_session(const relay_session&) = delete;
+  relay_session& operator=(const relay_session&) = delete;
+
+  /// Takes one half; when both are in, sends both 101s and starts relaying.
+  /// `remote` is true for the half posted from another worker's claim.
+  void adopt(role r, half_handoff&& half, bool remote);
+  /// Ends the session on both sides, politely (close_notify + FIN where possible):
+  /// DELETE /v1/sessions, revocation, idle timeout, end of drain.
+  void close();
+
+  const session_id& id() const { return id_; }
+  std::list<std::unique_ptr<relay_session>>::iterator self_;
+
+ private:
+  struct direction {
+    tls_socket* from = nullptr;
+    tls_socket* to = nullptr;
+    std::string preface;  // 101 for `to`, then the early data `from` sent before pairing
+    std::size_t preface_off = 0;
+    buffer_pool::buffer buf;
+    std::size_t begin = 0, end = 0;
+    bool eof = false;   // `from` ended its stream
+    bool done = false;  // and that end was passed on to `to`
+    std::uint64_t bytes = 0;
+  };
+
+  template <typename F>
+  auto guard(F f) {
+    ++pending_;
+    return [this, f = std::move(f)](auto&&... args) mutable {
+      --pending_;
+      if (closed_) return maybe_destroy();
+      f(std::forward<decltype(args)>(args)...);
+    };
+  }
+  void maybe_destroy();
+  void start();
+  void pump(direction& d);
+  void wait(direction& d, tls_socket& on, tls_socket::want w);
+  void fail(const std::error_code& ec);
+  void finish(const char* how);
+  void arm_idle(clock::duration after);
+  direction& other(direction& d) { return &d == &to_module_server_ ? to_endpoint_ : to_module_server_; }
+
+  worker_shard& shard_;
+  const session_id id_;
+  std::shared_ptr<const data_plane_config> config_;
+  const clock::time_point paired_at_;
+  clock::time_point started_at_{};
+  clock::time_point last_activity_{};
+  std::optional<half_handoff> endpoint_half_, module_server_half_;
+  std::optional<tls_socket> endpoint_, module_server_;
+  direction to_module_server_;  // endpoint → Module Server
+  direction to_endpoint_;       // Module Server → endpoint
+  asio::steady_timer idle_timer_;
+  unsigned pending_ = 1;  // the remote half's handoff is on its way
+  bool started_ = false;
+  bool closed_ = false;
+  bool destroy_posted_ = false;
+};
+
+}  // namespace zp::proxy

@@ -1,0 +1,45 @@
+#include "proxy/source_limiter.hpp"
+
+#include <absl/hash/hash.h>
+
+namespace zp::proxy {
+
+source_limiter::key source_limiter::key_of(const asio::ip::address& a) {
+  // IPv4 and IPv4-mapped IPv6 are one source.
+  asio::ip::address_v6 v6 = a.is_v4() ? asio::ip::make_address_v6(asio::ip::v4_mapped, a.to_v4()) : a.to_v6();
+  return key{v6.to_bytes()};
+}
+
+source_limiter::shard& source_limiter::shard_of(const key& k) { return shards_[absl::Hash<key>{}(k) % shards_.size()]; }
+
+bool source_limiter::acquire(const asio::ip::address& source, std::uint64_t limit) {
+  const key k = key_of(source);
+  shard& s = shard_of(k);
+  std::lock_guard lock(s.mu);
+  std::uint64_t& n = s.counts[k];
+  if (n >= limit) {
+    if (n == 0) s.counts.erase(k);
+    return false;
+  }
+  ++n;
+  return true;
+}
+
+void source_limiter::release(const asio::ip::address& source) {
+  const key k = key_of(source);
+  shard& s = shard_of(k);
+  std::lock_guard lock(s.mu);
+  auto it = s.counts.find(k);
+  if (it == s.counts.end()) return;
+  if (--it->second == 0) s.counts.erase(it);
+}
+
+std::uint64_t source_limiter::held(const asio::ip::address& source) {
+  const key k = key_of(source);
+  shard& s = shard_of(k);
+  std::lock_guard lock(s.mu);
+  auto it = s.counts.find(k);
+  return it == s.counts.end() ? 0 : it->second;
+}
+
+}  // namespace zp::proxy

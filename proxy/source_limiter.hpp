@@ -1,0 +1,46 @@
+#pragma once
+// PROTOCOL.md 3.4 row 429: at most max_pending_per_source waiting halves per source
+// address on the endpoint port. Halves from one address land on any worker, so the
+// counts are shared: 64 shards, each a small mutex-guarded map. The lock covers a
+// hash-map update and nothing else (never I/O), and is taken once when a half starts
+// waiting and once when it stops, never per byte.
+
+#include <asio/ip/address.hpp>
+
+#include <absl/container/flat_hash_map.h>
+
+#include <array>
+#include <cstdint>
+#include <mutex>
+
+namespace zp::proxy {
+
+class source_limiter {
+ public:
+  /// Takes a slot for `source` if it holds fewer than `limit`; false otherwise.
+  bool acquire(const asio::ip::address& source, std::uint64_t limit);
+  /// Returns a slot taken by acquire().
+  void release(const asio::ip::address& source);
+  /// Slots held by one address (tests, diagnostics).
+  std::uint64_t held(const asio::ip::address& source);
+
+ private:
+  struct key {
+    std::array<unsigned char, 16> bytes;
+    friend bool operator==(const key&, const key&) = default;
+    template <typename H>
+    friend H AbslHashValue(H h, const key& k) {
+      return H::combine_contiguous(std::move(h), k.bytes.data(), k.bytes.size());
+    }
+  };
+  struct alignas(64) shard {
+    std::mutex mu;
+    absl::flat_hash_map<key, std::uint64_t> counts;
+  };
+  static key key_of(const asio::ip::address& a);
+  shard& shard_of(const key& k);
+
+  std::array<shard, 64> shards_;
+};
+
+}  // namespace zp::proxy

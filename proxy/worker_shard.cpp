@@ -1,0 +1,85 @@
+#include "proxy/worker_shard.hpp"
+
+#include "proxy/half_connection.hpp"
+#include "proxy/relay_session.hpp"
+
+#include <asio/post.hpp>
+
+namespace zp::proxy {
+
+worker_shard::worker_shard(asio::io_context& io, unsigned index, plane_shared& shared)
+    : io_(io), index_(index), shared_(shared), buffers_(k_relay_buffer) {}
+
+worker_shard::~worker_shard() = default;
+
+absl::Status worker_shard::bind(const data_plane_config& config) {
+  std::error_code ec;
+  auto address = asio::ip::make_address(config.bind, ec);
+  if (ec) return absl::InvalidArgumentError("bind: invalid address " + config.bind);
+  endpoint_listener_.emplace(io_, listener_kind::endpoint, counters_,
+                             [this](asio::ip::tcp::socket s) { on_accept(listener_kind::endpoint, std::move(s)); });
+  module_server_listener_.emplace(io_, listener_kind::module_server, counters_, [this](asio::ip::tcp::socket s) {
+    on_accept(listener_kind::module_server, std::move(s));
+  });
+  if (auto st = endpoint_listener_->bind({address, config.endpoint_port}); !st.ok()) return st;
+  return module_server_listener_->bind({address, config.module_server_port});
+}
+
+std::pair<std::uint16_t, std::uint16_t> worker_shard::bound_ports() const {
+  return {endpoint_listener_ ? endpoint_listener_->local_endpoint().port() : std::uint16_t{0},
+          module_server_listener_ ? module_server_listener_->local_endpoint().port() : std::uint16_t{0}};
+}
+
+void worker_shard::start() {
+  asio::post(io_, [this] {
+    if (endpoint_listener_) endpoint_listener_->start();
+    if (module_server_listener_) module_server_listener_->start();
+  });
+}
+
+void worker_shard::close_listeners() {
+  if (endpoint_listener_) endpoint_listener_->close();
+  if (module_server_listener_) module_server_listener_->close();
+}
+
+void worker_shard::begin_drain() {
+  close_listeners();
+  // on_drain() may finish a half, but deletion is deferred (posted), so the list does
+  // not change under this loop.
+  for (auto& h : halves_) h->on_drain();
+}
+
+void worker_shard::close_all() {
+  close_listeners();
+  for (auto& h : halves_) h->abort();
+  for (auto& s : sessions_) s->close();
+}
+
+void worker_shard::on_accept(listener_kind kind, asio::ip::tcp::socket socket) {
+  auto config = shared_.config.load(std::memory_order_acquire);
+  halves_.push_back(std::make_unique<half_connection>(*this, kind, std::move(socket), std::move(config)));
+  half_connection* h = halves_.back().get();
+  h->self_ = std::prev(halves_.end());
+  half_count_.store(halves_.size(), std::memory_order_relaxed);
+  h->start();
+}
+
+relay_session* worker_shard::add_session(std::unique_ptr<relay_session> s) {
+  sessions_.push_back(std::move(s));
+  relay_session* raw = sessions_.back().get();
+  raw->self_ = std::prev(sessions_.end());
+  session_count_.store(sessions_.size(), std::memory_order_relaxed);
+  return raw;
+}
+
+void worker_shard::destroy(half_connection* h) {
+  halves_.erase(h->self_);
+  half_count_.store(halves_.size(), std::memory_order_relaxed);
+}
+
+void worker_shard::destroy(relay_session* s) {
+  sessions_.erase(s->self_);
+  session_count_.store(sessions_.size(), std::memory_order_relaxed);
+}
+
+}  // namespace zp::proxy

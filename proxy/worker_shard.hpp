@@ -1,0 +1,80 @@
+#pragma once
+// The part of the data plane that lives on one worker: its acceptors, the connections
+// still in handshake/hello/waiting (halves), and the paired sessions it relays.
+//
+// Owner of every half and session on its worker (by unique_ptr in intrusive lists).
+// Everything here runs on the worker's thread except where a comment says otherwise;
+// other threads reach a shard only by posting to its io_context.
+
+#include "proxy/buffer_pool.hpp"
+#include "proxy/counters.hpp"
+#include "proxy/listener.hpp"
+#include "proxy/plane_shared.hpp"
+
+#include <absl/status/status.h>
+#include <asio/io_context.hpp>
+
+#include <functional>
+#include <list>
+#include <memory>
+#include <optional>
+
+namespace zp::proxy {
+
+class half_connection;
+class relay_session;
+
+class worker_shard {
+ public:
+  worker_shard(asio::io_context& io, unsigned index, plane_shared& shared);
+  ~worker_shard();
+  worker_shard(const worker_shard&) = delete;
+  worker_shard& operator=(const worker_shard&) = delete;
+
+  /// Binds both data-plane listeners (any thread, before start()).
+  absl::Status bind(const data_plane_config& config);
+  /// Starts accepting (posted to the worker).
+  void start();
+  /// Closes listeners (on the worker).
+  void close_listeners();
+  /// Drain step on the worker: close listeners, answer waiting halves 503.
+  void begin_drain();
+  /// Closes every half and session now (on the worker).
+  void close_all();
+
+  asio::io_context& io() { return io_; }
+  unsigned index() const { return index_; }
+  plane_shared& shared() { return shared_; }
+  worker_counters& counters() { return counters_; }
+  const worker_counters& counters() const { return counters_; }
+  buffer_pool& buffers() { return buffers_; }
+  /// Live sessions and in-flight halves on this worker (written by it, read by anyone).
+  std::uint64_t session_count() const { return session_count_.load(std::memory_order_relaxed); }
+  std::uint64_t half_count() const { return half_count_.load(std::memory_order_relaxed); }
+  /// Listener ports actually bound (endpoint, module server); tests bind port 0.
+  std::pair<std::uint16_t, std::uint16_t> bound_ports() const;
+
+  /// Registers a new session owned by this shard.
+  relay_session* add_session(std::unique_ptr<relay_session> s);
+  /// Deferred deletion: called (posted) once a half or session has closed and has no
+  /// operation pending.
+  void destroy(half_connection* h);
+  void destroy(relay_session* s);
+
+ private:
+  void on_accept(listener_kind kind, asio::ip::tcp::socket socket);
+
+  asio::io_context& io_;
+  const unsigned index_;
+  plane_shared& shared_;
+  worker_counters counters_;
+  buffer_pool buffers_;
+  std::optional<listener> endpoint_listener_;
+  std::optional<listener> module_server_listener_;
+  std::list<std::unique_ptr<half_connection>> halves_;
+  std::list<std::unique_ptr<relay_session>> sessions_;
+  std::atomic<std::uint64_t> session_count_{0};
+  std::atomic<std::uint64_t> half_count_{0};
+};
+
+}  // namespace zp::proxy
