@@ -80,6 +80,7 @@ struct worker_counters {
       handshake_failed{};
   single_writer_counter sessions_paired;
   single_writer_counter sessions_ended;
+  single_writer_counter sessions_migrated;  // pairs whose halves met on different workers
   single_writer_counter bytes_endpoint_to_module_server;
   single_writer_counter bytes_module_server_to_endpoint;
   histogram pairing_latency;

@@ -234,6 +234,7 @@ half_handoff half_connection::make_handoff() {
   h.cert_sha256 = std::move(cert_sha256_);
   h.ended = ended_;
   h.failed = failed_;
+  h.from_worker = shard_.index();
   h.connection = tls_.release();  // our pending read wait completes with operation_aborted
   return h;
 }

@@ -36,9 +36,10 @@ struct half_handoff {
   tls_socket::released connection;
   std::string early_data;
   asio::ip::tcp::endpoint remote;
-  std::string cert_sha256;  // Module Server client certificate, empty on 17486
-  bool ended = false;       // the client ended its stream while waiting
-  bool failed = false;      // the connection failed while waiting
+  std::string cert_sha256;   // Module Server client certificate, empty on 17486
+  bool ended = false;        // the client ended its stream while waiting
+  bool failed = false;       // the connection failed while waiting
+  unsigned from_worker = 0;  // where the half waited
 };
 
 class half_connection {

@@ -35,6 +35,7 @@ void relay_session::maybe_destroy() {
 
 void relay_session::adopt(role r, half_handoff&& half, bool remote) {
   if (remote) --pending_;
+  if (half.from_worker != shard_.index()) shard_.counters().sessions_migrated.add();
   if (closed_) {
     // Killed before the peer arrived: the handoff's destructor closes its fd.
     return maybe_destroy();

@@ -4,45 +4,50 @@
 // Design
 // ------
 // Storage is one array of `position`s (a cache line each), preallocated in the
-// constructor: 2 * max_pending rounded up to a power of two, so at most half of it is
-// ever occupied. Nothing is allocated afterwards and nothing is ever freed while the
-// table lives, so a thread may read a position at any time; staleness is detected, never
-// dereferenced (the records are owned by the array and named by index + generation).
+// constructor: 2 * max_pending rounded up to a power of two, so at most about half of it
+// is ever occupied. Nothing is allocated afterwards and nothing is freed while the table
+// lives, so a thread may read any position at any time: records are owned by the array
+// and named by index, and a stale view is detected by a version check, never followed
+// into freed memory.
 //
-// * Home and window. An id hashes (absl::Hash salted with 128 random bits drawn per
-//   table, so a client cannot pick colliding ids) to a home position h. Its record may
-//   live at any of the k_window = 32 positions h + i(i+1)/2 (i < 32, triangular
-//   probing, which visits distinct positions in a power-of-two array). So every
-//   operation looks at no more than 32 positions, under any churn, forever.
+// * Home and window. An id hashes (absl::Hash of the id xor 128 random bits drawn per
+//   table, so a client cannot choose colliding ids) to a home position h. Its record may
+//   sit at any of the k_window = 32 positions h + i(i+1)/2, i < 32 (triangular probing:
+//   distinct positions in a power-of-two array). No operation looks at more than 32
+//   positions, whatever the churn, forever.
 // * The home word (one per position) is {32-bit version, 32-bit bitmap}: bit i set means
-//   "an entry whose home is h sits at window offset i". Every insert into and every
-//   removal from h's window is a CAS on h's home word that bumps the version. That CAS
-//   is what makes "no waiting half under this id, so store mine" atomic: two inserts of
-//   the same id share the home word, so the second one's CAS fails and it rescans and
-//   finds the first. Removal clears the bit and frees the position at once; there are no
-//   tombstones, so churn cannot lengthen probes.
-// * The state word (one per position) is {generation, kind, role}. Who wins a waiting
-//   half -- the opposite half claiming it, or its owner cancelling it -- is decided by
-//   one CAS of that word from waiting(g) to claimed(g) or cancelled(g): exactly one
-//   succeeds. The generation is bumped each time the position is reused, so a CAS made
-//   with a stale view fails instead of hitting a newer record (no ABA).
-// * Readers validate instead of locking: id words are read between two reads of the state
-//   word (a seqlock keyed by the generation), and the home word is re-read after the
-//   window scan; any change means "retry", and a change only happens when another
-//   operation made progress, so arrive() and cancel() are lock-free.
+//   "the record at window offset i is waiting and its id's home is h". The home word is
+//   the single arbiter for the ids homed at h: inserting a record (setting its bit),
+//   pairing with it or cancelling it (clearing its bit) are each one CAS of that word
+//   from the snapshot the decision was based on, and every successful CAS bumps the
+//   version. Hence:
+//   - two halves of one id can never both be stored: both CAS the same word, and the
+//     loser rescans and finds the winner (it pairs with it, or gets `conflict`);
+//   - a waiting half is removed exactly once: the claim and the cancel both CAS the word
+//     from a snapshot holding its bit, so once one succeeds the other's snapshot is stale
+//     and its rescan no longer finds the half;
+//   - a removal clears the bit and frees the position at once. There are no tombstones,
+//     so churn never lengthens probes.
+// * Positions are shared between overlapping windows, so a position is taken by its own
+//   CAS (free -> held) before its record is written, and only then published through the
+//   home word. Readers never lock: they scan the records named by the home word, then
+//   re-read the home word; if it changed, they retry (someone else made progress, so
+//   arrive() and cancel() are lock-free), and if it did not, everything they read belongs
+//   to the records the bits named (see "R2" in the .cpp).
 // * Capacity. max_pending credits are spread over k_stripes cache-line-padded counters.
 //   A half that starts waiting takes a credit (its thread's stripe first, others only
-//   when that one is empty); the thread that removes it returns one to its own stripe.
-//   So no counter is shared by every operation, yet at most max_pending halves ever wait
-//   (a waiting half always holds a credit). `full` is exact when nothing else is in
-//   flight; while another thread is between deciding a removal and returning its credit
-//   (a few instructions), an arrive may see `full` one credit early. waiting() reads the
-//   same stripes (each also counts waiting endpoint halves).
+//   when that one is empty); the thread that removes it returns the credit to its own
+//   stripe. So no counter is shared by every operation, yet at most max_pending halves
+//   ever wait (each holds a credit). `full` is exact when nothing else is in flight;
+//   while another thread is between removing a half and returning its credit (a few
+//   instructions), an arrive may see `full` one credit early. waiting() sums the stripes
+//   (each also counts the waiting endpoint halves).
 //
 // Full is checked first, as PROTOCOL.md 3.4 says: while max_pending halves wait, every
 // hello is refused (503), even one whose peer is waiting; that peer keeps waiting.
 //
-// Memory: 64 bytes per position, i.e. 128..256 bytes per unit of max_pending.
+// Memory: 64 bytes per position, i.e. 128..256 bytes per unit of max_pending, on
+// transparent huge pages when the kernel allows (random ids touch random lines).
 #pragma once
 
 #include <atomic>
@@ -60,7 +65,7 @@ class session_table {
   /// Opaque non-null pointer owned by the caller (a waiting connection).
   using half = void*;
 
-  /// Preallocates room for max_pending waiting halves (max_pending < 2^30).
+  /// Preallocates room for max_pending waiting halves (max_pending < 2^31).
   explicit session_table(std::size_t max_pending);
   /// Frees the storage; halves still waiting are the callers' to close.
   ~session_table();
@@ -77,6 +82,7 @@ class session_table {
   };
 
   /// Pairs h with the waiting opposite half of id, or stores it, or refuses it (3.3/3.4).
+  /// When paired, everything the peer's owner did before its arrive() is visible here.
   arrive_result arrive(const session_id& id, role r, half h);
 
   /// Removes waiting half h: true if removed for good, false if a peer claimed it first.
@@ -93,47 +99,45 @@ class session_table {
   static constexpr unsigned k_window = 32;   // probe offsets per home: bits in the home word
   static constexpr unsigned k_stripes = 16;  // capacity counters; a power of two
 
-  // One cache line: the home word of the ids hashing here and the record stored here,
-  // which usually belongs to the same home, so a pair touches one line.
+  // One cache line: the home word of the ids hashing here, and the record stored here,
+  // which usually belongs to the same home, so a pair usually touches one line.
   struct alignas(k_cache_line) position {
     std::atomic<std::uint64_t> home{0};   // {version:32, bitmap:32}; see top of file
-    std::atomic<std::uint64_t> state{0};  // {generation:60, role:1, kind:3}
-    std::atomic<std::uint64_t> id_hi{0};  // written only while reserved (seqlock data)
-    std::atomic<std::uint64_t> id_lo{0};
-    std::atomic<half> owner{nullptr};  // the waiting half; read by its claimer
+    std::atomic<std::uint32_t> state{0};  // free, or held by a record of a role
+    std::atomic<std::uint64_t> id_hi{0};  // the record: written while held, before
+    std::atomic<std::uint64_t> id_lo{0};  // its bit is published
+    std::atomic<half> owner{nullptr};
   };
 
-  // {endpoint count (signed 32), credits (unsigned 32)}, one word so a single RMW
-  // moves both.
+  // {waiting endpoints: int32, credits: uint32}: one word, so one RMW moves both.
   struct alignas(k_cache_line) stripe {
     std::atomic<std::uint64_t> word{0};
   };
 
-  // What a window scan found.
+  // A record named by the home word that carries the id being looked up.
   struct found {
-    position* pos = nullptr;  // nullptr: no waiting half under the id
-    unsigned offset = 0;      // its window offset (bit in the home word)
-    std::uint64_t state = 0;  // the state word it was seen with (a waiting kind)
+    position* pos = nullptr;  // nullptr: none
+    unsigned offset = 0;      // its window offset (its bit in the home word)
+    role r = role::endpoint;
+    half owner = nullptr;
   };
 
-  std::size_t home_of(const session_id& id) const;
-  position& at(std::size_t home, unsigned offset) const;
-  bool scan(std::size_t home, std::uint64_t home_word, const session_id& id, found& out) const;
-  position* reserve(std::size_t home, const session_id& id, role r, half h, unsigned& offset);
-  void unlink(position& home, unsigned offset);
-  void release(position& p);
-  bool admit() const;
-  bool take_credit(role r);
-  void return_credit(role r);
-  static unsigned my_stripe();
-
-  // Frees the position array, which is allocated 2 MiB-aligned so it can sit on huge
-  // pages (see the constructor).
+  // Frees the position array, which is 2 MiB-aligned so it can sit on huge pages.
   struct position_deleter {
     std::size_t count;
     void operator()(position* p) const;
   };
   static std::unique_ptr<position[], position_deleter> allocate_positions(std::size_t count);
+
+  std::size_t home_of(const session_id& id) const;
+  position& at(std::size_t home, unsigned offset) const;
+  found scan(std::size_t home, std::uint64_t home_word, const session_id& id) const;
+  position* reserve(std::size_t home, const session_id& id, role r, half h, unsigned& offset);
+  bool remove(position& home, std::uint64_t& home_word, const found& f);
+  bool admit() const;
+  bool take_credit(role r);
+  void return_credit(role r);
+  static unsigned my_stripe();
 
   std::size_t max_pending_;
   std::size_t mask_;  // positions - 1

@@ -37,7 +37,7 @@ std::uint64_t env_or(const char* name, std::uint64_t fallback) {
 // One per half; the half's `void*` is the address of its record. Fields other than
 // claimed_by are written only by the owner thread and read after join().
 struct half_record {
-  session_table::half peer = nullptr;  // what arrive() returned when it paired
+  session_table::half peer = nullptr;        // what arrive() returned when it paired
   std::atomic<std::uint32_t> claimed_by{0};  // arrives that returned this half as peer
   outcome arrived = outcome::full;           // arrive()'s outcome
   std::uint8_t cancel_calls = 0;
@@ -46,9 +46,7 @@ struct half_record {
 };
 
 // Halves 2i (endpoint) and 2i+1 (module server) belong to id i.
-session_id id_of(std::uint64_t i, std::uint64_t salt) {
-  return session_id{i * 0x9e3779b97f4a7c15ULL ^ salt, i};
-}
+session_id id_of(std::uint64_t i, std::uint64_t salt) { return session_id{i * 0x9e3779b97f4a7c15ULL ^ salt, i}; }
 role role_of_half(std::size_t h) { return h % 2 == 0 ? role::endpoint : role::module_server; }
 
 TEST(SessionTableStress, EveryHalfEndsExactlyOnce) {
@@ -156,8 +154,8 @@ TEST(SessionTableStress, EveryHalfEndsExactlyOnce) {
       const int fates = (paired ? 1 : 0) + (claims > 0 ? 1 : 0) + (self.cancelled ? 1 : 0);
       if (fates != 1 || claims > 1) {
         ++bad;
-        ADD_FAILURE() << "id " << i << " half " << s << ": arrived=" << int(self.arrived)
-                      << " claimed_by=" << claims << " cancelled=" << self.cancelled;
+        ADD_FAILURE() << "id " << i << " half " << s << ": arrived=" << int(self.arrived) << " claimed_by=" << claims
+                      << " cancelled=" << self.cancelled;
         continue;
       }
       if (paired && (self.peer != &other || other.arrived != outcome::waiting)) {
@@ -179,9 +177,8 @@ TEST(SessionTableStress, EveryHalfEndsExactlyOnce) {
     if (halves[e].cancelled && halves[m].cancelled) ++cancelled_ids;
     if (halves[e].arrived == outcome::paired || halves[m].arrived == outcome::paired) ++paired_ids;
   }
-  std::cout << "paired ids=" << paired_ids << " cancelled ids=" << cancelled_ids
-            << " timeouts won=" << early_won << " timeouts lost to a claim=" << early_lost
-            << std::endl;
+  std::cout << "paired ids=" << paired_ids << " cancelled ids=" << cancelled_ids << " timeouts won=" << early_won
+            << " timeouts lost to a claim=" << early_lost << std::endl;
   EXPECT_EQ(bad, 0u);
   EXPECT_EQ(paired_ids + cancelled_ids, ids);
   if (ids >= 10'000) {
@@ -199,8 +196,8 @@ TEST(SessionTableStress, HotIdsChurnAccountsForEveryHalf) {
   const std::uint64_t seed = env_or("ZP_STRESS_SEED", std::random_device{}());
   const unsigned threads = std::max(4u, 2 * std::thread::hardware_concurrency());
   constexpr std::uint64_t k_hot_ids = 3;
-  std::cout << "halves=" << total << " hot ids=" << k_hot_ids << " threads=" << threads
-            << " seed=" << seed << std::endl;
+  std::cout << "halves=" << total << " hot ids=" << k_hot_ids << " threads=" << threads << " seed=" << seed
+            << std::endl;
 
   struct hot_half : half_record {
     std::uint8_t id = 0;
@@ -275,8 +272,8 @@ TEST(SessionTableStress, HotIdsChurnAccountsForEveryHalf) {
       }
       if (!ok) {
         ++bad;
-        ADD_FAILURE() << "half of id " << int(rec.id) << ": arrived=" << int(rec.arrived)
-                      << " claimed_by=" << claims << " cancelled=" << rec.cancelled;
+        ADD_FAILURE() << "half of id " << int(rec.id) << ": arrived=" << int(rec.arrived) << " claimed_by=" << claims
+                      << " cancelled=" << rec.cancelled;
       }
     }
   }

@@ -43,7 +43,10 @@ TEST(SessionId, ParseRejectsWrongLengthUppercaseAndNonHex) {
   EXPECT_FALSE(session_id::parse("0123456789ABCDEF0011223344556677"));   // uppercase
   EXPECT_FALSE(session_id::parse("0123456789abcdeg0011223344556677"));   // g
   EXPECT_FALSE(session_id::parse("0123456789abcdef 011223344556677"));   // space
-  EXPECT_FALSE(session_id::parse(std::string_view("0123456789abcdef\0" "011223344556677", 32)));
+  EXPECT_FALSE(
+      session_id::parse(std::string_view("0123456789abcdef\0"
+                                         "011223344556677",
+                                         32)));
 }
 
 TEST(SessionId, PrefixIsTheFirstEightCharacters) {
@@ -286,26 +289,24 @@ void race_rounds(int rounds, role role0, role role1, Check check) {
 int race_rounds_count() { return 20'000; }
 
 TEST(SessionTableRace, OppositeHalvesAtTheSameInstantPair) {
-  race_rounds(race_rounds_count(), role::endpoint, role::module_server,
-              [](session_table& table, const session_id& id, const auto& r0, const auto& r1,
-                 void* h0, void* h1) {
-                // Exactly one pairs and gets the other, which waited and was claimed.
-                const bool zero_paired = r0.what == outcome::paired;
-                ASSERT_NE(zero_paired, r1.what == outcome::paired);
-                const auto& paired = zero_paired ? r0 : r1;
-                const auto& waited = zero_paired ? r1 : r0;
-                ASSERT_EQ(waited.what, outcome::waiting);
-                ASSERT_EQ(paired.peer, zero_paired ? h1 : h0);
-                // The claimed half can no longer be cancelled by its owner.
-                ASSERT_FALSE(table.cancel(id, zero_paired ? role::module_server : role::endpoint,
-                                          zero_paired ? h1 : h0));
-              });
+  race_rounds(
+      race_rounds_count(), role::endpoint, role::module_server,
+      [](session_table& table, const session_id& id, const auto& r0, const auto& r1, void* h0, void* h1) {
+        // Exactly one pairs and gets the other, which waited and was claimed.
+        const bool zero_paired = r0.what == outcome::paired;
+        ASSERT_NE(zero_paired, r1.what == outcome::paired);
+        const auto& paired = zero_paired ? r0 : r1;
+        const auto& waited = zero_paired ? r1 : r0;
+        ASSERT_EQ(waited.what, outcome::waiting);
+        ASSERT_EQ(paired.peer, zero_paired ? h1 : h0);
+        // The claimed half can no longer be cancelled by its owner.
+        ASSERT_FALSE(table.cancel(id, zero_paired ? role::module_server : role::endpoint, zero_paired ? h1 : h0));
+      });
 }
 
 TEST(SessionTableRace, SameRoleAtTheSameInstantGivesOneWaiterAndOneConflict) {
   race_rounds(race_rounds_count(), role::module_server, role::module_server,
-              [](session_table& table, const session_id& id, const auto& r0, const auto& r1,
-                 void* h0, void* h1) {
+              [](session_table& table, const session_id& id, const auto& r0, const auto& r1, void* h0, void* h1) {
                 const bool zero_waits = r0.what == outcome::waiting;
                 ASSERT_EQ(zero_waits ? r1.what : r0.what, outcome::conflict);
                 ASSERT_TRUE(zero_waits || r1.what == outcome::waiting);
