@@ -15,7 +15,9 @@
 #include <absl/synchronization/mutex.h>
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
@@ -32,7 +34,6 @@ using outcome = session_table::outcome;
 
 constexpr std::size_t k_capacity = 1 << 17;    // max_pending of every table here
 constexpr std::size_t k_prefilled = 100'000;   // waiting halves in the lookup tables
-constexpr std::size_t k_ids_per_thread = 4096; // ring of ids each thread cycles through
 
 struct waiting_half {
   role r;
@@ -108,8 +109,18 @@ session_id make_id(std::uint64_t stream, std::uint64_t n) {
   return session_id{mix(stream * 0x9e3779b97f4a7c15ULL + n), mix(~n ^ stream)};
 }
 
+// Each thread cycles through its own ring of ids: 4096 by default (its records then
+// outgrow L1 and mostly L2, as a busy worker's would), ZP_BENCH_IDS_PER_THREAD to vary it.
+std::size_t ids_per_thread() {
+  static const std::size_t n = [] {
+    const char* v = std::getenv("ZP_BENCH_IDS_PER_THREAD");
+    return v != nullptr && *v != '\0' ? std::max<std::size_t>(1, std::strtoull(v, nullptr, 10)) : 4096;
+  }();
+  return n;
+}
+
 std::vector<session_id> thread_ids(const benchmark::State& state) {
-  std::vector<session_id> ids(k_ids_per_thread);
+  std::vector<session_id> ids(ids_per_thread());
   for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = make_id(1000 + state.thread_index(), i);
   return ids;
 }
@@ -129,7 +140,7 @@ void pair_round_trip(benchmark::State& state) {
   int endpoint = 0, module_server = 0;
   std::size_t i = 0;
   for (auto _ : state) {
-    const session_id& id = ids[i++ % k_ids_per_thread];
+    const session_id& id = ids[i++ % ids.size()];
     const auto first = table.arrive(id, role::endpoint, &endpoint);
     const auto second = table.arrive(id, role::module_server, &module_server);
     if (first.what != outcome::waiting || second.what != outcome::paired) {
@@ -148,7 +159,7 @@ void arrive_cancel(benchmark::State& state) {
   int endpoint = 0;
   std::size_t i = 0;
   for (auto _ : state) {
-    const session_id& id = ids[i++ % k_ids_per_thread];
+    const session_id& id = ids[i++ % ids.size()];
     const auto first = table.arrive(id, role::endpoint, &endpoint);
     const bool cancelled = table.cancel(id, role::endpoint, &endpoint);
     if (first.what != outcome::waiting || !cancelled) {
@@ -178,7 +189,7 @@ template <typename Table>
 void lookup_conflict(benchmark::State& state) {
   Table& table = prefilled_table<Table>();
   // Precomputed ids so the loop times the table, not the id mixing.
-  std::vector<session_id> ids(k_ids_per_thread * 4);
+  std::vector<session_id> ids(16384);
   std::uint64_t x = mix(state.thread_index() + 77);
   for (auto& id : ids) {
     x = mix(x);

@@ -2,6 +2,7 @@
 # Makes a complete development/test PKI with the openssl CLI:
 #   ms-ca.{key,crt}            Module Server CA (trusted by the proxy on 17487/17488)
 #   ms-client.{key,crt}        Module Server client certificate, signed by ms-ca
+#   ms-client2.{key,crt}       a second one (revocation tests revoke one, keep the other)
 #   zone-ca.{key,crt}          zone CA that signs the proxy's certificates (sign-csr.sh)
 #   endpoint-ca.{key,crt}      endpoint CA (optional endpoint client auth, PROTOCOL.md 4.4)
 #   endpoint-client.{key,crt}  an endpoint client certificate, signed by endpoint-ca
@@ -45,6 +46,7 @@ make_leaf() {  # base common_name ca extensions
 
 make_ca ms-ca "zoneproxy $name Module Server CA"
 make_leaf ms-client "zoneproxy $name Module Server client" ms-ca "$ext_client"
+make_leaf ms-client2 "zoneproxy $name Module Server client 2" ms-ca "$ext_client"
 make_ca zone-ca "zoneproxy $name zone CA"
 make_ca endpoint-ca "zoneproxy $name endpoint CA"
 make_leaf endpoint-client "zoneproxy $name endpoint client" endpoint-ca "$ext_client"

@@ -42,6 +42,14 @@ absl::Status set_log_level(daemon_config& config, std::string_view value) {
   return absl::OkStatus();
 }
 
+absl::Status set_drain_timeout(daemon_config& config, std::int64_t seconds) {
+  if (seconds < 0 || seconds > 3600) {
+    return absl::InvalidArgumentError(str_cat("drain_timeout_s: invalid value \"", seconds, "\" (expected 0..3600)"));
+  }
+  config.drain_timeout = std::chrono::seconds(seconds);
+  return absl::OkStatus();
+}
+
 absl::Status load_config_file(const std::filesystem::path& file, daemon_config& config) {
   auto prefixed = [&](const absl::Status& st) {
     return absl::InvalidArgumentError(str_cat("config ", file.string(), ": ", st.message()));
@@ -55,7 +63,10 @@ absl::Status load_config_file(const std::filesystem::path& file, daemon_config& 
     return absl::InvalidArgumentError(
         str_cat("config ", file.string(), ":", where.line, ":", where.column, ": ", e.description()));
   }
-  for (const auto& [key, node] : table) {
+  for (const auto& entry : table) {
+    // Named references, not a structured binding: clang 14 cannot capture those.
+    const toml::key& key = entry.first;
+    const toml::node& node = entry.second;
     const std::string_view name = key.str();
     absl::Status st;
     auto bad_type = [&](std::string_view expected) {
@@ -83,6 +94,9 @@ absl::Status load_config_file(const std::filesystem::path& file, daemon_config& 
     } else if (name == "workers") {
       auto v = node.value<std::int64_t>();
       st = node.is_integer() ? set_workers(config, *v) : bad_type("an integer");
+    } else if (name == "drain_timeout_s") {
+      auto v = node.value<std::int64_t>();
+      st = node.is_integer() ? set_drain_timeout(config, *v) : bad_type("an integer");
     } else if (name == "log_level") {
       auto v = node.value<std::string>();
       st = v ? set_log_level(config, *v) : bad_type("trace|debug|info|warn|error");

@@ -6,6 +6,7 @@
 #include <absl/status/status.h>
 #include <spdlog/common.h>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -21,6 +22,8 @@ struct daemon_config {
   std::uint16_t provisioning_port = 17488;
   unsigned workers = 0;  // 0 until resolved: one per core
   spdlog::level::level_enum log_level = spdlog::level::info;
+  /// How long live sessions may run on after SIGTERM (PROTOCOL.md 3.5).
+  std::chrono::seconds drain_timeout{30};
 };
 
 /// Reads a TOML file into `config`. Unknown keys and bad values fail with one line
@@ -32,6 +35,7 @@ absl::Status set_bind(daemon_config& config, std::string_view value);
 absl::Status set_port(daemon_config& config, std::int64_t value);
 absl::Status set_workers(daemon_config& config, std::int64_t value);
 absl::Status set_log_level(daemon_config& config, std::string_view value);
+absl::Status set_drain_timeout(daemon_config& config, std::int64_t seconds);
 
 /// Upper bound on --workers; far above any core count this runs on.
 inline constexpr unsigned k_max_workers = 256;

@@ -50,6 +50,18 @@ run_ctest() {  # dir [ctest args...]
   (cd "$dir" && ctest -j "$jobs" --output-on-failure --timeout 900 "$@")
 }
 
+run_fuzzer() {  # target corpus-name
+  local work
+  work=$(mktemp -d)
+  cp tests/fuzz/corpus/"$2"/* "$work"/
+  local rc=0
+  build-fuzz/bin/"$1" -max_total_time="${ZP_FUZZ_SECONDS:-60}" -max_len=20000 -print_final_stats=1 \
+    "$work" >"$work.log" 2>&1 || rc=$?
+  grep -E '^(stat::number_of_executed_units|Done)|ERROR|SUMMARY|==[0-9]+==' "$work.log" | head -40 || true
+  rm -rf "$work" "$work.log"
+  [ "$rc" -eq 0 ] || { echo "fuzzer $1 found a failure" >&2; return 1; }
+}
+
 cmd_test() {
   bash packaging/install-deps.sh
   local started=$SECONDS
@@ -62,10 +74,13 @@ cmd_test() {
   configure_and_build build-asan -DZONEPROXY_SANITIZE=address,undefined -DZONEPROXY_BENCH=OFF
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 run_ctest build-asan
   echo "== concurrent tests under TSan"
-  cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DZONEPROXY_SANITIZE=thread \
-    -DZONEPROXY_BENCH=OFF >/dev/null
-  cmake --build build-tsan -j "$jobs" --target session_table_test session_table_stress_test
-  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 run_ctest build-tsan -L concurrent
+  configure_and_build build-tsan -DZONEPROXY_SANITIZE=thread -DZONEPROXY_BENCH=OFF
+  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 run_ctest build-tsan -L tsan
+  echo "== fuzzing (libFuzzer, clang, bounded)"
+  CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DZONEPROXY_FUZZ=ON \
+    -DZONEPROXY_TESTS=OFF -DZONEPROXY_BENCH=OFF >/dev/null
+  cmake --build build-fuzz -j "$jobs" --target hello_parser_fuzz
+  run_fuzzer hello_parser_fuzz hello
   echo "== all tests passed in $((SECONDS - started)) s"
 }
 

@@ -114,6 +114,7 @@ class api_connection : public std::enable_shared_from_this<api_connection> {
     }
     api_request_context ctx{tls_.peer_certificate(), peer_};
     api_response res = shared_->handler(req, ctx);
+    if (res.status == 0) return close();  // refused without an answer (revoked client)
     const bool keep_alive = req.keep_alive;
     std::string head = str_cat("HTTP/1.1 ", res.status, " ", http_reason(res.status), "\r\n");
     if (res.status != 204) {
@@ -146,8 +147,21 @@ class api_connection : public std::enable_shared_from_this<api_connection> {
   }
 
   void do_shutdown() {
-    tls_.async_shutdown([self = shared_from_this()](std::error_code, std::size_t) { self->close(); });
+    tls_.async_shutdown([self = shared_from_this()](std::error_code, std::size_t) { self->linger(); });
   }
+
+  // After our close_notify + FIN, read and discard what the client is still sending
+  // (e.g. the rest of a body we refused with 413): closing with unread bytes would
+  // send a reset that can destroy the response before the client reads it. Bounded in
+  // bytes here and in time by the deadline already armed.
+  void linger() {
+    tls_.async_read_some(asio::buffer(buf_), [self = shared_from_this()](std::error_code ec, std::size_t n) {
+      self->lingered_ += n;
+      if (ec || self->lingered_ > k_max_linger) return self->close();
+      self->linger();
+    });
+  }
+  static constexpr std::size_t k_max_linger = 2 * 1024 * 1024;
 
   std::string peer_;
   tls_socket tls_;
@@ -158,6 +172,7 @@ class api_connection : public std::enable_shared_from_this<api_connection> {
   std::string pending_;  // received but not yet parsed (pipelining)
   std::string out_;      // the response being written
   bool request_started_ = false;
+  std::size_t lingered_ = 0;
 };
 
 api_server::api_server(asio::io_context& io, ctx_provider ctx, api_handler handler, api_limits limits)

@@ -1,29 +1,24 @@
 #pragma once
-// The control API's route table (PROTOCOL.md 4.2): method + path → handler, with the
-// JSON error shape for everything that does not match.
+// The control API's route table (PROTOCOL.md 4.2): authentication, then method + path
+// → an operation of the control plane, with the JSON error shape for everything that
+// fails. Runs on the control thread.
 
 #include "provisioning/api_types.hpp"
-
-#include <string>
+#include "provisioning/control_plane.hpp"
 
 namespace zp::provisioning {
 
-/// What the routes read from the running daemon.
-struct route_context {
-  std::string state = "unprovisioned";
-  std::string rsa_spki_sha256;
-  std::string ecdsa_spki_sha256;
-};
-
 class routes {
  public:
-  explicit routes(route_context context) : context_(std::move(context)) {}
-  /// Answers one request.
+  explicit routes(control_plane& plane) : plane_(plane) {}
+  /// Answers one request; status 0 means "close the connection without an answer"
+  /// (a client certificate revoked while its connection was open).
   api_response handle(const http_request& req, const api_request_context& ctx) const;
 
  private:
-  api_response identity() const;
-  route_context context_;
+  std::optional<api_response> authenticate(const http_request& req, const api_request_context& ctx,
+                                           bool identity_route) const;
+  control_plane& plane_;
 };
 
 }  // namespace zp::provisioning

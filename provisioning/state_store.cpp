@@ -101,7 +101,9 @@ absl::StatusOr<state_store> state_store::open(const fs::path& dir) {
 absl::StatusOr<identity> state_store::load_or_create_identity() const {
   const fs::path dir = identity_dir();
   std::error_code ec;
-  if (!fs::exists(dir, ec)) return create_identity();
+  if (!fs::exists(dir, ec)) {
+    if (auto st = create_key_dir(dir, /*self_signed=*/true); !st.ok()) return st;
+  }
   auto rsa = load_identity_pair(dir, key_type::rsa);
   if (!rsa.ok()) return rsa.status();
   auto ecdsa = load_identity_pair(dir, key_type::ecdsa);
@@ -112,11 +114,33 @@ absl::StatusOr<identity> state_store::load_or_create_identity() const {
   return id;
 }
 
-absl::StatusOr<identity> state_store::create_identity() const {
-  // Build the whole identity in a private temporary directory, then rename it into
-  // place: a crash leaves either no identity/ (regenerated next start) or a complete
-  // one, never a half that would fail every later start.
-  std::string tmp_template = (dir_ / ".identity.tmp-XXXXXX").string();
+absl::StatusOr<state_store::data_plane_keys> state_store::load_or_create_data_plane_keys() const {
+  const fs::path dir = dir_ / "dataplane";
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) {
+    if (auto st = create_key_dir(dir, /*self_signed=*/false); !st.ok()) return st;
+  }
+  data_plane_keys keys;
+  for (key_type t : {key_type::rsa, key_type::ecdsa}) {
+    const fs::path file = dir / str_cat(key_type_name(t), ".key");
+    if (auto st = check_private_file(file); !st.ok()) return st;
+    auto pem = read_file(file);
+    if (!pem.ok()) return pem.status();
+    auto key = parse_private_key_pem(*pem);
+    auto kind = key.ok() ? classify_key(key->get()) : absl::StatusOr<key_type>(key.status());
+    if (!kind.ok() || *kind != t) {
+      return absl::FailedPreconditionError(str_cat(file.string(), ": not a usable ", key_type_name(t), " key"));
+    }
+    (t == key_type::rsa ? keys.rsa : keys.ecdsa) = std::move(*key);
+  }
+  return keys;
+}
+
+absl::Status state_store::create_key_dir(const fs::path& target, bool self_signed) const {
+  // Build the whole directory privately, then rename it into place: a crash leaves
+  // either none (regenerated next start) or a complete one, never a half that would
+  // fail every later start.
+  std::string tmp_template = (dir_ / ("." + target.filename().string() + ".tmp-XXXXXX")).string();
   if (::mkdtemp(tmp_template.data()) == nullptr) return errno_error("cannot create temporary directory in", dir_);
   const fs::path tmp = tmp_template;
   auto cleanup = [&] {
@@ -126,21 +150,21 @@ absl::StatusOr<identity> state_store::create_identity() const {
   for (key_type t : {key_type::rsa, key_type::ecdsa}) {
     auto key = generate_key(t);
     if (!key.ok()) return cleanup(), key.status();
-    auto cert =
-        make_self_signed(key->get(), str_cat("zoneproxy identity (", key_type_name(t), ")"), k_identity_lifetime);
-    if (!cert.ok()) return cleanup(), cert.status();
     auto st = write_file_atomically(tmp / str_cat(key_type_name(t), ".key"), private_key_to_pem(key->get()), 0600);
-    if (st.ok())
+    if (st.ok() && self_signed) {
+      auto cert =
+          make_self_signed(key->get(), str_cat("zoneproxy identity (", key_type_name(t), ")"), k_identity_lifetime);
+      if (!cert.ok()) return cleanup(), cert.status();
       st = write_file_atomically(tmp / str_cat(key_type_name(t), ".crt"), certificate_to_pem(cert->get()), 0644);
+    }
     if (!st.ok()) return cleanup(), st;
   }
-  if (::rename(tmp.c_str(), identity_dir().c_str()) != 0) {
-    auto st = errno_error("cannot rename identity into", identity_dir());
+  if (::rename(tmp.c_str(), target.c_str()) != 0) {
+    auto st = errno_error("cannot rename keys into", target);
     cleanup();
     return st;
   }
-  if (auto st = fsync_directory(dir_); !st.ok()) return st;
-  return load_or_create_identity();
+  return fsync_directory(dir_);
 }
 
 absl::StatusOr<std::string> state_store::load_or_create_bootstrap_token() const {
@@ -161,6 +185,61 @@ absl::StatusOr<std::string> state_store::load_or_create_bootstrap_token() const 
   std::string token = to_hex(raw, sizeof raw);
   if (auto st = write_file_atomically(file, token, 0600); !st.ok()) return st;
   return token;
+}
+
+}  // namespace zp::provisioning
+
+namespace zp::provisioning {
+namespace {
+
+// Reads a JSON state file; every failure names the file.
+absl::StatusOr<std::optional<nlohmann::json>> read_json_file(const fs::path& file) {
+  std::error_code ec;
+  if (!fs::exists(file, ec)) return std::optional<nlohmann::json>();
+  if (auto st = check_private_file(file); !st.ok()) return st;
+  auto text = read_file(file, 16 << 20);
+  if (!text.ok()) return text.status();
+  auto j = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return absl::FailedPreconditionError(str_cat(file.string(), ": not valid JSON (damaged?)"));
+  return std::optional<nlohmann::json>(std::move(j));
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> state_store::new_bootstrap_token() const {
+  if (auto st = remove_bootstrap_token(); !st.ok()) return st;
+  return load_or_create_bootstrap_token();
+}
+
+absl::Status state_store::remove_bootstrap_token() const { return remove_file_durably(token_path()); }
+
+absl::StatusOr<std::optional<provisioned_state>> state_store::load_provisioned() const {
+  auto j = read_json_file(provisioned_path());
+  if (!j.ok()) return j.status();
+  if (!j->has_value()) return std::optional<provisioned_state>();
+  auto state = provisioned_from_json(**j);
+  if (!state.ok())
+    return absl::FailedPreconditionError(str_cat(provisioned_path().string(), ": ", state.status().message()));
+  return std::optional<provisioned_state>(std::move(*state));
+}
+
+absl::Status state_store::save_provisioned(const provisioned_state& state) const {
+  return write_file_atomically(provisioned_path(), to_json(state).dump(2), 0600);
+}
+
+absl::Status state_store::remove_provisioned() const { return remove_file_durably(provisioned_path()); }
+
+absl::StatusOr<trust_state> state_store::load_trust() const {
+  auto j = read_json_file(trust_path());
+  if (!j.ok()) return j.status();
+  if (!j->has_value()) return trust_state{};
+  auto trust = trust_from_json(**j);
+  if (!trust.ok()) return absl::FailedPreconditionError(str_cat(trust_path().string(), ": ", trust.status().message()));
+  return trust;
+}
+
+absl::Status state_store::save_trust(const trust_state& trust) const {
+  return write_file_atomically(trust_path(), to_json(trust).dump(2), 0600);
 }
 
 }  // namespace zp::provisioning

@@ -6,13 +6,18 @@
 //     identity/              created once, atomically (built as a temp dir, renamed)
 //       rsa.key ecdsa.key    0600, identity keys served on 17488 while unprovisioned
 //       rsa.crt ecdsa.crt    self-signed certificates for them
+//     dataplane/             created once, atomically
+//       rsa.key ecdsa.key    0600, the data-plane keys; CSRs are made for them (4.2)
 //     bootstrap-token        0600, 64 hex chars; exists only while unprovisioned
+//     provisioned.json       the provisioned configuration (present = provisioned)
+//     trust.json             revocations and trust history (outlives deprovisioning)
 //
 // A directory that exists but looks wrong (permissions, missing or unreadable files)
 // is an error that names the file: the proxy never repairs or overwrites what an
 // operator may need to inspect.
 
 #include "common/tls_policy.hpp"
+#include "provisioning/provisioned_state.hpp"
 
 #include <absl/status/statusor.h>
 
@@ -40,13 +45,35 @@ class state_store {
   /// The bootstrap token, created (256 random bits, hex) if the file is absent.
   absl::StatusOr<std::string> load_or_create_bootstrap_token() const;
 
+  /// The data-plane keys, generated on first use and then reused for ever.
+  struct data_plane_keys {
+    evp_pkey_ptr rsa;
+    evp_pkey_ptr ecdsa;
+  };
+  absl::StatusOr<data_plane_keys> load_or_create_data_plane_keys() const;
+  /// A fresh bootstrap token, replacing any old one (deprovisioning).
+  absl::StatusOr<std::string> new_bootstrap_token() const;
+  /// Deletes the bootstrap token durably (it dies with provisioning).
+  absl::Status remove_bootstrap_token() const;
+
+  /// provisioned.json, or nullopt when unprovisioned; a damaged file is an error
+  /// naming it, never a silent fall-back to unprovisioned.
+  absl::StatusOr<std::optional<provisioned_state>> load_provisioned() const;
+  absl::Status save_provisioned(const provisioned_state& state) const;
+  absl::Status remove_provisioned() const;
+  /// trust.json (empty when absent).
+  absl::StatusOr<trust_state> load_trust() const;
+  absl::Status save_trust(const trust_state& trust) const;
+
   const std::filesystem::path& dir() const { return dir_; }
+  std::filesystem::path provisioned_path() const { return dir_ / "provisioned.json"; }
+  std::filesystem::path trust_path() const { return dir_ / "trust.json"; }
   std::filesystem::path token_path() const { return dir_ / "bootstrap-token"; }
   std::filesystem::path identity_dir() const { return dir_ / "identity"; }
 
  private:
   explicit state_store(std::filesystem::path dir) : dir_(std::move(dir)) {}
-  absl::StatusOr<identity> create_identity() const;
+  absl::Status create_key_dir(const std::filesystem::path& dir, bool self_signed) const;
 
   std::filesystem::path dir_;
 };

@@ -1,19 +1,23 @@
 #include "proxy/daemon.hpp"
 
 #include "common/log.hpp"
-#include "common/tls_policy.hpp"
+#include "common/service_notifier.hpp"
+#include "common/strings.hpp"
 #include "provisioning/api_server.hpp"
+#include "provisioning/control_plane.hpp"
 #include "provisioning/routes.hpp"
 #include "provisioning/state_store.hpp"
+#include "proxy/data_plane.hpp"
 #include "proxy/worker.hpp"
 
 #include <spdlog/spdlog.h>
 #include <asio/signal_set.hpp>
-#include "common/strings.hpp"
+#include <asio/steady_timer.hpp>
 
 #include <sys/resource.h>
 
 #include <csignal>
+#include <functional>
 
 namespace zp {
 
@@ -37,48 +41,87 @@ absl::Status run_daemon(const daemon_config& config) {
   if (!store.ok()) return store.status();
   auto identity = store->load_or_create_identity();
   if (!identity.ok()) return identity.status();
-  auto token = store->load_or_create_bootstrap_token();
-  if (!token.ok()) return token.status();
-  spdlog::info("event=identity state_dir={} rsa_spki_sha256={} ecdsa_spki_sha256={}", log::q(store->dir().string()),
-               identity->rsa_spki_sha256, identity->ecdsa_spki_sha256);
-  spdlog::info("event=bootstrap_token_ready token_file={}", log::q(store->token_path().string()));
-
-  server_tls_options tls_options;
-  tls_options.identities = {&identity->rsa, &identity->ecdsa};
-  auto ctx = make_server_ctx(tls_options);
-  if (!ctx.ok()) return ctx.status();
-  std::shared_ptr<SSL_CTX> provisioning_ctx(ctx->release(), SSL_CTX_free);
+  auto keys = store->load_or_create_data_plane_keys();
+  if (!keys.ok()) return keys.status();
+  const std::string rsa_fp = identity->rsa_spki_sha256, ecdsa_fp = identity->ecdsa_spki_sha256;
 
   proxy::worker_pool workers(config.workers);
   workers.start();
+  // Stops the workers on every way out of this function, after everything that posts
+  // to them is gone (objects below are destroyed first).
+  struct workers_guard {
+    proxy::worker_pool& w;
+    ~workers_guard() {
+      w.stop();
+      w.join();
+    }
+  } guard{workers};
+
+  proxy::data_plane plane(workers);
+  provisioning::control_plane control_plane(*store, std::move(*identity), std::move(*keys), plane,
+                                            {config.bind, config.provisioning_port, config.drain_timeout});
+  if (auto st = control_plane.restore(); !st.ok()) return st;
+  spdlog::info("event=identity state_dir={} state={} rsa_spki_sha256={} ecdsa_spki_sha256={}",
+               log::q(store->dir().string()), provisioning::control_plane::state_name(control_plane.current()), rsa_fp,
+               ecdsa_fp);
 
   asio::io_context control(1);
-  provisioning::routes routes({"unprovisioned", identity->rsa_spki_sha256, identity->ecdsa_spki_sha256});
+  provisioning::routes routes(control_plane);
   provisioning::api_server api(
-      control, [&] { return provisioning_ctx; },
+      control, [&] { return control_plane.api_ctx(); },
       [&](const http_request& req, const provisioning::api_request_context& c) { return routes.handle(req, c); });
-
   std::error_code ec;
   auto bind_address = asio::ip::make_address(config.bind, ec);
   if (ec) return absl::InvalidArgumentError(str_cat("bind: invalid value \"", config.bind, "\""));
   auto bound = api.listen({bind_address, config.provisioning_port});
-  if (!bound.ok()) {
-    workers.stop();
-    workers.join();
-    return bound.status();
-  }
+  if (!bound.ok()) return bound.status();
+  control_plane.set_provisioning_port(bound->port());
   spdlog::info("event=listening listener=provisioning addr={}:{} workers={} fd_limit={}", bound->address().to_string(),
                bound->port(), config.workers, fd_limit);
+  if (plane.running()) {
+    auto [ep, ms] = plane.ports();
+    spdlog::info("event=listening listener=endpoint addr={}:{}", config.bind, ep);
+    spdlog::info("event=listening listener=module_server addr={}:{}", config.bind, ms);
+  }
 
+  auto notifier = make_service_notifier();
+  notifier->ready();
+  // WATCHDOG=1 from the control thread: if it stalls, the service manager notices.
+  asio::steady_timer watchdog(control);
+  std::function<void()> ping = [&] {
+    notifier->watchdog();
+    watchdog.expires_after(*notifier->watchdog_interval());
+    watchdog.async_wait([&](std::error_code wait_ec) {
+      if (!wait_ec) ping();
+    });
+  };
+  if (notifier->watchdog_interval()) ping();
+
+  // First SIGTERM/SIGINT: drain (PROTOCOL.md 3.5) while 17488 keeps answering with
+  // state "draining"; a second one stops at once.
   asio::signal_set signals(control, SIGINT, SIGTERM);
-  signals.async_wait([&](std::error_code wait_ec, int signo) {
+  bool draining = false;
+  std::function<void(std::error_code, int)> on_signal = [&](std::error_code wait_ec, int signo) {
     if (wait_ec) return;
-    spdlog::info("event=stopping signal={}", signo == SIGINT ? "SIGINT" : "SIGTERM");
-    api.stop();
-    workers.stop();
-  });
+    if (draining) {
+      spdlog::info("event=stopping_now signal={}", signo == SIGINT ? "SIGINT" : "SIGTERM");
+      plane.stop();
+      return;
+    }
+    draining = true;
+    spdlog::info("event=draining signal={} live_sessions={}", signo == SIGINT ? "SIGINT" : "SIGTERM",
+                 plane.live_sessions());
+    notifier->stopping();
+    signals.async_wait(on_signal);  // before begin_drain: it may finish (and cancel this) at once
+    control_plane.begin_drain(control, [&] {
+      watchdog.cancel();
+      signals.cancel();
+      api.stop();
+    });
+  };
+  signals.async_wait(on_signal);
   control.run();
-  workers.join();
+  plane.stop();
   spdlog::info("event=stopped");
   return absl::OkStatus();
 }

@@ -7,6 +7,7 @@
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 
+#include <algorithm>
 #include <future>
 #include <thread>
 
@@ -67,6 +68,38 @@ void data_plane::run_on_all(const std::function<void(worker_shard&)>& fn) {
   for (auto& f : done) f.wait();
 }
 
+std::vector<session_info> data_plane::list_sessions() {
+  std::vector<std::vector<session_info>> per(shards_.size());
+  run_on_all([&per](worker_shard& s) { per[s.index()] = s.list_sessions(); });
+  std::vector<session_info> out;
+  for (auto& v : per) out.insert(out.end(), std::make_move_iterator(v.begin()), std::make_move_iterator(v.end()));
+  return out;
+}
+
+bool data_plane::kill(const session_id& id) {
+  std::vector<char> found(shards_.size(), 0);
+  run_on_all([&found, &id](worker_shard& s) { found[s.index()] = s.kill(id) ? 1 : 0; });
+  return std::find(found.begin(), found.end(), 1) != found.end();
+}
+
+std::size_t data_plane::close_revoked(const std::string& cert_sha256) {
+  std::vector<std::size_t> closed(shards_.size(), 0);
+  run_on_all([&closed, &cert_sha256](worker_shard& s) { closed[s.index()] = s.close_revoked(cert_sha256); });
+  std::size_t n = 0;
+  for (auto c : closed) n += c;
+  return n;
+}
+
+std::vector<error_record> data_plane::recent_errors() {
+  std::vector<std::vector<error_record>> per(shards_.size());
+  run_on_all([&per](worker_shard& s) { per[s.index()] = s.recent_errors(); });
+  std::vector<error_record> out;
+  for (auto& v : per) out.insert(out.end(), v.begin(), v.end());
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.time < b.time; });
+  if (out.size() > worker_shard::k_recent_errors) out.erase(out.begin(), out.end() - worker_shard::k_recent_errors);
+  return out;
+}
+
 void data_plane::drain(asio::io_context& timers, std::function<void()> done) {
   if (!running_) {
     asio::post(timers, std::move(done));
@@ -74,25 +107,31 @@ void data_plane::drain(asio::io_context& timers, std::function<void()> done) {
   }
   shared_.draining.store(true, std::memory_order_release);
   run_on_all([](worker_shard& s) { s.begin_drain(); });
-  const auto deadline = std::chrono::steady_clock::now() + shared_.config.load()->drain_timeout;
-  auto timer = std::make_shared<asio::steady_timer>(timers);
-  auto poll = std::make_shared<std::function<void()>>();
-  // Polls rather than counts down: sessions end on their own workers and the 100 ms
+  // Polls rather than counts down: sessions end on their own workers and a 100 ms
   // granularity is irrelevant next to a drain timeout of seconds.
-  *poll = [this, timer, poll, deadline, done = std::move(done)] {
-    if (live_sessions() == 0 || std::chrono::steady_clock::now() >= deadline) {
-      if (live_sessions() > 0) spdlog::info("event=drain_timeout sessions_closed={}", live_sessions());
-      stop();
-      done();
-      *poll = nullptr;  // break the self-reference
-      return;
+  struct poller : std::enable_shared_from_this<poller> {
+    data_plane* plane;
+    asio::steady_timer timer;
+    std::chrono::steady_clock::time_point deadline;
+    std::function<void()> done;
+    poller(data_plane* p, asio::io_context& io, std::chrono::steady_clock::time_point d, std::function<void()> f)
+        : plane(p), timer(io), deadline(d), done(std::move(f)) {}
+    void poll() {
+      if (plane->live_sessions() == 0 || std::chrono::steady_clock::now() >= deadline) {
+        if (plane->live_sessions() > 0) spdlog::info("event=drain_timeout sessions_closed={}", plane->live_sessions());
+        plane->stop();
+        done();
+        return;  // the last reference (this handler's) goes away after this
+      }
+      timer.expires_after(std::chrono::milliseconds(100));
+      timer.async_wait([self = shared_from_this()](std::error_code ec) {
+        if (!ec) self->poll();
+      });
     }
-    timer->expires_after(std::chrono::milliseconds(100));
-    timer->async_wait([poll](std::error_code ec) {
-      if (!ec && *poll) (*poll)();
-    });
   };
-  (*poll)();
+  auto p = std::make_shared<poller>(
+      this, timers, std::chrono::steady_clock::now() + shared_.config.load()->drain_timeout, std::move(done));
+  p->poll();
 }
 
 void data_plane::wait_until_released() {

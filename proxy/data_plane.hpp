@@ -49,10 +49,21 @@ class data_plane {
   std::uint64_t live_sessions() const { return shared_.live_sessions.load(std::memory_order_relaxed); }
   std::size_t waiting(role r) const { return shared_.table ? shared_.table->waiting(r) : 0; }
   bool draining() const { return shared_.draining.load(); }
+  /// Waiting halves the pairing table was sized for at start().
+  std::size_t table_capacity() const { return shared_.table ? shared_.table->max_pending() : 0; }
   /// Per-worker shards, for counters and (on their workers) session listings.
   const std::vector<std::unique_ptr<worker_shard>>& shards() const { return shards_; }
   /// Connections (halves + sessions) still held by any worker.
   std::uint64_t held() const;
+
+  /// Live sessions and waiting halves on every worker (gathered on the workers).
+  std::vector<session_info> list_sessions();
+  /// Ends the session (both halves) or waiting half with this id; false if none.
+  bool kill(const session_id& id);
+  /// Ends everything presented by this Module Server certificate; how many.
+  std::size_t close_revoked(const std::string& cert_sha256);
+  /// The recent errors of every worker, oldest first.
+  std::vector<error_record> recent_errors();
 
  private:
   void run_on_all(const std::function<void(worker_shard&)>& fn);

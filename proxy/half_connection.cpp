@@ -2,6 +2,7 @@
 
 #include "common/fingerprint.hpp"
 #include "common/http_response.hpp"
+#include "common/strings.hpp"
 #include "common/tls_error.hpp"
 #include "proxy/relay_session.hpp"
 #include "proxy/worker_shard.hpp"
@@ -133,6 +134,9 @@ void half_connection::do_handshake() {
 void half_connection::on_handshake_failed(const std::error_code& ec) {
   const handshake_failure why = classify_handshake(ec, tls_.ssl());
   shard_.counters().handshake_fail(kind_, why);
+  if (why != handshake_failure::closed) {
+    shard_.record_error(kind_, remote_.address(), str_cat("tls handshake: ", handshake_failure_name(why)));
+  }
   // Debug level: scanners and misconfigured clients would otherwise flood the log;
   // the counter (zoneproxy_tls_handshake_failures_total) keeps the tally.
   SPDLOG_DEBUG("event=handshake_failed listener={} peer={} reason={} detail={}", listener_name(kind_),
@@ -310,9 +314,42 @@ void half_connection::abort() {
   if (phase_ != phase::claimed) finish();
 }
 
+bool half_connection::kill_if_waiting(const session_id& id) {
+  if (phase_ != phase::waiting || !(id_ == id)) return false;
+  stop_waiting(nullptr);
+  if (phase_ != phase::claimed) finish();
+  return true;
+}
+
+bool half_connection::close_if_certificate(const std::string& cert_sha256) {
+  if (cert_sha256_.empty() || cert_sha256_ != cert_sha256) return false;
+  if (phase_ == phase::waiting) {
+    stop_waiting(nullptr);
+    if (phase_ != phase::claimed) finish();
+    return true;
+  }
+  if (phase_ == phase::hello || phase_ == phase::responding) {
+    finish();
+    return true;
+  }
+  return false;
+}
+
+std::optional<session_info> half_connection::info() const {
+  if (phase_ != phase::waiting) return std::nullopt;
+  session_info i;
+  i.id_prefix = id_.prefix();
+  i.state = "waiting";
+  i.waiting_role = kind_ == listener_kind::endpoint ? "endpoint" : "module_server";
+  (kind_ == listener_kind::endpoint ? i.endpoint_address : i.module_server_address) = remote_.address().to_string();
+  i.age_s = std::chrono::duration<double>(clock::now() - hello_done_at_).count();
+  return i;
+}
+
 void half_connection::respond(const hello_error& error) {
   release_source_slot();
   shard_.counters().reject(kind_, reason_for_status(error.status));
+  shard_.record_error(kind_, remote_.address(), str_cat(error.status, " ", error.code));
   SPDLOG_DEBUG("event=hello_refused listener={} peer={} status={} code={} session={}", listener_name(kind_),
                remote_.address().to_string(), error.status, error.code,
                phase_ == phase::hello ? std::string("-") : id_.prefix());

@@ -17,6 +17,7 @@
 #include "proxy/data_plane_config.hpp"
 #include "proxy/hello.hpp"
 #include "proxy/session_id.hpp"
+#include "proxy/worker_shard.hpp"
 
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
@@ -24,6 +25,7 @@
 #include <chrono>
 #include <list>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace zp::proxy {
@@ -62,6 +64,12 @@ class half_connection {
   void on_drain();
   /// Closes at once (shutdown of the whole data plane).
   void abort();
+  /// DELETE /v1/sessions/<id>: a waiting half with this id leaves and is closed.
+  bool kill_if_waiting(const session_id& id);
+  /// Revocation: a Module Server half presenting this certificate is closed.
+  bool close_if_certificate(const std::string& cert_sha256);
+  /// /v1/sessions: a waiting half; nullopt in any other phase.
+  std::optional<session_info> info() const;
 
   /// The shard's list position, for O(1) removal.
   std::list<std::unique_ptr<half_connection>>::iterator self_;

@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   std::string state_dir, config_file, bind, log_level;
-  std::int64_t port = 0, workers = 0;
+  std::int64_t port = 0, workers = 0, drain = 0;
   CLI::App* run = app.add_subcommand("run", "Run the proxy in the foreground (logs to stderr)");
   auto* o_state = run->add_option("--state-dir", state_dir, "State directory (default /var/lib/zoneproxy)");
   run->add_option("--config", config_file, "TOML configuration file; flags override it")->check(CLI::ExistingFile);
@@ -34,6 +34,8 @@ int main(int argc, char** argv) {
   auto* o_port = run->add_option("--provisioning-port", port, "Control API port (default 17488; 0 = any free port)");
   auto* o_workers = run->add_option("--workers", workers, "Worker threads (default: one per core)");
   auto* o_level = run->add_option("--log-level", log_level, "trace|debug|info|warn|error (default info)");
+  auto* o_drain =
+      run->add_option("--drain-timeout", drain, "Seconds live sessions may run on after SIGTERM (default 30)");
 
   try {
     app.parse(argc, argv);
@@ -55,6 +57,7 @@ int main(int argc, char** argv) {
   if (st.ok() && o_port->count() > 0) st = zp::set_port(config, port);
   if (st.ok() && o_workers->count() > 0) st = zp::set_workers(config, workers);
   if (st.ok() && o_level->count() > 0) st = zp::set_log_level(config, log_level);
+  if (st.ok() && o_drain->count() > 0) st = zp::set_drain_timeout(config, drain);
   if (!st.ok()) return fail(zp::message_of(st), 2);
   if (config.workers == 0) config.workers = std::max(1u, std::thread::hardware_concurrency());
 

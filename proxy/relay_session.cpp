@@ -1,5 +1,6 @@
 #include "proxy/relay_session.hpp"
 
+#include "common/strings.hpp"
 #include "common/tls_error.hpp"
 #include "proxy/worker_shard.hpp"
 
@@ -40,6 +41,12 @@ void relay_session::adopt(role r, half_handoff&& half, bool remote) {
     // Killed before the peer arrived: the handoff's destructor closes its fd.
     return maybe_destroy();
   }
+  if (r == role::module_server) {
+    ms_cert_sha256_ = half.cert_sha256;
+    module_server_address_ = half.remote.address().to_string();
+  } else {
+    endpoint_address_ = half.remote.address().to_string();
+  }
   (r == role::endpoint ? endpoint_half_ : module_server_half_).emplace(std::move(half));
   if (endpoint_half_ && module_server_half_) start();
 }
@@ -75,6 +82,19 @@ void relay_session::start() {
   if (config_->settings.idle_timeout.count() > 0) arm_idle(config_->settings.idle_timeout);
   pump(to_module_server_);
   if (!closed_) pump(to_endpoint_);
+}
+
+std::optional<session_info> relay_session::info() const {
+  if (closed_) return std::nullopt;
+  session_info i;
+  i.id_prefix = id_.prefix();
+  i.state = "live";
+  i.endpoint_address = endpoint_address_;
+  i.module_server_address = module_server_address_;
+  i.bytes_endpoint_to_module_server = to_module_server_.bytes;
+  i.bytes_module_server_to_endpoint = to_endpoint_.bytes;
+  i.age_s = std::chrono::duration<double>(clock::now() - paired_at_).count();
+  return i;
 }
 
 void relay_session::pump(direction& d) {
@@ -158,6 +178,8 @@ void relay_session::fail(const std::error_code& ec) {
   // PROTOCOL.md 3.5: a reset, TLS error or write failure closes both sides. Pass it on
   // as a reset, not a close_notify, so the other side cannot mistake it for a clean end.
   SPDLOG_DEBUG("event=session_failed session={} reason={}", id_.prefix(), tls_reason_name(ec));
+  shard_.record_error(listener_kind::endpoint, asio::ip::address(),
+                      str_cat("session ", id_.prefix(), " failed: ", tls_reason_name(ec)));
   if (endpoint_) endpoint_->reset();
   if (module_server_) module_server_->reset();
   finish("failed");

@@ -16,6 +16,7 @@
 #include "proxy/data_plane_config.hpp"
 #include "proxy/half_connection.hpp"
 #include "proxy/session_id.hpp"
+#include "proxy/worker_shard.hpp"
 
 #include <asio/steady_timer.hpp>
 
@@ -49,6 +50,12 @@ class relay_session {
   void close();
 
   const session_id& id() const { return id_; }
+  /// Not yet closed.
+  bool live() const { return !closed_; }
+  /// SHA-256 of the Module Server's client certificate (for revocation).
+  const std::string& module_server_cert_sha256() const { return ms_cert_sha256_; }
+  /// What /v1/sessions shows; nullopt once closed.
+  std::optional<session_info> info() const;
   std::list<std::unique_ptr<relay_session>>::iterator self_;
 
  private:
@@ -89,6 +96,8 @@ class relay_session {
   clock::time_point started_at_{};
   clock::time_point last_activity_{};
   std::optional<half_handoff> endpoint_half_, module_server_half_;
+  std::string ms_cert_sha256_;
+  std::string endpoint_address_, module_server_address_;
   std::optional<tls_socket> endpoint_, module_server_;
   direction to_module_server_;  // endpoint → Module Server
   direction to_endpoint_;       // Module Server → endpoint

@@ -22,16 +22,18 @@
 //    remove() clears the bit, then frees the position (release store); reserve() takes
 //    it with an acq_rel CAS, then stores the new fields with release stores. A reader
 //    loads state, id and owner with acquire, so if any of them returns a newer record's
-//    value, the clearing CAS happens-before the reader's second load of the home word,
-//    which therefore differs from its first: the reader discards its scan. If the two
-//    loads agree, every value it read belongs to the record its bit named.
+//    value, the clearing CAS happens-before whatever the reader does next with the home
+//    word -- the CAS that acts on the scan, or a second load when no CAS is needed -- and
+//    that CAS fails, or that load differs from the snapshot: the scan is discarded. If
+//    the CAS succeeds or the load agrees, every value read belongs to the record its bit
+//    named.
 // R3 Reuse. The free (release) / reserve (acquire) pair also orders the previous winner's
 //    reads of a record before the next record's writes.
 // R4 Decision. Inserting, claiming and cancelling are CASes of the home word from the
-//    validated snapshot; each success bumps the version, so at most one decision is taken
-//    per snapshot and none on a stale one, whatever the memory orders. acq_rel: release
-//    for R1 (insert) and R2 (removal), acquire because a failed CAS hands back the word
-//    we rescan with.
+//    snapshot the scan used; each success bumps the version, so at most one decision is
+//    taken per snapshot and none on a stale one, whatever the memory orders. acq_rel:
+//    release for R1 (insert) and R2 (removal), acquire because a failed CAS hands back
+//    the word we rescan with.
 // R5 Credits are plain counters; no data is published through them. Their RMWs are
 //    atomic, so credits are conserved and at most max_pending halves wait: relaxed.
 
@@ -61,6 +63,11 @@ constexpr std::uint32_t credits_of(std::uint64_t w) { return static_cast<std::ui
 constexpr std::int32_t endpoints_of(std::uint64_t w) {
   return static_cast<std::int32_t>(static_cast<std::uint32_t>(w >> 32));
 }
+
+// Credits moved at once when a thread's stripe runs dry: enough that a thread storing
+// more than it removes steals once per 32 halves, few enough that the brief transit
+// (see take_credit) is negligible.
+constexpr std::uint32_t k_steal_batch = 32;
 
 constexpr std::size_t triangular(unsigned i) { return std::size_t{i} * (i + 1) / 2; }
 
@@ -120,8 +127,8 @@ session_table::position& session_table::at(std::size_t home, unsigned offset) co
   return positions_[(home + triangular(offset)) & mask_];
 }
 
-// The record for id among those the home word names. Unchecked: the caller must
-// re-read the home word and discard the result if it changed (R2).
+// The record for id among those the home word names. Unchecked: the caller acts on it
+// only through a CAS from home_word, or after re-reading the home word unchanged (R2).
 session_table::found session_table::scan(std::size_t home, std::uint64_t home_word, const session_id& id) const {
   for (std::uint32_t bits = bitmap_of(home_word); bits != 0; bits &= bits - 1) {
     const auto offset = static_cast<unsigned>(std::countr_zero(bits));
@@ -191,13 +198,26 @@ bool session_table::admit() const {
 
 bool session_table::take_credit(role r) {
   // One credit fewer and, for an endpoint, one waiting endpoint more, in one RMW.
-  const std::uint64_t delta = (r == role::endpoint ? k_endpoint_one : 0) - 1;
-  const unsigned first = my_stripe();
-  for (unsigned i = 0; i < k_stripes; ++i) {
-    auto& word = stripes_[(first + i) % k_stripes].word;
-    std::uint64_t w = word.load(std::memory_order_relaxed);
+  const std::uint64_t endpoint_delta = r == role::endpoint ? k_endpoint_one : 0;
+  const unsigned mine = my_stripe();
+  auto& own = stripes_[mine].word;
+  std::uint64_t w = own.load(std::memory_order_relaxed);
+  while (credits_of(w) > 0) {
+    if (own.compare_exchange_weak(w, w + endpoint_delta - 1, std::memory_order_relaxed)) return true;  // R5
+  }
+  // Our stripe is dry (this thread has stored more halves than it removed). Take a batch
+  // from another stripe so the next inserts are local again instead of every one
+  // hitting a foreign cache line. The surplus is in transit between the two RMWs, which
+  // is the one other moment `full` can be answered early.
+  for (unsigned i = 1; i < k_stripes; ++i) {
+    auto& other = stripes_[(mine + i) % k_stripes].word;
+    w = other.load(std::memory_order_relaxed);
     while (credits_of(w) > 0) {
-      if (word.compare_exchange_weak(w, w + delta, std::memory_order_relaxed)) return true;  // R5
+      const std::uint32_t batch = std::min<std::uint32_t>(k_steal_batch, (credits_of(w) + 1) / 2);
+      if (other.compare_exchange_weak(w, w + endpoint_delta - batch, std::memory_order_relaxed)) {  // R5
+        if (batch > 1) own.fetch_add(batch - 1, std::memory_order_relaxed);                         // R5
+        return true;
+      }
     }
   }
   return false;
@@ -225,16 +245,19 @@ session_table::arrive_result session_table::arrive(const session_id& id, role r,
 
   std::uint64_t w = hp.home.load(std::memory_order_acquire);  // R1
   for (;;) {
+    // The scan is checked by whatever decides on it: the CAS in remove() or in the
+    // publish below (it fails if the home word moved since w), or, for a conflict, which
+    // takes no CAS, a second load of the home word (R2).
     const found f = scan(home, w, id);
-    const std::uint64_t now = hp.home.load(std::memory_order_acquire);  // R2: validate
-    if (now != w) {
-      w = now;
-      continue;
-    }
     if (f.pos != nullptr) {
       // PROTOCOL.md 3.3: same role waiting -> the newcomer gets 409 and the waiting half
       // is undisturbed; opposite role waiting -> the two pair and the id leaves.
       if (f.r == r) {
+        const std::uint64_t now = hp.home.load(std::memory_order_acquire);  // R2
+        if (now != w) {
+          w = now;
+          continue;
+        }
         drop_mine();
         return {outcome::conflict};
       }

@@ -20,7 +20,8 @@
 //   the single arbiter for the ids homed at h: inserting a record (setting its bit),
 //   pairing with it or cancelling it (clearing its bit) are each one CAS of that word
 //   from the snapshot the decision was based on, and every successful CAS bumps the
-//   version. Hence:
+//   version (so a snapshot whose bitmap looks the same after records came and went still
+//   fails: no ABA). Hence:
 //   - two halves of one id can never both be stored: both CAS the same word, and the
 //     loser rescans and finds the winner (it pairs with it, or gets `conflict`);
 //   - a waiting half is removed exactly once: the claim and the cancel both CAS the word
@@ -30,18 +31,21 @@
 //     so churn never lengthens probes.
 // * Positions are shared between overlapping windows, so a position is taken by its own
 //   CAS (free -> held) before its record is written, and only then published through the
-//   home word. Readers never lock: they scan the records named by the home word, then
-//   re-read the home word; if it changed, they retry (someone else made progress, so
-//   arrive() and cancel() are lock-free), and if it did not, everything they read belongs
-//   to the records the bits named (see "R2" in the .cpp).
+//   home word. Nobody locks: an operation scans the records named by a snapshot of the
+//   home word, then acts by a CAS from that snapshot (insert, claim, cancel) or re-reads
+//   the word (a conflict, a cancel that finds nothing). If the word moved on, it rescans;
+//   the word only moves when another operation succeeded, so arrive() and cancel() are
+//   lock-free. If it did not, everything read belongs to the records the bits named (see
+//   "R2" in the .cpp).
 // * Capacity. max_pending credits are spread over k_stripes cache-line-padded counters.
 //   A half that starts waiting takes a credit (its thread's stripe first, others only
 //   when that one is empty); the thread that removes it returns the credit to its own
 //   stripe. So no counter is shared by every operation, yet at most max_pending halves
 //   ever wait (each holds a credit). `full` is exact when nothing else is in flight;
-//   while another thread is between removing a half and returning its credit (a few
-//   instructions), an arrive may see `full` one credit early. waiting() sums the stripes
-//   (each also counts the waiting endpoint halves).
+//   while another thread is between removing a half and returning its credit, or
+//   between taking a batch of up to 32 credits from a foreign stripe and adding it to
+//   its own (each a few instructions), an arrive may see `full` early by those credits.
+//   waiting() sums the stripes (each also counts the waiting endpoint halves).
 //
 // Full is checked first, as PROTOCOL.md 3.4 says: while max_pending halves wait, every
 // hello is refused (503), even one whose peer is waiting; that peer keeps waiting.
@@ -85,7 +89,8 @@ class session_table {
   /// When paired, everything the peer's owner did before its arrive() is visible here.
   arrive_result arrive(const session_id& id, role r, half h);
 
-  /// Removes waiting half h: true if removed for good, false if a peer claimed it first.
+  /// Removes h, stored by an earlier arrive(): true if removed for good, false if a peer
+  /// claimed it first (and now owns it).
   bool cancel(const session_id& id, role r, half h);
 
   /// Number of halves of role r waiting; exact only when no operation is in flight.

@@ -55,6 +55,47 @@ void worker_shard::close_all() {
   for (auto& s : sessions_) s->close();
 }
 
+std::vector<session_info> worker_shard::list_sessions() const {
+  std::vector<session_info> out;
+  for (const auto& s : sessions_) {
+    if (auto info = s->info()) out.push_back(std::move(*info));
+  }
+  for (const auto& h : halves_) {
+    if (auto info = h->info()) out.push_back(std::move(*info));
+  }
+  for (auto& i : out) i.worker = index_;
+  return out;
+}
+
+bool worker_shard::kill(const session_id& id) {
+  bool found = false;
+  for (auto& s : sessions_) {
+    if (s->id() == id && s->live()) {
+      s->close();
+      found = true;
+    }
+  }
+  for (auto& h : halves_) found = h->kill_if_waiting(id) || found;
+  return found;
+}
+
+std::size_t worker_shard::close_revoked(const std::string& cert_sha256) {
+  std::size_t n = 0;
+  for (auto& s : sessions_) {
+    if (s->live() && s->module_server_cert_sha256() == cert_sha256) {
+      s->close();
+      ++n;
+    }
+  }
+  for (auto& h : halves_) n += h->close_if_certificate(cert_sha256) ? 1 : 0;
+  return n;
+}
+
+void worker_shard::record_error(listener_kind listener, const asio::ip::address& peer, std::string_view reason) {
+  if (errors_.size() == k_recent_errors) errors_.pop_front();
+  errors_.push_back({std::chrono::system_clock::now(), listener, peer.to_string(), std::string(reason)});
+}
+
 void worker_shard::on_accept(listener_kind kind, asio::ip::tcp::socket socket) {
   auto config = shared_.config.load(std::memory_order_acquire);
   halves_.push_back(std::make_unique<half_connection>(*this, kind, std::move(socket), std::move(config)));

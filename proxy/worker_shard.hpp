@@ -14,15 +14,39 @@
 #include <absl/status/status.h>
 #include <asio/io_context.hpp>
 
+#include <chrono>
+#include <deque>
 #include <functional>
 #include <list>
 #include <memory>
 #include <optional>
+#include <string>
+#include <vector>
 
 namespace zp::proxy {
 
 class half_connection;
 class relay_session;
+
+/// One session or waiting half as /v1/sessions shows it (id prefix only: the id is a
+/// bearer secret).
+struct session_info {
+  std::string id_prefix;
+  std::string state;         // "live" or "waiting"
+  std::string waiting_role;  // for a waiting half: "endpoint" or "module_server"
+  std::string endpoint_address, module_server_address;
+  std::uint64_t bytes_endpoint_to_module_server = 0, bytes_module_server_to_endpoint = 0;
+  double age_s = 0;
+  unsigned worker = 0;
+};
+
+/// A recent error for /v1/diagnostics.
+struct error_record {
+  std::chrono::system_clock::time_point time;
+  listener_kind listener;
+  std::string peer;
+  std::string reason;
+};
 
 class worker_shard {
  public:
@@ -54,6 +78,19 @@ class worker_shard {
   /// Listener ports actually bound (endpoint, module server); tests bind port 0.
   std::pair<std::uint16_t, std::uint16_t> bound_ports() const;
 
+  /// On the worker: what /v1/sessions lists.
+  std::vector<session_info> list_sessions() const;
+  /// On the worker: ends the live session or waiting half with this id; false if none.
+  bool kill(const session_id& id);
+  /// On the worker: ends sessions and halves whose Module Server certificate has this
+  /// SHA-256 (revocation); answers how many.
+  std::size_t close_revoked(const std::string& cert_sha256);
+  /// On the worker: remembers an error for diagnostics (the last k_recent_errors).
+  void record_error(listener_kind listener, const asio::ip::address& peer, std::string_view reason);
+  /// On the worker: the remembered errors, oldest first.
+  std::vector<error_record> recent_errors() const { return {errors_.begin(), errors_.end()}; }
+  static constexpr std::size_t k_recent_errors = 100;
+
   /// Registers a new session owned by this shard.
   relay_session* add_session(std::unique_ptr<relay_session> s);
   /// Deferred deletion: called (posted) once a half or session has closed and has no
@@ -73,6 +110,7 @@ class worker_shard {
   std::optional<listener> module_server_listener_;
   std::list<std::unique_ptr<half_connection>> halves_;
   std::list<std::unique_ptr<relay_session>> sessions_;
+  std::deque<error_record> errors_;
   std::atomic<std::uint64_t> session_count_{0};
   std::atomic<std::uint64_t> half_count_{0};
 };

@@ -1,20 +1,291 @@
-// zoneproxyctl: the operator's and Module Server's side of the control API.
-// This skeleton fixes the command-line shape; the commands land with provisioning.
+// zoneproxyctl: the operator's and Module Server's side of the control API (17488).
+// Exit status: 0 ok, 1 the proxy said no (an HTTP error), 2 could not reach it (or bad
+// usage). Human-readable output by default, the proxy's JSON with --json.
+
+#include "common/atomic_file.hpp"
+#include "common/pem.hpp"
+#include "common/strings.hpp"
+#include "common/tls_policy.hpp"
+#include "provisioning/ctl/api_client.hpp"
+#include "provisioning/ctl/csr_signer.hpp"
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
+#include <csignal>
 #include <cstdio>
+#include <iostream>
+
+namespace {
+
+using json = nlohmann::json;
+constexpr int k_ok = 0, k_refused = 1, k_unreachable = 2;
+
+struct globals {
+  std::string proxy = "127.0.0.1:17488";
+  std::string cert, key, ca, token, token_file;
+  std::vector<std::string> pins;
+  bool json_out = false;
+  int timeout_s = 15;
+};
+
+int fail(std::string_view what, int code) {
+  std::fprintf(stderr, "zoneproxyctl: %.*s\n", static_cast<int>(what.size()), what.data());
+  return code;
+}
+
+std::string read_or_die(const std::string& path, const char* what) {
+  auto text = zp::read_file(path);
+  if (!text.ok()) {
+    fail(zp::str_cat(what, ": ", text.status().message()), k_unreachable);
+    std::exit(k_unreachable);
+  }
+  return *text;
+}
+
+zp::ctl::client_options options_from(const globals& g) {
+  zp::ctl::client_options o;
+  const auto colon = g.proxy.rfind(':');
+  o.host = colon == std::string::npos ? g.proxy : g.proxy.substr(0, colon);
+  o.port = colon == std::string::npos ? 17488 : static_cast<std::uint16_t>(std::atoi(g.proxy.c_str() + colon + 1));
+  if (o.host.size() > 2 && o.host.front() == '[') o.host = o.host.substr(1, o.host.size() - 2);
+  if (!g.cert.empty()) {
+    auto id =
+        zp::make_tls_identity(read_or_die(g.key.empty() ? g.cert : g.key, "--key"), read_or_die(g.cert, "--cert"));
+    if (!id.ok()) std::exit(fail(zp::str_cat("--cert/--key: ", id.status().message()), k_unreachable));
+    o.client_cert = std::move(*id);
+  }
+  if (!g.ca.empty()) {
+    auto cas = zp::parse_certificates_pem(read_or_die(g.ca, "--ca"));
+    if (!cas.ok()) std::exit(fail(zp::str_cat("--ca: ", cas.status().message()), k_unreachable));
+    o.trusted = std::move(*cas);
+  }
+  o.pins = g.pins;
+  o.token = g.token;
+  if (o.token.empty() && !g.token_file.empty())
+    o.token = std::string(zp::trim_ascii(read_or_die(g.token_file, "--token-file")));
+  o.timeout = std::chrono::seconds(g.timeout_s);
+  return o;
+}
+
+// Runs one call; prints errors; returns the JSON body on 2xx.
+std::optional<json> call(const globals& g, int& exit_code, const std::string& method, const std::string& path,
+                         const json& body = nullptr) {
+  auto r = zp::ctl::call(options_from(g), method, path, body.is_null() ? std::string() : body.dump());
+  if (!r.ok()) {
+    exit_code = fail(zp::str_cat("cannot reach the proxy at ", g.proxy, ": ", r.status().message()), k_unreachable);
+    return std::nullopt;
+  }
+  if (r->status >= 300) {
+    auto j = json::parse(r->body, nullptr, false);
+    std::string msg = !j.is_discarded() && j.contains("error")
+                          ? zp::str_cat(j["error"].value("code", "?"), ": ", j["error"].value("message", ""))
+                          : r->body;
+    if (g.json_out) std::cout << r->body << "\n";
+    exit_code = fail(zp::str_cat("the proxy refused (", r->status, ") ", msg), k_refused);
+    return std::nullopt;
+  }
+  exit_code = k_ok;
+  if (r->body.empty()) return json::object();
+  auto j = json::parse(r->body, nullptr, false);
+  return j.is_discarded() ? json(r->body) : j;
+}
+
+// Prints a JSON object as "key: value" lines, nested objects indented.
+void print_tree(const json& j, int indent = 0) {
+  for (const auto& [k, v] : j.items()) {
+    std::string pad(static_cast<std::size_t>(indent), ' ');
+    if (v.is_object()) {
+      std::cout << pad << k << ":\n";
+      print_tree(v, indent + 2);
+    } else if (v.is_array() && !v.empty() && v.front().is_object()) {
+      std::cout << pad << k << ":\n";
+      for (const auto& item : v) {
+        std::cout << pad << "  -\n";
+        print_tree(item, indent + 4);
+      }
+    } else {
+      std::cout << pad << k << ": " << (v.is_string() ? v.get<std::string>() : v.dump()) << "\n";
+    }
+  }
+}
+
+void print_sessions(const json& j) {
+  std::printf("%-10s %-8s %-16s %-16s %14s %14s %8s\n", "ID", "STATE", "ENDPOINT", "MODULE SERVER", "BYTES E->M",
+              "BYTES M->E", "AGE S");
+  for (const auto& s : j["sessions"]) {
+    auto str = [](const json& v) { return v.is_string() ? v.get<std::string>() : std::string("-"); };
+    std::printf("%-10s %-8s %-16s %-16s %14llu %14llu %8.0f\n", str(s["id_prefix"]).c_str(), str(s["state"]).c_str(),
+                str(s["endpoint_address"]).c_str(), str(s["module_server_address"]).c_str(),
+                static_cast<unsigned long long>(s.value("bytes_endpoint_to_module_server", 0ULL)),
+                static_cast<unsigned long long>(s.value("bytes_module_server_to_endpoint", 0ULL)),
+                s.value("age_s", 0.0));
+  }
+}
+
+// CSR from the proxy → signed here with the zone CA → the certificates object.
+std::optional<json> signed_certificates(const globals& g, int& rc, const std::string& cn,
+                                        const std::vector<std::string>& dns, const std::vector<std::string>& ips,
+                                        const std::string& ca_cert, const std::string& ca_key, int days) {
+  auto csrs = call(g, rc, "POST", "/v1/csr", json{{"common_name", cn}, {"dns_names", dns}, {"ip_addresses", ips}});
+  if (!csrs) return std::nullopt;
+  const std::string ca_pem = read_or_die(ca_cert, "--zone-ca-cert");
+  const std::string key_pem = read_or_die(ca_key, "--zone-ca-key");
+  json certs = json::object();
+  for (const char* type : {"rsa", "ecdsa"}) {
+    auto chain = zp::ctl::sign_csr((*csrs)[type].get<std::string>(), ca_pem, key_pem, days);
+    if (!chain.ok()) {
+      rc = fail(zp::str_cat("signing the ", type, " CSR: ", chain.status().message()), k_unreachable);
+      return std::nullopt;
+    }
+    certs[type] = *chain;
+  }
+  return certs;
+}
+
+json parse_settings(const std::vector<std::string>& assignments, int& rc) {
+  json s = json::object();
+  for (const auto& a : assignments) {
+    const auto eq = a.find('=');
+    if (eq == std::string::npos) {
+      rc = fail(zp::str_cat("setting \"", a, "\": expected key=value"), k_unreachable);
+      return nullptr;
+    }
+    const std::string value = a.substr(eq + 1);
+    char* end = nullptr;
+    const long long n = std::strtoll(value.c_str(), &end, 10);
+    s[a.substr(0, eq)] = (end != nullptr && *end == '\0' && !value.empty()) ? json(n) : json(value);
+  }
+  return s;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);  // a proxy that hangs up mid-request is an error, not a crash
   CLI::App app{"zoneproxyctl: talk to a zoneproxy's control API (port 17488)", "zoneproxyctl"};
   app.set_version_flag("--version", std::string("zoneproxyctl ") + ZONEPROXY_VERSION);
   app.require_subcommand(1);
-  app.add_subcommand("identity", "Show the proxy's state and identity fingerprints");
+  globals g;
+  app.add_option("--proxy", g.proxy, "HOST:PORT of the control API (default 127.0.0.1:17488)");
+  app.add_option("--cert", g.cert, "Module Server client certificate (PEM) — required once provisioned");
+  app.add_option("--key", g.key, "Its private key (PEM; default: in --cert)");
+  app.add_option("--ca", g.ca, "CA (PEM) the proxy's certificate must chain to (e.g. the zone CA)");
+  app.add_option("--pin", g.pins, "Accept the proxy only with this SPKI SHA-256 (hex); repeatable");
+  app.add_option("--token", g.token, "Bootstrap token (before provisioning)");
+  app.add_option("--token-file", g.token_file, "File holding the bootstrap token");
+  app.add_flag("--json", g.json_out, "Print the proxy's JSON instead of a table");
+  app.add_option("--timeout", g.timeout_s, "Seconds to wait for the proxy (default 15)");
+
+  app.add_subcommand("identity", "State, version and identity fingerprints");
+  auto* prov = app.add_subcommand("provision", "CSR → sign with the zone CA → provision, in one step");
+  std::string ms_ca, ep_ca, zone_cert, zone_key, cn = "zoneproxy";
+  std::vector<std::string> dns, ips, settings;
+  int days = 397, ep_port = 17486, ms_port = 17487;
+  prov->add_option("--module-server-ca", ms_ca, "Module Server CA certificate(s) (PEM)")->required();
+  prov->add_option("--zone-ca-cert", zone_cert, "Zone CA certificate (PEM)")->required();
+  prov->add_option("--zone-ca-key", zone_key, "Zone CA private key (PEM)")->required();
+  prov->add_option("--endpoint-ca", ep_ca, "Require endpoint client certificates from this CA (PEM)");
+  prov->add_option("--endpoint-port", ep_port, "Endpoint port (default 17486)");
+  prov->add_option("--module-server-port", ms_port, "Module Server port (default 17487)");
+  prov->add_option("--cn", cn, "Common name of the proxy's certificates");
+  prov->add_option("--dns", dns, "DNS name for the certificates; repeatable");
+  prov->add_option("--ip", ips, "IP address for the certificates; repeatable");
+  prov->add_option("--days", days, "Certificate lifetime in days (default 397)");
+  prov->add_option("--set", settings, "A setting, key=value (e.g. pair_timeout_s=30); repeatable");
+  app.add_subcommand("status", "Listeners, session counts, certificate expiry");
+  app.add_subcommand("diagnostics", "Configuration, counters, recent errors, limits");
+  app.add_subcommand("sessions", "Live and waiting sessions");
+  auto* kill = app.add_subcommand("kill", "End a session (both halves)");
+  std::string kill_id;
+  kill->add_option("id", kill_id, "The full 32-character session id")->required();
+  auto* rotate = app.add_subcommand("rotate-certs", "New certificates for the proxy's keys, without a restart");
+  rotate->add_option("--zone-ca-cert", zone_cert, "Zone CA certificate (PEM)")->required();
+  rotate->add_option("--zone-ca-key", zone_key, "Zone CA private key (PEM)")->required();
+  rotate->add_option("--cn", cn, "Common name");
+  rotate->add_option("--dns", dns, "DNS name; repeatable");
+  rotate->add_option("--ip", ips, "IP address; repeatable");
+  rotate->add_option("--days", days, "Lifetime in days (default 397)");
+  auto* set = app.add_subcommand("settings", "Show settings, or change some: settings key=value ...");
+  set->add_option("assignments", settings, "key=value pairs");
+  app.add_subcommand("trust", "Trusted CAs, revoked certificates, trust history");
+  auto* revoke = app.add_subcommand("revoke", "Refuse a client certificate for good (closes its sessions)");
+  std::string fingerprint;
+  revoke->add_option("fingerprint", fingerprint, "SHA-256 of the certificate (hex)")->required();
+  app.add_subcommand("deprovision", "Close everything, wipe the provisioning, new bootstrap token");
+  app.add_subcommand("metrics", "The Prometheus exposition");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    const int code = app.exit(e);
+    return code == 0 ? 0 : k_unreachable;
   }
-  std::fprintf(stderr, "zoneproxyctl: %s: not implemented yet\n", app.get_subcommands().front()->get_name().c_str());
-  return 2;
+  const std::string cmd = app.get_subcommands().front()->get_name();
+  int rc = k_ok;
+  std::optional<json> out;
+  if (cmd == "identity") {
+    out = call(g, rc, "GET", "/v1/identity");
+  } else if (cmd == "provision") {
+    auto certs = signed_certificates(g, rc, cn, dns, ips, zone_cert, zone_key, days);
+    if (!certs) return rc;
+    json body = {{"module_server_ca", read_or_die(ms_ca, "--module-server-ca")},
+                 {"certificates", *certs},
+                 {"endpoint_port", ep_port},
+                 {"module_server_port", ms_port}};
+    if (!ep_ca.empty()) body["endpoint_client_ca"] = read_or_die(ep_ca, "--endpoint-ca");
+    if (!settings.empty()) {
+      body["settings"] = parse_settings(settings, rc);
+      if (body["settings"].is_null()) return rc;
+    }
+    out = call(g, rc, "POST", "/v1/provision", body);
+  } else if (cmd == "status") {
+    out = call(g, rc, "GET", "/v1/status");
+  } else if (cmd == "diagnostics") {
+    out = call(g, rc, "GET", "/v1/diagnostics");
+  } else if (cmd == "sessions") {
+    out = call(g, rc, "GET", "/v1/sessions");
+    if (out && !g.json_out) {
+      print_sessions(*out);
+      return rc;
+    }
+  } else if (cmd == "kill") {
+    out = call(g, rc, "DELETE", "/v1/sessions/" + kill_id);
+    if (out && !g.json_out) {
+      std::cout << "session ended\n";
+      return rc;
+    }
+  } else if (cmd == "rotate-certs") {
+    auto certs = signed_certificates(g, rc, cn, dns, ips, zone_cert, zone_key, days);
+    if (!certs) return rc;
+    out = call(g, rc, "PUT", "/v1/certificates", *certs);
+  } else if (cmd == "settings") {
+    if (settings.empty()) {
+      auto d = call(g, rc, "GET", "/v1/diagnostics");
+      if (d) out = json{{"settings", (*d)["config"]["settings"]}};
+    } else {
+      json s = parse_settings(settings, rc);
+      if (s.is_null()) return rc;
+      out = call(g, rc, "PUT", "/v1/settings", s);
+    }
+  } else if (cmd == "trust") {
+    out = call(g, rc, "GET", "/v1/trust");
+  } else if (cmd == "revoke") {
+    out = call(g, rc, "POST", "/v1/trust/revoke", json{{"fingerprint", fingerprint}});
+  } else if (cmd == "deprovision") {
+    out = call(g, rc, "POST", "/v1/deprovision");
+  } else if (cmd == "metrics") {
+    out = call(g, rc, "GET", "/metrics");
+    if (out && out->is_string()) {
+      std::cout << out->get<std::string>();
+      return rc;
+    }
+  }
+  if (!out) return rc;
+  if (g.json_out) {
+    std::cout << out->dump(2) << "\n";
+  } else {
+    print_tree(*out);
+  }
+  return rc;
 }

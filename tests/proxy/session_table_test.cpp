@@ -160,6 +160,43 @@ TEST(SessionTable, FullWhenMaxPendingHalvesWait) {
   EXPECT_EQ(table.arrive(make_id(201), role::endpoint, h[11]).what, outcome::full);
 }
 
+TEST(SessionTable, CapacityIsExactAcrossThreads) {
+  // Each thread draws credits from its own stripe first, then from the others; once
+  // all calls have returned, exactly max_pending halves fit, whoever stores them and
+  // whoever removes them.
+  constexpr std::size_t k_n = 1000;
+  session_table table(k_n);
+  std::vector<int> halves(k_n + 1);
+  std::size_t next = 0;
+  auto fill = [&](std::size_t count) {
+    std::thread t([&] {
+      for (std::size_t i = 0; i < count; ++i, ++next) {
+        ASSERT_EQ(table.arrive(make_id(next), role::endpoint, &halves[next]).what, outcome::waiting);
+      }
+    });
+    t.join();
+  };
+  fill(700);
+  fill(300);
+  std::thread([&] {
+    EXPECT_EQ(table.arrive(make_id(k_n), role::endpoint, &halves[k_n]).what, outcome::full);
+  }).join();
+  // Remove from other threads (credits land on their stripes), then refill from a fourth.
+  std::thread([&] {
+    for (std::size_t i = 0; i < 500; ++i) ASSERT_TRUE(table.cancel(make_id(i), role::endpoint, &halves[i]));
+  }).join();
+  std::thread([&] {
+    for (std::size_t i = 500; i < k_n; ++i) {
+      ASSERT_EQ(table.arrive(make_id(i), role::module_server, &halves[0]).what, outcome::paired);
+    }
+  }).join();
+  EXPECT_EQ(table.waiting(role::endpoint), 0u);
+  next = 0;
+  fill(k_n);
+  EXPECT_EQ(table.arrive(make_id(k_n), role::endpoint, &halves[k_n]).what, outcome::full);
+  EXPECT_EQ(table.waiting(role::endpoint), k_n);
+}
+
 TEST(SessionTable, FullRefusesEvenAHalfWhosePeerWaits) {
   // PROTOCOL.md 3.4: 503 while max_pending halves wait; the waiting peer keeps waiting.
   session_table table(2);

@@ -7,12 +7,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstring>
 #include <stdexcept>
 
 namespace zp::test {
 
 tls_client::tls_client(std::uint16_t port, SSL_CTX* ctx, std::chrono::milliseconds timeout) {
+  // A server that closes while we write (e.g. after a 413) must fail the write, not
+  // kill the test binary.
+  static const bool sigpipe_ignored = (std::signal(SIGPIPE, SIG_IGN), true);
+  (void)sigpipe_ignored;
   fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   timeval tv{};
   tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);

@@ -1,0 +1,119 @@
+#pragma once
+// The proxy's provisioning state machine (PROTOCOL.md 4): unprovisioned → provisioned
+// → (draining | unprovisioned). Owns what is provisioned, applies every change to the
+// data plane and to 17488's TLS context, and persists it (4.3) before answering.
+//
+// Owner: the daemon. Runs on the control thread only (the API server's handlers and
+// the signal handler), so its own state needs no locks; the TLS contexts and the
+// revocation set it publishes are read by other threads through atomic snapshots.
+
+#include "common/tls_policy.hpp"
+#include "provisioning/api_types.hpp"
+#include "provisioning/provision_request.hpp"
+#include "provisioning/provisioned_state.hpp"
+#include "provisioning/state_store.hpp"
+#include "proxy/data_plane.hpp"
+
+#include <absl/container/flat_hash_set.h>
+#include <absl/status/status.h>
+#include <asio/io_context.hpp>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+
+namespace zp::provisioning {
+
+/// An answer other than success, in the JSON error shape.
+struct api_error {
+  int status;
+  std::string code;
+  std::string message;
+};
+template <typename T>
+using api_result = std::variant<T, api_error>;
+
+/// Fingerprints (certificate SHA-256) refused on 17487 and 17488; read on any thread.
+class revocation_set {
+ public:
+  bool contains(const std::string& fingerprint) const;
+  void replace(absl::flat_hash_set<std::string> fingerprints);
+
+ private:
+  std::atomic<std::shared_ptr<const absl::flat_hash_set<std::string>>> set_{
+      std::make_shared<const absl::flat_hash_set<std::string>>()};
+};
+
+class control_plane {
+ public:
+  enum class state { unprovisioned, provisioned, draining };
+
+  struct options {
+    std::string bind = "0.0.0.0";
+    std::uint16_t provisioning_port = 17488;
+    std::chrono::seconds drain_timeout{30};
+  };
+
+  control_plane(const state_store& store, identity id, state_store::data_plane_keys keys, proxy::data_plane& plane,
+                options opts);
+
+  /// At start: comes back in the state last acknowledged (provisioned → data plane up
+  /// on the same ports). Errors name the file or port at fault.
+  absl::Status restore();
+  /// The provisioning port actually bound (tests start on port 0).
+  void set_provisioning_port(std::uint16_t port) { opts_.provisioning_port = port; }
+
+  /// 17488's context for a new connection.
+  std::shared_ptr<SSL_CTX> api_ctx() const { return api_ctx_.load(); }
+  const std::shared_ptr<revocation_set>& revoked() const { return revoked_; }
+
+  state current() const { return state_; }
+  static const char* state_name(state s);
+  const std::string& bootstrap_token() const { return token_; }
+
+  // The operations of PROTOCOL.md 4.2; each returns the JSON body of its 200.
+  nlohmann::json identity_json() const;
+  api_result<nlohmann::json> csr(const csr_request& req) const;
+  api_result<nlohmann::json> provision(const nlohmann::json& body);
+  nlohmann::json status();
+  nlohmann::json diagnostics();
+  nlohmann::json sessions();
+  api_result<bool> kill(std::string_view id);
+  api_result<nlohmann::json> rotate(const nlohmann::json& body);
+  api_result<nlohmann::json> update_settings(const nlohmann::json& body);
+  nlohmann::json trust() const;
+  api_result<nlohmann::json> revoke(const nlohmann::json& body);
+  api_result<nlohmann::json> deprovision();
+  std::string metrics();
+
+  /// SIGTERM: draining (PROTOCOL.md 3.5); `done` runs on `io` when the data plane is
+  /// finished.
+  void begin_drain(asio::io_context& io, std::function<void()> done);
+
+ private:
+  validation_context validation() const;
+  absl::StatusOr<std::shared_ptr<const proxy::data_plane_config>> build_config(const provision_request& req) const;
+  absl::StatusOr<std::shared_ptr<SSL_CTX>> build_provisioned_api_ctx(const provision_request& req) const;
+  absl::Status build_identity_api_ctx();
+  nlohmann::json certificates_json() const;
+
+  const state_store& store_;
+  identity identity_;
+  state_store::data_plane_keys keys_;
+  proxy::data_plane& plane_;
+  options opts_;
+  state state_ = state::unprovisioned;
+  std::optional<provisioned_state> provisioned_;
+  trust_state trust_;
+  std::string token_;
+  std::shared_ptr<revocation_set> revoked_ = std::make_shared<revocation_set>();
+  std::atomic<std::shared_ptr<SSL_CTX>> api_ctx_;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace zp::provisioning

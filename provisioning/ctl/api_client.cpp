@@ -1,0 +1,114 @@
+#include "provisioning/ctl/api_client.hpp"
+
+#include "common/fingerprint.hpp"
+#include "common/strings.hpp"
+
+#include <netdb.h>
+#include <openssl/err.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+
+namespace zp::ctl {
+namespace {
+
+struct fd_closer {
+  int fd;
+  ~fd_closer() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+absl::StatusOr<int> connect_to(const client_options& o) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  const std::string port = std::to_string(o.port);
+  if (int rc = ::getaddrinfo(o.host.c_str(), port.c_str(), &hints, &res); rc != 0) {
+    return absl::UnavailableError(str_cat("cannot resolve ", o.host, ": ", gai_strerror(rc)));
+  }
+  std::string last = "no address";
+  for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
+    int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0) continue;
+    timeval tv{static_cast<time_t>(o.timeout.count()), 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (::connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+      ::freeaddrinfo(res);
+      return fd;
+    }
+    last = std::strerror(errno);
+    ::close(fd);
+  }
+  ::freeaddrinfo(res);
+  return absl::UnavailableError(str_cat("cannot connect to ", o.host, ":", o.port, ": ", last));
+}
+
+std::string tls_failure() {
+  unsigned long e = ERR_get_error();
+  ERR_clear_error();
+  if (e == 0) return "connection closed during the TLS handshake (certificate refused or revoked?)";
+  const char* r = ERR_reason_error_string(e);
+  return r ? r : "TLS error";
+}
+
+}  // namespace
+
+absl::StatusOr<http_result> call(const client_options& o, const std::string& method, const std::string& path,
+                                 const std::string& body) {
+  std::vector<X509*> trusted;
+  for (auto& c : o.trusted) trusted.push_back(c.get());
+  auto ctx = make_client_ctx(o.client_cert ? &*o.client_cert : nullptr, trusted);
+  if (!ctx.ok()) return ctx.status();
+  auto fd = connect_to(o);
+  if (!fd.ok()) return fd.status();
+  fd_closer closer{*fd};
+  ssl_ptr ssl(SSL_new(ctx->get()));
+  SSL_set_fd(ssl.get(), *fd);
+  ERR_clear_error();
+  if (SSL_connect(ssl.get()) != 1) return absl::UnavailableError(str_cat("TLS handshake failed: ", tls_failure()));
+  if (!o.pins.empty()) {
+    X509* cert = SSL_get0_peer_certificate(ssl.get());
+    const std::string spki = cert ? spki_sha256_hex(cert) : std::string();
+    bool pinned = false;
+    for (const auto& pin : o.pins) pinned = pinned || pin == spki;
+    if (!pinned) return absl::UnavailableError(str_cat("server key ", spki, " does not match the pinned fingerprint"));
+  }
+  std::string req = str_cat(method, " ", path, " HTTP/1.1\r\nHost: ", o.host, "\r\nConnection: close\r\n");
+  if (!o.token.empty()) str_append(req, "Authorization: Bearer ", o.token, "\r\n");
+  if (!body.empty() || method == "POST" || method == "PUT") {
+    str_append(req, "Content-Type: application/json\r\nContent-Length: ", body.size(), "\r\n");
+  }
+  str_append(req, "\r\n", body);
+  std::size_t off = 0;
+  while (off < req.size()) {
+    std::size_t n = 0;
+    if (SSL_write_ex(ssl.get(), req.data() + off, req.size() - off, &n) != 1) {
+      return absl::UnavailableError(str_cat("write failed: ", tls_failure()));
+    }
+    off += n;
+  }
+  std::string in;
+  char buf[16384];
+  while (true) {
+    std::size_t n = 0;
+    if (SSL_read_ex(ssl.get(), buf, sizeof buf, &n) != 1) break;  // close_notify, FIN or error: end of reply
+    in.append(buf, n);
+    if (in.size() > (64u << 20)) return absl::UnavailableError("reply too large");
+  }
+  if (in.empty()) {
+    return absl::UnavailableError("the proxy closed the connection without an answer (certificate refused?)");
+  }
+  const auto head_end = in.find("\r\n\r\n");
+  if (in.rfind("HTTP/1.1 ", 0) != 0 || head_end == std::string::npos) {
+    return absl::UnavailableError("malformed reply");
+  }
+  http_result r;
+  r.status = std::atoi(in.c_str() + 9);
+  r.body = in.substr(head_end + 4);
+  return r;
+}
+
+}  // namespace zp::ctl

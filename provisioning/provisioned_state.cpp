@@ -1,0 +1,93 @@
+#include "provisioning/provisioned_state.hpp"
+
+#include "common/strings.hpp"
+
+#include <algorithm>
+
+namespace zp::provisioning {
+namespace {
+
+using json = nlohmann::json;
+
+absl::Status bad(std::string_view field, std::string_view what) {
+  return absl::InvalidArgumentError(str_cat(field, ": ", what));
+}
+
+}  // namespace
+
+bool trust_state::is_revoked(const std::string& fingerprint) const {
+  return std::find(revoked.begin(), revoked.end(), fingerprint) != revoked.end();
+}
+
+json to_json(const provisioned_state& s) {
+  const provision_request& c = s.config;
+  json certs = json::object();
+  certs["rsa"] = c.certificates.rsa ? json(*c.certificates.rsa) : json(nullptr);
+  certs["ecdsa"] = c.certificates.ecdsa ? json(*c.certificates.ecdsa) : json(nullptr);
+  return {{"format", 1},
+          {"provisioned_at", s.provisioned_at},
+          {"module_server_ca", c.module_server_ca},
+          {"endpoint_client_ca", c.endpoint_client_ca ? json(*c.endpoint_client_ca) : json(nullptr)},
+          {"certificates", certs},
+          {"endpoint_port", c.endpoint_port},
+          {"module_server_port", c.module_server_port},
+          {"settings", settings_to_json(c.settings)}};
+}
+
+absl::StatusOr<provisioned_state> provisioned_from_json(const json& j) {
+  if (!j.is_object()) return bad("(top level)", "not an object");
+  if (j.value("format", 0) != 1) return bad("format", "unknown or missing format version");
+  provisioned_state out;
+  provision_request& c = out.config;
+  if (!j.contains("module_server_ca") || !j["module_server_ca"].is_string()) return bad("module_server_ca", "missing");
+  c.module_server_ca = j["module_server_ca"].get<std::string>();
+  if (j.contains("endpoint_client_ca") && j["endpoint_client_ca"].is_string()) {
+    c.endpoint_client_ca = j["endpoint_client_ca"].get<std::string>();
+  }
+  if (!j.contains("certificates") || !j["certificates"].is_object()) return bad("certificates", "missing");
+  const json& certs = j["certificates"];
+  if (certs.contains("rsa") && certs["rsa"].is_string()) c.certificates.rsa = certs["rsa"].get<std::string>();
+  if (certs.contains("ecdsa") && certs["ecdsa"].is_string()) c.certificates.ecdsa = certs["ecdsa"].get<std::string>();
+  if (!c.certificates.rsa && !c.certificates.ecdsa) return bad("certificates", "neither rsa nor ecdsa");
+  for (const char* port : {"endpoint_port", "module_server_port"}) {
+    if (!j.contains(port) || !j[port].is_number_unsigned() || j[port].get<std::uint64_t>() == 0 ||
+        j[port].get<std::uint64_t>() > 65535) {
+      return bad(port, "missing or out of range");
+    }
+  }
+  c.endpoint_port = j["endpoint_port"].get<std::uint16_t>();
+  c.module_server_port = j["module_server_port"].get<std::uint16_t>();
+  if (!j.contains("settings")) return bad("settings", "missing");
+  auto settings = parse_settings(j["settings"], "settings", proxy::session_settings{});
+  if (auto* e = std::get_if<field_error>(&settings)) return bad(e->field, e->message);
+  c.settings = std::get<proxy::session_settings>(settings);
+  out.provisioned_at = j.value("provisioned_at", std::time_t{0});
+  return out;
+}
+
+json to_json(const trust_state& t) {
+  json history = json::array();
+  for (const auto& e : t.history) {
+    history.push_back({{"time", e.time}, {"action", e.action}, {"fingerprint", e.fingerprint}, {"subject", e.subject}});
+  }
+  return {{"format", 1}, {"revoked", t.revoked}, {"history", history}};
+}
+
+absl::StatusOr<trust_state> trust_from_json(const json& j) {
+  if (!j.is_object() || j.value("format", 0) != 1) return bad("format", "unknown or missing format version");
+  trust_state out;
+  if (!j.contains("revoked") || !j["revoked"].is_array()) return bad("revoked", "missing");
+  for (const auto& fp : j["revoked"]) {
+    if (!fp.is_string() || fp.get<std::string>().size() != 64) return bad("revoked", "bad fingerprint");
+    out.revoked.push_back(fp.get<std::string>());
+  }
+  if (!j.contains("history") || !j["history"].is_array()) return bad("history", "missing");
+  for (const auto& e : j["history"]) {
+    if (!e.is_object()) return bad("history", "bad entry");
+    out.history.push_back({e.value("time", std::time_t{0}), e.value("action", std::string()),
+                           e.value("fingerprint", std::string()), e.value("subject", std::string())});
+  }
+  return out;
+}
+
+}  // namespace zp::provisioning

@@ -1,0 +1,87 @@
+#include "tests/support/control_client.hpp"
+
+#include "common/fingerprint.hpp"
+#include "common/pem.hpp"
+#include "common/tls_policy.hpp"
+#include "tests/support/data_plane_fixture.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace zp::test {
+
+std::uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+std::optional<http_reply> api_call(std::uint16_t port, SSL_CTX* ctx, const std::string& method, const std::string& path,
+                                   const std::string& body, const std::string& token) {
+  tls_client c(port, ctx);
+  if (!c.handshake()) return std::nullopt;
+  std::string headers = token.empty() ? std::string() : "Authorization: Bearer " + token + "\r\n";
+  return c.request(method, path, body, headers);
+}
+
+ssl_ctx_ptr anonymous_ctx() { return std::move(*make_client_ctx(nullptr, {})); }
+
+ssl_ctx_ptr module_server_ctx(const std::string& name) {
+  auto id = make_tls_identity(pki_file(name + ".key"), pki_file(name + ".crt"));
+  return std::move(*make_client_ctx(&*id, {}));
+}
+
+std::string pki_cert_sha256(const std::string& name) {
+  auto certs = parse_certificates_pem(pki_file(name + ".crt"));
+  return cert_sha256_hex(certs->front().get());
+}
+
+run_result ctl(std::uint16_t port, std::vector<std::string> args, bool with_cert) {
+  std::vector<std::string> argv = {(bin_dir() / "zoneproxyctl").string(), "--proxy",
+                                   "127.0.0.1:" + std::to_string(port)};
+  if (with_cert) {
+    argv.insert(argv.end(),
+                {"--cert", (test_pki() / "ms-client.crt").string(), "--key", (test_pki() / "ms-client.key").string()});
+  }
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run(argv, std::chrono::seconds(60));
+}
+
+std::optional<std::pair<std::uint16_t, std::uint16_t>> provision(daemon& d, std::vector<std::string> extra) {
+  const std::uint16_t ep = free_port(), ms = free_port();
+  std::vector<std::string> args = {"--token-file",
+                                   (d.state_dir() / "bootstrap-token").string(),
+                                   "provision",
+                                   "--module-server-ca",
+                                   (test_pki() / "ms-ca.crt").string(),
+                                   "--zone-ca-cert",
+                                   (test_pki() / "zone-ca.crt").string(),
+                                   "--zone-ca-key",
+                                   (test_pki() / "zone-ca.key").string(),
+                                   "--endpoint-port",
+                                   std::to_string(ep),
+                                   "--module-server-port",
+                                   std::to_string(ms),
+                                   "--ip",
+                                   "127.0.0.1"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  auto r = ctl(d.provisioning_port(), args, /*with_cert=*/false);
+  if (r.status != 0) {
+    std::fprintf(stderr, "zoneproxyctl provision failed (%d): %s\n", r.status, r.output.c_str());
+    return std::nullopt;
+  }
+  return std::make_pair(ep, ms);
+}
+
+}  // namespace zp::test

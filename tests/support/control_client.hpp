@@ -1,0 +1,37 @@
+#pragma once
+// Talks to a real daemon's control API (17488) the way the Module Server would, and
+// provisions it with the test PKI through zoneproxyctl (a real process).
+
+#include "tests/support/daemon.hpp"
+#include "tests/support/tls_client.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+
+namespace zp::test {
+
+/// A free TCP port on 127.0.0.1 (bound, then released).
+std::uint16_t free_port();
+
+/// One request on a new connection; nullopt if the connection or handshake failed.
+std::optional<http_reply> api_call(std::uint16_t port, SSL_CTX* ctx, const std::string& method, const std::string& path,
+                                   const std::string& body = {}, const std::string& token = {});
+
+/// Client contexts for 17488: no certificate, or the test PKI's Module Server client
+/// certificate ("ms-client" or "ms-client2").
+ssl_ctx_ptr anonymous_ctx();
+ssl_ctx_ptr module_server_ctx(const std::string& name = "ms-client");
+
+/// SHA-256 of a test PKI certificate file, hex.
+std::string pki_cert_sha256(const std::string& name);
+
+/// Runs zoneproxyctl with the test PKI's certificate options plus `args`.
+run_result ctl(std::uint16_t port, std::vector<std::string> args, bool with_cert = true);
+
+/// Provisions through `zoneproxyctl provision` with the bootstrap token from the
+/// state dir; returns the data-plane ports on success.
+std::optional<std::pair<std::uint16_t, std::uint16_t>> provision(daemon& d, std::vector<std::string> extra = {});
+
+}  // namespace zp::test
