@@ -96,7 +96,9 @@ absl::StatusOr<ssl_ctx_ptr> make_server_ctx(const server_tls_options& options) {
     }
     SSL_CTX_set_cert_store(ctx.get(), store);      // ctx owns store now
     SSL_CTX_set_client_CA_list(ctx.get(), names);  // ctx owns names now
-    SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_callback);
+    SSL_CTX_set_verify(ctx.get(),
+                       SSL_VERIFY_PEER | (options.client_cert_required ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
+                       verify_callback);
     SSL_CTX_set_verify_depth(ctx.get(), 4);
     if (options.client_check) {
       SSL_CTX_set_ex_data(ctx.get(), check_ex_index(), new client_cert_check(options.client_check));

@@ -42,6 +42,10 @@ struct server_tls_options {
   std::vector<X509*> client_cas;
   /// Optional revocation hook, consulted only when client_cas is set.
   client_cert_check client_check;
+  /// With client_cas set: false lets a client without a certificate finish the
+  /// handshake (the application then closes it unanswered); a certificate that is sent
+  /// must still verify. 17488 uses this so a plain `openssl s_client` still reaches it.
+  bool client_cert_required = true;
 };
 
 /// Builds a server SSL_CTX with the section-2 policy.

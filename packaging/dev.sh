@@ -28,20 +28,39 @@ cmd_run() {
   local dev="$root/.dev"
   mkdir -p "$dev"
   [ -f "$dev/pki/ms-ca.crt" ] || bash certs/make-pki.sh "$dev/pki" dev >/dev/null
+  local ctl=(build/bin/zoneproxyctl --proxy 127.0.0.1:17488 --cert "$dev/pki/ms-client.crt" --key "$dev/pki/ms-client.key")
+  build/bin/zoneproxy run --state-dir "$dev/state" --bind 127.0.0.1 --log-level info &
+  local pid=$!
+  trap 'kill -TERM $pid 2>/dev/null; wait $pid' INT TERM
+  for _ in $(seq 1 100); do
+    build/bin/zoneproxyctl --proxy 127.0.0.1:17488 identity >/dev/null 2>&1 && break
+    "${ctl[@]}" identity >/dev/null 2>&1 && break
+    kill -0 $pid 2>/dev/null || { wait $pid; exit 1; }
+    sleep 0.1
+  done
+  if [ -f "$dev/state/bootstrap-token" ]; then
+    # First run: provision with the dev PKI (zone CA signs the proxy's CSRs).
+    build/bin/zoneproxyctl --proxy 127.0.0.1:17488 --token-file "$dev/state/bootstrap-token" provision \
+      --module-server-ca "$dev/pki/ms-ca.crt" --zone-ca-cert "$dev/pki/zone-ca.crt" \
+      --zone-ca-key "$dev/pki/zone-ca.key" --cn zoneproxy-dev --ip 127.0.0.1 --dns localhost >/dev/null
+  fi
   cat <<HINT
 
-zoneproxy dev instance (127.0.0.1 only)
-  state dir   $dev/state   (bootstrap token: $dev/state/bootstrap-token)
-  dev PKI     $dev/pki     (ms-ca, ms-client: dev Module Server CA and client cert;
-                            zone-ca: signs the proxy's CSRs; endpoint-ca, endpoint-client)
+zoneproxy dev instance, provisioned, on 127.0.0.1 (state: $dev/state, dev PKI: $dev/pki)
+  17486 endpoints (TLS 1.2)   17487 Module Server (mutual TLS)   17488 control API (mutual TLS)
 Try, from another terminal:
-  curl -sk https://127.0.0.1:17488/v1/identity
-  openssl s_client -connect 127.0.0.1:17488 -tls1_2 </dev/null   # TLS 1.2: accepted
-  openssl s_client -connect 127.0.0.1:17488 -tls1_3 </dev/null   # TLS 1.3: refused
-Stop with Ctrl-C.
+  ${ctl[*]} status
+  ${ctl[*]} sessions
+  ${ctl[*]} metrics | head
+  openssl s_client -connect 127.0.0.1:17486 -tls1_3 </dev/null     # refused: TLS 1.2 only
+  # a session: run both halves (same id), each in its own terminal
+  printf 'GET /v1/rendezvous/0123456789abcdef0123456789abcdef HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: zoneproxy/1\r\n\r\n' > /tmp/hello
+  (cat /tmp/hello; cat) | openssl s_client -quiet -connect 127.0.0.1:17486
+  (cat /tmp/hello; cat) | openssl s_client -quiet -connect 127.0.0.1:17487 -cert $dev/pki/ms-client.crt -key $dev/pki/ms-client.key
+Stop with Ctrl-C (the proxy drains and exits 0).
 
 HINT
-  exec build/bin/zoneproxy run --state-dir "$dev/state" --bind 127.0.0.1 --log-level info
+  wait $pid
 }
 
 run_ctest() {  # dir [ctest args...]
@@ -79,8 +98,10 @@ cmd_test() {
   echo "== fuzzing (libFuzzer, clang, bounded)"
   CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DZONEPROXY_FUZZ=ON \
     -DZONEPROXY_TESTS=OFF -DZONEPROXY_BENCH=OFF >/dev/null
-  cmake --build build-fuzz -j "$jobs" --target hello_parser_fuzz
+  cmake --build build-fuzz -j "$jobs" --target hello_parser_fuzz api_request_fuzz
   run_fuzzer hello_parser_fuzz hello
+  run_fuzzer api_request_fuzz api
+  bash packaging/ci-packaging.sh
   echo "== all tests passed in $((SECONDS - started)) s"
 }
 

@@ -10,7 +10,9 @@ packages=(
   libssl-dev libasio-dev libabsl-dev prometheus-cpp-dev libbenchmark-dev libgtest-dev libgmock-dev
   nlohmann-json3-dev libspdlog-dev libcli11-dev libtomlplusplus-dev libhttp-parser-dev libsystemd-dev
   # run time and tests
-  openssl ca-certificates procps
+  openssl ca-certificates procps prometheus
+  # packaging checks (packaging/ci-packaging.sh): unit analysis, .deb, Windows cross build, MSI
+  systemd dpkg-dev file util-linux g++-mingw-w64-x86-64 binutils-mingw-w64-x86-64 wixl msitools
 )
 
 missing=()

@@ -176,8 +176,7 @@ class api_connection : public std::enable_shared_from_this<api_connection> {
 };
 
 api_server::api_server(asio::io_context& io, ctx_provider ctx, api_handler handler, api_limits limits)
-    : io_(io),
-      ctx_(std::move(ctx)),
+    : ctx_(std::move(ctx)),
       shared_(std::make_shared<const shared>(shared{std::move(handler), limits})),
       acceptor_(io),
       accept_backoff_(io) {}

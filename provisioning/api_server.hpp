@@ -57,7 +57,6 @@ class api_server {
   void do_accept();
   void on_accept(std::error_code ec, asio::ip::tcp::socket socket);
 
-  asio::io_context& io_;
   ctx_provider ctx_;
   std::shared_ptr<const shared> shared_;
   asio::ip::tcp::acceptor acceptor_;

@@ -121,8 +121,7 @@ absl::Status control_plane::build_identity_api_ctx() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::shared_ptr<const proxy::data_plane_config>> control_plane::build_config(
-    const provision_request& req) const {
+absl::StatusOr<control_plane::built> control_plane::build_config(const provision_request& req) const {
   std::vector<tls_identity> ids;
   for (auto [pem, key] :
        {std::pair{&req.certificates.rsa, keys_.rsa.get()}, std::pair{&req.certificates.ecdsa, keys_.ecdsa.get()}}) {
@@ -152,6 +151,12 @@ absl::StatusOr<std::shared_ptr<const proxy::data_plane_config>> control_plane::b
   if (!ep_ctx.ok()) return ep_ctx.status();
   auto ms_ctx = make_server_ctx(ms);
   if (!ms_ctx.ok()) return ms_ctx.status();
+  // 17488: the same trust and revocation, but a client without a certificate finishes
+  // the handshake and is then closed unanswered by the routes (PROTOCOL.md 4.2).
+  server_tls_options api = ms;
+  api.client_cert_required = false;
+  auto api_ctx = make_server_ctx(api);
+  if (!api_ctx.ok()) return api_ctx.status();
   auto cfg = std::make_shared<proxy::data_plane_config>();
   cfg->bind = opts_.bind;
   cfg->endpoint_port = req.endpoint_port;
@@ -160,7 +165,7 @@ absl::StatusOr<std::shared_ptr<const proxy::data_plane_config>> control_plane::b
   cfg->drain_timeout = opts_.drain_timeout;
   cfg->endpoint_ctx = std::shared_ptr<SSL_CTX>(ep_ctx->release(), SSL_CTX_free);
   cfg->module_server_ctx = std::shared_ptr<SSL_CTX>(ms_ctx->release(), SSL_CTX_free);
-  return std::shared_ptr<const proxy::data_plane_config>(std::move(cfg));
+  return built{std::move(cfg), std::shared_ptr<SSL_CTX>(api_ctx->release(), SSL_CTX_free)};
 }
 
 absl::Status control_plane::restore() {
@@ -195,8 +200,8 @@ absl::Status control_plane::restore() {
   if (!cfg.ok()) {
     return absl::FailedPreconditionError(str_cat(store_.provisioned_path().string(), ": ", cfg.status().message()));
   }
-  if (auto st = plane_.start(*cfg); !st.ok()) return st;
-  api_ctx_.store((*cfg)->module_server_ctx);
+  if (auto st = plane_.start(cfg->config); !st.ok()) return st;
+  api_ctx_.store(cfg->api_ctx);
   state_ = state::provisioned;
   // A token left by a crash between the commit and its deletion dies now.
   if (auto st = store_.remove_bootstrap_token(); !st.ok()) return st;
@@ -233,7 +238,7 @@ api_result<json> control_plane::provision(const json& body) {
   auto cfg = build_config(req);
   if (!cfg.ok()) return api_error{400, "bad_request", message_of(cfg.status())};
   // Bind before committing: a taken port changes nothing (PROTOCOL.md 4.2).
-  if (auto st = plane_.start(*cfg); !st.ok()) return api_error{409, "port_unavailable", message_of(st)};
+  if (auto st = plane_.start(cfg->config); !st.ok()) return api_error{409, "port_unavailable", message_of(st)};
   trust_state trust = trust_;
   auto cas = parse_certificates_pem(req.module_server_ca);
   for (auto& ca : *cas) {
@@ -252,7 +257,7 @@ api_result<json> control_plane::provision(const json& body) {
     spdlog::error("event=token_removal_failed error={}", log::q(message_of(removed)));
   }
   token_.clear();
-  api_ctx_.store((*cfg)->module_server_ctx);
+  api_ctx_.store(cfg->api_ctx);
   state_ = state::provisioned;
   auto [ep, ms] = plane_.ports();
   spdlog::info("event=provisioned endpoint_port={} module_server_port={}", ep, ms);
@@ -386,8 +391,8 @@ api_result<json> control_plane::rotate(const json& body) {
   if (auto st = store_.save_provisioned(next); !st.ok()) return internal(st);
   provisioned_ = std::move(next);
   // New handshakes use the new certificates at once; live sessions keep their TLS.
-  plane_.update(*cfg);
-  api_ctx_.store((*cfg)->module_server_ctx);
+  plane_.update(cfg->config);
+  api_ctx_.store(cfg->api_ctx);
   spdlog::info("event=certificates_rotated");
   return json{{"certificates", certificates_json()}};
 }

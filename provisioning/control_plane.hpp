@@ -97,8 +97,12 @@ class control_plane {
 
  private:
   validation_context validation() const;
-  absl::StatusOr<std::shared_ptr<const proxy::data_plane_config>> build_config(const provision_request& req) const;
-  absl::StatusOr<std::shared_ptr<SSL_CTX>> build_provisioned_api_ctx(const provision_request& req) const;
+  /// The data plane's configuration and 17488's context for a provisioned state.
+  struct built {
+    std::shared_ptr<const proxy::data_plane_config> config;
+    std::shared_ptr<SSL_CTX> api_ctx;
+  };
+  absl::StatusOr<built> build_config(const provision_request& req) const;
   absl::Status build_identity_api_ctx();
   nlohmann::json certificates_json() const;
 

@@ -216,8 +216,17 @@ TEST_F(Api, ProvisionThroughZoneproxyctlConsumesTheTokenAndOpensTheDataPlane) {
   ASSERT_TRUE(ports);
   EXPECT_FALSE(fs::exists(d_->state_dir() / "bootstrap-token")) << "the token must die on success";
   EXPECT_TRUE(fs::exists(d_->state_dir() / "provisioned.json"));
-  // 17488 now requires a trusted client certificate, /v1/identity included.
-  EXPECT_FALSE(api_call(port(), anon_.get(), "GET", "/v1/identity").has_value());
+  // 17488 now requires a trusted client certificate, /v1/identity included: without
+  // one the TLS handshake completes (so `openssl s_client` still reaches the port) but
+  // the request is closed unanswered.
+  {
+    tls_client c(port(), anon_.get());
+    ASSERT_TRUE(c.handshake()) << c.error();
+    EXPECT_FALSE(c.request("GET", "/v1/identity").has_value());
+  }
+  auto untrusted = module_server_ctx("endpoint-client");  // right shape, wrong CA
+  tls_client wrong(port(), untrusted.get());
+  EXPECT_FALSE(wrong.handshake()) << "a certificate from another CA must fail the handshake";
   auto id = with_cert("GET", "/v1/identity");
   ASSERT_TRUE(id);
   EXPECT_EQ(body_of(id)["state"], "provisioned");
