@@ -1,5 +1,6 @@
 #include "provisioning/api_server.hpp"
 
+#include "common/acceptor.hpp"
 #include "common/http_response.hpp"
 #include "common/log.hpp"
 #include "common/tls_error.hpp"
@@ -184,17 +185,8 @@ api_server::api_server(asio::io_context& io, ctx_provider ctx, api_handler handl
 api_server::~api_server() { stop(); }
 
 absl::StatusOr<asio::ip::tcp::endpoint> api_server::listen(const asio::ip::tcp::endpoint& at) {
+  if (auto st = open_acceptor(acceptor_, at, /*reuse_port=*/false); !st.ok()) return st;
   std::error_code ec;
-  acceptor_.open(at.protocol(), ec);
-  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(at, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    std::error_code ignored;
-    acceptor_.close(ignored);
-    return absl::UnavailableError(
-        str_cat("cannot listen on ", at.address().to_string(), ":", at.port(), ": ", ec.message()));
-  }
   auto bound = acceptor_.local_endpoint(ec);
   do_accept();
   return bound;

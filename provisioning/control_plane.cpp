@@ -3,17 +3,13 @@
 #include "common/fingerprint.hpp"
 #include "common/log.hpp"
 #include "common/pem.hpp"
+#include "common/process_stats.hpp"
 #include "common/strings.hpp"
 #include "provisioning/key_factory.hpp"
 #include "provisioning/metrics.hpp"
 
 #include <openssl/pem.h>
 #include <spdlog/spdlog.h>
-
-#include <sys/resource.h>
-
-#include <filesystem>
-#include <fstream>
 
 namespace zp::provisioning {
 namespace {
@@ -65,23 +61,6 @@ json certs_json(const std::string& pem) {
 evp_pkey_ptr share(EVP_PKEY* key) {
   EVP_PKEY_up_ref(key);
   return evp_pkey_ptr(key);
-}
-
-std::uint64_t open_fds() {
-  std::error_code ec;
-  std::uint64_t n = 0;
-  for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec);
-       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
-    ++n;
-  }
-  return n;
-}
-
-std::uint64_t rss_bytes() {
-  std::ifstream in("/proc/self/statm");
-  std::uint64_t size = 0, resident = 0;
-  in >> size >> resident;
-  return resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
 }
 
 }  // namespace
@@ -331,8 +310,6 @@ json control_plane::diagnostics() {
                       {"peer", e.peer},
                       {"reason", e.reason}});
   }
-  rlimit lim{};
-  ::getrlimit(RLIMIT_NOFILE, &lim);
   json config = {{"bind", opts_.bind}, {"provisioning_port", opts_.provisioning_port}};
   if (provisioned_) {
     const provision_request& r = provisioned_->config;
@@ -350,9 +327,9 @@ json control_plane::diagnostics() {
           {"limits",
            {{"settings", provisioned_ ? settings_to_json(provisioned_->config.settings) : json(nullptr)},
             {"drain_timeout_s", opts_.drain_timeout.count()},
-            {"fd_limit", lim.rlim_cur}}},
-          {"fds", {{"open", open_fds()}, {"limit", lim.rlim_cur}}},
-          {"memory", {{"rss_bytes", rss_bytes()}}}};
+            {"fd_limit", fd_limit()}}},
+          {"fds", {{"open", open_fd_count()}, {"limit", fd_limit()}}},
+          {"memory", {{"rss_bytes", resident_bytes()}}}};
 }
 
 json control_plane::sessions() {

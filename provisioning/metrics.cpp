@@ -1,13 +1,11 @@
 #include "provisioning/metrics.hpp"
 
+#include "common/process_stats.hpp"
+
 #include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
 
-#include <sys/resource.h>
-#include <unistd.h>
-
-#include <filesystem>
-#include <fstream>
+#include <limits>
 
 namespace zp::provisioning {
 namespace {
@@ -49,16 +47,6 @@ ClientMetric histogram_sample(const std::vector<const proxy::histogram*>& parts)
     m.histogram.sample_sum += h->sum();
   }
   return m;
-}
-
-double open_fds() {
-  std::error_code ec;
-  double n = 0;
-  for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec);
-       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
-    ++n;
-  }
-  return n;
 }
 
 }  // namespace
@@ -163,19 +151,14 @@ std::string render_metrics(const metrics_input& in) {
   build.metric.push_back(sample(1, {{"version", ZONEPROXY_VERSION}}, MetricType::Gauge));
   out.push_back(std::move(build));
 
-  rlimit lim{};
-  ::getrlimit(RLIMIT_NOFILE, &lim);
   auto fds = family("zoneproxy_open_fds", "Open file descriptors.", MetricType::Gauge);
-  fds.metric.push_back(sample(open_fds(), {}, MetricType::Gauge));
+  fds.metric.push_back(sample(static_cast<double>(open_fd_count()), {}, MetricType::Gauge));
   out.push_back(std::move(fds));
   auto max_fds = family("zoneproxy_max_fds", "The file descriptor limit in force.", MetricType::Gauge);
-  max_fds.metric.push_back(sample(static_cast<double>(lim.rlim_cur), {}, MetricType::Gauge));
+  max_fds.metric.push_back(sample(static_cast<double>(fd_limit()), {}, MetricType::Gauge));
   out.push_back(std::move(max_fds));
-  std::ifstream statm("/proc/self/statm");
-  double pages = 0, resident = 0;
-  statm >> pages >> resident;
   auto rss = family("zoneproxy_resident_memory_bytes", "Resident set size.", MetricType::Gauge);
-  rss.metric.push_back(sample(resident * static_cast<double>(::sysconf(_SC_PAGESIZE)), {}, MetricType::Gauge));
+  rss.metric.push_back(sample(static_cast<double>(resident_bytes()), {}, MetricType::Gauge));
   out.push_back(std::move(rss));
 
   return prometheus::TextSerializer().Serialize(out);

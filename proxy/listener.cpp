@@ -1,5 +1,6 @@
 #include "proxy/listener.hpp"
 
+#include "common/acceptor.hpp"
 #include "common/log.hpp"
 #include "common/strings.hpp"
 
@@ -11,9 +12,6 @@
 namespace zp::proxy {
 namespace {
 
-// SO_REUSEPORT lets each worker bind its own acceptor to the same port.
-using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
-
 constexpr std::chrono::milliseconds k_min_backoff{10};
 constexpr std::chrono::milliseconds k_max_backoff{1000};
 
@@ -23,19 +21,8 @@ listener::listener(asio::io_context& io, listener_kind kind, worker_counters& co
     : acceptor_(io), backoff_(io), kind_(kind), counters_(counters), on_accept_(std::move(on_accept)) {}
 
 absl::Status listener::bind(const asio::ip::tcp::endpoint& at) {
-  std::error_code ec;
-  acceptor_.open(at.protocol(), ec);
-  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor_.set_option(reuse_port(true), ec);
-  if (!ec) acceptor_.bind(at, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    std::error_code ignored;
-    acceptor_.close(ignored);
-    return absl::UnavailableError(
-        str_cat("cannot listen on ", at.address().to_string(), ":", at.port(), ": ", ec.message()));
-  }
-  return absl::OkStatus();
+  // SO_REUSEPORT: each worker binds its own acceptor to the same port.
+  return open_acceptor(acceptor_, at, /*reuse_port=*/true);
 }
 
 asio::ip::tcp::endpoint listener::local_endpoint() const {

@@ -64,20 +64,17 @@ void relay_session::start() {
   if (e.failed || m.failed) return fail(asio::error::connection_reset);
 
   // PROTOCOL.md 3.3: both get the 101, then the relay starts with the early data.
-  to_module_server_ = direction{};
-  to_module_server_.from = &*endpoint_;
-  to_module_server_.to = &*module_server_;
-  to_module_server_.preface.reserve(k_switching.size() + e.early_data.size());
-  to_module_server_.preface.append(k_switching).append(e.early_data);
-  to_module_server_.eof = e.ended;
-  to_endpoint_ = direction{};
-  to_endpoint_.from = &*module_server_;
-  to_endpoint_.to = &*endpoint_;
-  to_endpoint_.preface.reserve(k_switching.size() + m.early_data.size());
-  to_endpoint_.preface.append(k_switching).append(m.early_data);
-  to_endpoint_.eof = m.ended;
-  e.early_data = std::string();
-  m.early_data = std::string();
+  auto setup = [](direction& d, tls_socket& from, tls_socket& to, half_handoff& sender) {
+    d = direction{};
+    d.from = &from;
+    d.to = &to;
+    d.preface.reserve(k_switching.size() + sender.early_data.size());
+    d.preface.append(k_switching).append(sender.early_data);
+    d.eof = sender.ended;
+    sender.early_data = std::string();
+  };
+  setup(to_module_server_, *endpoint_, *module_server_, e);
+  setup(to_endpoint_, *module_server_, *endpoint_, m);
 
   if (config_->settings.idle_timeout.count() > 0) arm_idle(config_->settings.idle_timeout);
   pump(to_module_server_);

@@ -28,18 +28,11 @@ unsigned mode_of(const fs::path& p) {
   return st.st_mode & 07777;
 }
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // Every file under a directory with its content, to prove nothing was changed.
 std::map<std::string, std::string> snapshot(const fs::path& dir) {
   std::map<std::string, std::string> out;
   for (const auto& e : fs::recursive_directory_iterator(dir)) {
-    out[e.path().string()] = e.is_regular_file() ? slurp(e.path()) : "<dir>";
+    out[e.path().string()] = e.is_regular_file() ? read_text(e.path()) : "<dir>";
   }
   return out;
 }
@@ -74,7 +67,7 @@ TEST(FirstStart, CreatesStateDirKeysAndTokenWithPrivateModes) {
   for (const char* key : {"identity/rsa.key", "identity/ecdsa.key", "bootstrap-token"}) {
     EXPECT_EQ(mode_of(s / key), 0600u) << key;
   }
-  std::string token = slurp(s / "bootstrap-token");
+  std::string token = read_text(s / "bootstrap-token");
   EXPECT_EQ(token.size(), 64u);
   EXPECT_EQ(token.find_first_not_of("0123456789abcdef"), std::string::npos) << token;
   // The operator learns where the token is and what to pin, from the log.
@@ -128,7 +121,7 @@ TEST(FirstStart, RestartReusesIdentityAndToken) {
     auto id = get_identity(d.provisioning_port());
     first_rsa = id["fingerprints"]["rsa"];
     first_ecdsa = id["fingerprints"]["ecdsa"];
-    first_token = slurp(state / "bootstrap-token");
+    first_token = read_text(state / "bootstrap-token");
     EXPECT_EQ(d.stop(), 0);
   }
   daemon again({}, state);
@@ -136,7 +129,7 @@ TEST(FirstStart, RestartReusesIdentityAndToken) {
   auto id = get_identity(again.provisioning_port());
   EXPECT_EQ(id["fingerprints"]["rsa"], first_rsa);
   EXPECT_EQ(id["fingerprints"]["ecdsa"], first_ecdsa);
-  EXPECT_EQ(slurp(state / "bootstrap-token"), first_token);
+  EXPECT_EQ(read_text(state / "bootstrap-token"), first_token);
   EXPECT_EQ(again.stop(), 0);
 }
 

@@ -22,13 +22,6 @@ namespace {
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 json body_of(const std::optional<http_reply>& r) {
   if (!r) return nullptr;
   return json::parse(r->body, nullptr, false);
@@ -44,7 +37,7 @@ class Api : public ::testing::Test {
   void SetUp() override {
     d_ = std::make_unique<daemon>(std::vector<std::string>{"--drain-timeout", "2"});
     ASSERT_TRUE(d_->wait_ready()) << d_->proc().output();
-    token_ = slurp(d_->state_dir() / "bootstrap-token");
+    token_ = read_text(d_->state_dir() / "bootstrap-token");
     anon_ = anonymous_ctx();
     ms_ = module_server_ctx();
   }
@@ -78,7 +71,7 @@ class Api : public ::testing::Test {
       auto r = run({"/bin/bash", (source_dir() / "certs/sign-csr.sh").string(), (test_pki() / "zone-ca.crt").string(),
                     (test_pki() / "zone-ca.key").string(), csr_file, crt_file});
       EXPECT_EQ(r.status, 0) << r.output;
-      certs[t] = slurp(crt_file);
+      certs[t] = read_text(crt_file);
     }
     return {{"module_server_ca", pki_file("ms-ca.crt")},
             {"certificates", certs},
@@ -379,7 +372,7 @@ TEST_F(Api, DeprovisionClosesEverythingAndIssuesANewToken) {
   auto r = ctl(port(), {"deprovision"});
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(state(), "unprovisioned");
-  const std::string token = slurp(d_->state_dir() / "bootstrap-token");
+  const std::string token = read_text(d_->state_dir() / "bootstrap-token");
   EXPECT_EQ(token.size(), 64u);
   EXPECT_NE(token, token_);
   tls_client data(ports->first, anon_.get());

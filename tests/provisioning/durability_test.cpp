@@ -16,13 +16,6 @@ namespace {
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 json identity(std::uint16_t port, SSL_CTX* ctx) {
   auto r = api_call(port, ctx, "GET", "/v1/identity");
   return r ? json::parse(r->body, nullptr, false) : json();
@@ -61,7 +54,7 @@ TEST(Durability, CrashBetweenWriteAndRenameDuringProvisionLeavesItUnprovisioned)
   {
     daemon d({}, state, {"ZP_TEST_CRASH_BEFORE_RENAME=provisioned.json"});
     ASSERT_TRUE(d.wait_ready());
-    token = slurp(state / "bootstrap-token");
+    token = read_text(state / "bootstrap-token");
     EXPECT_FALSE(provision(d).has_value());
     EXPECT_EQ(d.proc().wait(), 86) << "the test hook should have killed it mid-write";
   }
@@ -69,7 +62,7 @@ TEST(Durability, CrashBetweenWriteAndRenameDuringProvisionLeavesItUnprovisioned)
   ASSERT_TRUE(again.wait_ready()) << again.proc().output();
   auto anon = anonymous_ctx();
   EXPECT_EQ(identity(again.provisioning_port(), anon.get())["state"], "unprovisioned");
-  EXPECT_EQ(slurp(state / "bootstrap-token"), token) << "the token must still be the old one";
+  EXPECT_EQ(read_text(state / "bootstrap-token"), token) << "the token must still be the old one";
   EXPECT_TRUE(provision(again).has_value()) << "and it still provisions";
   EXPECT_EQ(again.stop(), 0);
 }
@@ -82,7 +75,7 @@ TEST(Durability, CrashDuringRotationLeavesTheOldCertificates) {
     daemon d({}, state);
     ASSERT_TRUE(d.wait_ready());
     ASSERT_TRUE(provision(d));
-    before = slurp(state / "provisioned.json");
+    before = read_text(state / "provisioned.json");
     EXPECT_EQ(d.stop(), 0);
   }
   {
@@ -93,7 +86,7 @@ TEST(Durability, CrashDuringRotationLeavesTheOldCertificates) {
     EXPECT_NE(r.status, 0);
     EXPECT_EQ(d.proc().wait(), 86);
   }
-  EXPECT_EQ(slurp(state / "provisioned.json"), before);
+  EXPECT_EQ(read_text(state / "provisioned.json"), before);
   daemon again({}, state);
   ASSERT_TRUE(again.wait_ready()) << again.proc().output();
   auto ms = module_server_ctx();
@@ -119,7 +112,7 @@ TEST(Durability, DamagedStateStopsTheStartNamingTheFile) {
     ASSERT_TRUE(provision(d));
     EXPECT_EQ(d.stop(), 0);
   }
-  const std::string good = slurp(state / "provisioned.json");
+  const std::string good = read_text(state / "provisioned.json");
   std::ofstream(state / "provisioned.json", std::ios::trunc) << good.substr(0, good.size() / 2);
   expect_start_fails_naming(state, "provisioned.json");
   std::ofstream(state / "provisioned.json", std::ios::trunc) << good;

@@ -104,6 +104,13 @@ run_result run(std::vector<std::string> argv, std::chrono::milliseconds timeout)
   return r;
 }
 
+std::string read_text(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
 temp_dir::temp_dir() {
   std::string tmpl = (fs::temp_directory_path() / "zptest-XXXXXX").string();
   if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");

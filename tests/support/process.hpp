@@ -49,6 +49,9 @@ struct run_result {
 };
 run_result run(std::vector<std::string> argv, std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
+/// The whole content of a file (empty if unreadable).
+std::string read_text(const std::filesystem::path& file);
+
 /// A fresh directory under the system temp dir, removed with the object.
 class temp_dir {
  public:
