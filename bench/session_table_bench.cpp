@@ -18,8 +18,11 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <fstream>
+#include <iostream>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -32,8 +35,8 @@ using zp::proxy::session_id;
 using zp::proxy::session_table;
 using outcome = session_table::outcome;
 
-constexpr std::size_t k_capacity = 1 << 17;    // max_pending of every table here
-constexpr std::size_t k_prefilled = 100'000;   // waiting halves in the lookup tables
+constexpr std::size_t k_capacity = 1 << 17;   // max_pending of every table here
+constexpr std::size_t k_prefilled = 100'000;  // waiting halves in the lookup tables
 
 struct waiting_half {
   role r;
@@ -91,8 +94,7 @@ struct std_mutex_unordered_map
     : locked_table<std::mutex, std::unordered_map<session_id, waiting_half, absl::Hash<session_id>>> {
   using locked_table::locked_table;
 };
-struct absl_mutex_flat_hash_map
-    : locked_table<absl_mutex, absl::flat_hash_map<session_id, waiting_half>> {
+struct absl_mutex_flat_hash_map : locked_table<absl_mutex, absl::flat_hash_map<session_id, waiting_half>> {
   using locked_table::locked_table;
 };
 
@@ -207,8 +209,7 @@ void lookup_conflict(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
 }
 
-#define ZP_TABLE_BENCH(fn, table) \
-  BENCHMARK_TEMPLATE(fn, table)->Threads(1)->Threads(2)->Threads(4)->UseRealTime()
+#define ZP_TABLE_BENCH(fn, table) BENCHMARK_TEMPLATE(fn, table)->Threads(1)->Threads(2)->Threads(4)->UseRealTime()
 
 ZP_TABLE_BENCH(pair_round_trip, lock_free);
 ZP_TABLE_BENCH(pair_round_trip, std_mutex_unordered_map);
@@ -231,5 +232,11 @@ int main(int argc, char** argv) {
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
+  // The lock-free tables ask for transparent huge pages; say whether they got them (a
+  // table on 4 KiB pages pays TLB misses and runs visibly slower).
+  std::ifstream smaps("/proc/self/smaps_rollup");
+  for (std::string line; std::getline(smaps, line);) {
+    if (line.rfind("AnonHugePages:", 0) == 0) std::cerr << line << "\n";
+  }
   return 0;
 }

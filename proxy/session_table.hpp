@@ -85,12 +85,10 @@ class session_table {
     half peer = nullptr;
   };
 
-  /// Pairs h with the waiting opposite half of id, or stores it, or refuses it (3.3/3.4).
-  /// When paired, everything the peer's owner did before its arrive() is visible here.
+  /// Pairs h with id's waiting opposite half (its owner's prior writes visible), or stores h, or refuses it.
   arrive_result arrive(const session_id& id, role r, half h);
 
-  /// Removes h, stored by an earlier arrive(): true if removed for good, false if a peer
-  /// claimed it first (and now owns it).
+  /// Removes h (stored by an earlier arrive()): true if gone for good, false if a peer claimed it first.
   bool cancel(const session_id& id, role r, half h);
 
   /// Number of halves of role r waiting; exact only when no operation is in flight.
