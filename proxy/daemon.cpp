@@ -85,18 +85,7 @@ absl::Status run_daemon(const daemon_config& config) {
   }
 
   auto notifier = make_service_notifier();
-  notifier->ready();
-  // WATCHDOG=1 from the control thread: if it stalls, the service manager notices.
   asio::steady_timer watchdog(control);
-  std::function<void()> ping = [&] {
-    notifier->watchdog();
-    watchdog.expires_after(*notifier->watchdog_interval());
-    watchdog.async_wait([&](std::error_code wait_ec) {
-      if (!wait_ec) ping();
-    });
-  };
-  if (notifier->watchdog_interval()) ping();
-
   // First SIGTERM/SIGINT: drain (PROTOCOL.md 3.5) while 17488 keeps answering with
   // state "draining"; a second one stops at once.
   asio::signal_set signals(control, SIGINT, SIGTERM);
@@ -120,6 +109,20 @@ absl::Status run_daemon(const daemon_config& config) {
     });
   };
   signals.async_wait(on_signal);
+
+  // READY=1 only now: the service manager may send SIGTERM the moment it sees it, and
+  // the handler above must already be in place (else the default action kills us).
+  notifier->ready();
+  // WATCHDOG=1 from the control thread: if it stalls, the service manager notices.
+  std::function<void()> ping = [&] {
+    notifier->watchdog();
+    watchdog.expires_after(*notifier->watchdog_interval());
+    watchdog.async_wait([&](std::error_code wait_ec) {
+      if (!wait_ec) ping();
+    });
+  };
+  if (notifier->watchdog_interval()) ping();
+
   control.run();
   plane.stop();
   spdlog::info("event=stopped");

@@ -44,11 +44,14 @@ class notify_socket {
 
   std::string env() const { return "NOTIFY_SOCKET=" + name_; }
 
-  /// Reads datagrams until one has the assignment `line` (e.g. "READY=1") or the deadline
-  /// passes; every datagram read is appended to `seen`, split into its assignments.
-  bool wait_for(const std::string& line, std::vector<std::string>& seen, std::chrono::milliseconds timeout = 20s) {
+  /// Reads datagrams until `seen` holds the assignment `line` (e.g. "READY=1") `times`
+  /// times or the deadline passes; every datagram read is appended to `seen`, split into
+  /// its assignments.
+  bool wait_for(const std::string& line, std::vector<std::string>& seen, std::chrono::milliseconds timeout = 20s,
+                std::ptrdiff_t times = 1) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
-    if (std::find(seen.begin(), seen.end(), line) != seen.end()) return true;
+    auto enough = [&] { return std::count(seen.begin(), seen.end(), line) >= times; };
+    if (enough()) return true;
     while (true) {
       const auto left =
           std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
@@ -58,16 +61,13 @@ class notify_socket {
       char buf[4096];
       const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
       if (n <= 0) continue;
-      bool found = false;
       std::string_view message(buf, static_cast<std::size_t>(n));
       while (!message.empty()) {
         const auto nl = message.find('\n');
-        const std::string assignment(message.substr(0, nl));
-        found = found || assignment == line;
-        seen.push_back(assignment);
+        seen.emplace_back(message.substr(0, nl));
         message.remove_prefix(nl == std::string_view::npos ? message.size() : nl + 1);
       }
-      if (found) return true;
+      if (enough()) return true;
     }
   }
 
@@ -100,7 +100,9 @@ void expect_ready_watchdog_stopping(notify_socket& sock) {
   ASSERT_TRUE(sock.wait_for("READY=1", seen)) << joined(seen) << "\n" << d.proc().output();
   // READY=1 comes only once the control API is listening.
   EXPECT_NE(listening_port(d.proc().output(), "provisioning"), 0) << d.proc().output();
-  ASSERT_TRUE(sock.wait_for("WATCHDOG=1", seen)) << joined(seen) << "\n" << d.proc().output();
+  // Two pings: the first is sent while the daemon starts up, the second from its running
+  // control loop, by which time its SIGTERM handler is installed.
+  ASSERT_TRUE(sock.wait_for("WATCHDOG=1", seen, 20s, 2)) << joined(seen) << "\n" << d.proc().output();
 
   d.proc().signal(SIGTERM);
   ASSERT_TRUE(sock.wait_for("STOPPING=1", seen)) << joined(seen) << "\n" << d.proc().output();
@@ -126,7 +128,9 @@ TEST(service_notify, ReadyWatchdogStoppingArriveInOrderOnAbstractSocket) {
 }
 
 // sd_watchdog_enabled(3): WATCHDOG_PID naming another process means the watchdog is not
-// ours. Absence can only be shown over a window: 20 would-be ping intervals here.
+// ours. Absence can only be shown over a window: 20 would-be ping intervals here (which
+// also leaves the daemon time to install its SIGTERM handler, there being no ping to
+// wait for).
 TEST(service_notify, WatchdogPidOfAnotherProcessSendsNoPings) {
   notify_socket sock(unique_abstract_name());
   daemon d({}, {}, {sock.env(), "WATCHDOG_USEC=20000", "WATCHDOG_PID=1"});

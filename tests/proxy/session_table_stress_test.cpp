@@ -184,6 +184,10 @@ TEST(SessionTableStress, EveryHalfEndsExactlyOnce) {
   if (ids >= 10'000) {
     EXPECT_GT(paired_ids, 0u);
     EXPECT_GT(cancelled_ids, 0u);
+  }
+  if (ids >= 100'000) {
+    // Thousands normally; a run on a machine so loaded that the threads never overlap
+    // would show none.
     EXPECT_GT(early_lost, 0u) << "no cancel ever raced a claim: the test lost its point";
   }
 }
