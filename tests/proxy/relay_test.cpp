@@ -206,7 +206,13 @@ TEST_F(Relay, SlowReaderStallsTheWriterInsteadOfGrowingProxyMemory) {
     }
   }
   const long grown = rss_kib() - rss_before;
+#if defined(__SANITIZE_ADDRESS__)
+  // ASan keeps freed memory in quarantine, so RSS measures the sanitizer, not the
+  // proxy; the writer being stopped (above) is what this build can check.
+  (void)grown;
+#else
   EXPECT_LT(grown, 2048) << "proxy+test RSS grew " << grown << " KiB while " << pushed << " bytes were pushed";
+#endif
   // Nothing is lost: the reader gets every byte once it reads.
   ::fcntl(s.e->fd(), F_SETFL, ::fcntl(s.e->fd(), F_GETFL) & ~O_NONBLOCK);
   std::string all = read_exactly(*s.m, pushed);
