@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 
 namespace zp::proxy {
 
@@ -31,13 +32,20 @@ class listener {
   void do_accept();
   void on_accept(std::error_code ec, asio::ip::tcp::socket socket);
 
-  asio::ip::tcp::acceptor acceptor_;
-  asio::steady_timer backoff_;
-  std::chrono::milliseconds backoff_delay_{0};
+  // Shared with pending handlers, so a handler that completes after the listener is
+  // gone (its completion was already queued) finds `closed` set and touches nothing
+  // else. close() always runs on the worker before the shard is destroyed.
+  struct state {
+    asio::ip::tcp::acceptor acceptor;
+    asio::steady_timer backoff;
+    std::chrono::milliseconds backoff_delay{0};
+    bool closed = false;
+    explicit state(asio::io_context& io) : acceptor(io), backoff(io) {}
+  };
+  std::shared_ptr<state> state_;
   listener_kind kind_;
   worker_counters& counters_;
   accept_handler on_accept_;
-  bool closed_ = false;
 };
 
 }  // namespace zp::proxy
