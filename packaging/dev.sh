@@ -93,7 +93,7 @@ cmd_test() {
   configure_and_build build-asan -DZONEPROXY_SANITIZE=address,undefined -DZONEPROXY_BENCH=OFF
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 run_ctest build-asan
   echo "== concurrent tests under TSan"
-  # Only what the tsan label runs: the lock-free session table.
+  # What the tsan label runs: the lock-free session table.
   cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DZONEPROXY_SANITIZE=thread \
     -DZONEPROXY_BENCH=OFF >/dev/null
   cmake --build build-tsan -j "$jobs" --target session_table_test session_table_stress_test
