@@ -1,7 +1,14 @@
 #include "common/log.hpp"
 
-#include <spdlog/sinks/stdout_sinks.h>
 #include "common/strings.hpp"
+
+#include <spdlog/sinks/stdout_sinks.h>
+
+#ifdef _WIN32
+#include "packaging/windows/event_log_sink.hpp"
+
+#include <memory>
+#endif
 
 namespace zp::log {
 
@@ -12,6 +19,15 @@ void init(spdlog::level::level_enum level) {
     logger = spdlog::stderr_logger_mt("zoneproxy");
     logger->set_pattern("ts=%Y-%m-%dT%H:%M:%S.%eZ level=%l %v", spdlog::pattern_time_type::utc);
     logger->flush_on(spdlog::level::trace);
+#ifdef _WIN32
+    // Under the Service Control Manager nobody reads stderr: the Event Log gets the lines.
+    if (windows::hosted_by_scm()) {
+      auto event_log = std::make_shared<windows::event_log_sink>();
+      event_log->set_level(spdlog::level::info);
+      event_log->set_pattern("%v");
+      logger->sinks().push_back(std::move(event_log));
+    }
+#endif
     spdlog::set_default_logger(logger);
   }
   logger->set_level(level);

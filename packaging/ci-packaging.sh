@@ -68,6 +68,8 @@ imports=$(x86_64-w64-mingw32-objdump -p "$mingw/zoneproxy-service-check.exe")
 for fn in StartServiceCtrlDispatcherW SetServiceStatus CreateServiceW ChangeServiceConfig2W ReportEventW; do
   check "imports $fn" has "$imports" "$fn"
 done
+check "daemon's Windows glue (service command, Event Log sink) compiled" \
+  test -s "$mingw/CMakeFiles/zp_windows_daemon_glue.dir$root/proxy/main.cpp.obj"
 check "Event Log message table linked" has "$(x86_64-w64-mingw32-objdump -h "$mingw/zoneproxy-service-check.exe")" ".rsrc"
 
 echo "== packaging: MSI (wixl, stand-in executables)"

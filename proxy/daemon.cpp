@@ -11,6 +11,7 @@
 #include "proxy/worker.hpp"
 
 #include <spdlog/spdlog.h>
+#include <asio/post.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
 
@@ -18,8 +19,55 @@
 
 #include <csignal>
 #include <functional>
+#include <mutex>
+#include <utility>
 
 namespace zp {
+namespace {
+
+// How another thread reaches the running daemon (request_daemon_stop). The mutex orders a
+// request against run_daemon registering and unregistering, so a request never posts to
+// an io_context that is gone, and one made before registration is not lost.
+struct stop_requests_state {
+  std::mutex mu;
+  std::function<void()> deliver;  // set while run_daemon runs
+  bool pending = false;           // asked before run_daemon was ready to hear it
+};
+
+stop_requests_state& stop_requests() {
+  static stop_requests_state s;
+  return s;
+}
+
+// Scoped: delivers stop requests to `deliver` from construction to destruction.
+class stop_request_registration {
+ public:
+  explicit stop_request_registration(std::function<void()> deliver) {
+    auto& s = stop_requests();
+    std::lock_guard lock(s.mu);
+    s.deliver = std::move(deliver);
+    if (std::exchange(s.pending, false)) s.deliver();
+  }
+  ~stop_request_registration() {
+    auto& s = stop_requests();
+    std::lock_guard lock(s.mu);
+    s.deliver = nullptr;
+  }
+  stop_request_registration(const stop_request_registration&) = delete;
+  stop_request_registration& operator=(const stop_request_registration&) = delete;
+};
+
+}  // namespace
+
+void request_daemon_stop() {
+  auto& s = stop_requests();
+  std::lock_guard lock(s.mu);
+  if (s.deliver) {
+    s.deliver();
+  } else {
+    s.pending = true;
+  }
+}
 
 std::uint64_t raise_fd_limit() {
   rlimit lim{};
@@ -86,29 +134,33 @@ absl::Status run_daemon(const daemon_config& config) {
 
   auto notifier = make_service_notifier();
   asio::steady_timer watchdog(control);
-  // First SIGTERM/SIGINT: drain (PROTOCOL.md 3.5) while 17488 keeps answering with
-  // state "draining"; a second one stops at once.
+  // First SIGTERM/SIGINT (or stop request): drain (PROTOCOL.md 3.5) while 17488 keeps
+  // answering with state "draining"; a second one stops at once. `cause` is a log field.
   asio::signal_set signals(control, SIGINT, SIGTERM);
   bool draining = false;
-  std::function<void(std::error_code, int)> on_signal = [&](std::error_code wait_ec, int signo) {
-    if (wait_ec) return;
+  auto begin_stop = [&](std::string_view cause) {
     if (draining) {
-      spdlog::info("event=stopping_now signal={}", signo == SIGINT ? "SIGINT" : "SIGTERM");
+      spdlog::info("event=stopping_now {}", cause);
       plane.stop();
       return;
     }
     draining = true;
-    spdlog::info("event=draining signal={} live_sessions={}", signo == SIGINT ? "SIGINT" : "SIGTERM",
-                 plane.live_sessions());
+    spdlog::info("event=draining {} live_sessions={}", cause, plane.live_sessions());
     notifier->stopping();
-    signals.async_wait(on_signal);  // before begin_drain: it may finish (and cancel this) at once
     control_plane.begin_drain(control, [&] {
       watchdog.cancel();
       signals.cancel();
       api.stop();
     });
   };
+  std::function<void(std::error_code, int)> on_signal = [&](std::error_code wait_ec, int signo) {
+    if (wait_ec) return;
+    // Re-armed before the drain starts: the drain may finish (and cancel this) at once.
+    if (!draining) signals.async_wait(on_signal);
+    begin_stop(signo == SIGINT ? "signal=SIGINT" : "signal=SIGTERM");
+  };
   signals.async_wait(on_signal);
+  stop_request_registration stop_requests([&] { asio::post(control, [&] { begin_stop("request=service_control"); }); });
 
   // READY=1 only now: the service manager may send SIGTERM the moment it sees it, and
   // the handler above must already be in place (else the default action kills us).

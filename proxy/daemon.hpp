@@ -8,9 +8,15 @@
 
 namespace zp {
 
-/// Runs the daemon until SIGINT/SIGTERM. Start-up failures come back as a Status whose
+/// Runs the daemon until SIGINT/SIGTERM or request_daemon_stop(). Start-up failures come back as a Status whose
 /// message is one line naming the file, key or value at fault.
 absl::Status run_daemon(const daemon_config& config);
+
+/// Asks the running daemon to drain and return, as the first SIGTERM does; a second call
+/// stops at once, as a second SIGTERM does. Thread-safe and non-blocking: the Windows
+/// service host calls it from the SCM's control thread on STOP and SHUTDOWN. A request
+/// made before run_daemon is listening is kept and acted on as soon as it is.
+void request_daemon_stop();
 
 /// Raises RLIMIT_NOFILE's soft limit to the hard limit; answers the limit now in force.
 std::uint64_t raise_fd_limit();

@@ -7,9 +7,23 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <thread>
+
+#ifdef _WIN32
+#include "packaging/windows/service_host.hpp"
+#include "packaging/windows/state_dir_acl.hpp"
+#include "packaging/windows/win32_text.hpp"
+
+#include <shellapi.h>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+#endif
 
 namespace {
 
@@ -18,12 +32,63 @@ int fail(std::string_view message, int status) {
   return status;
 }
 
+void default_workers(zp::daemon_config& config) {
+  if (config.workers == 0) config.workers = std::max(1u, std::thread::hardware_concurrency());
+}
+
+#ifdef _WIN32
+// The daemon as the Service Control Manager runs it: nobody reads stderr, so every
+// failure goes to the Event Log too, as one line naming the file or field.
+int run_as_service(const zp::windows::service_options& options) {
+  auto fail_event = [](std::string_view message, int status) {
+    zp::windows::write_event(zp::windows::event_severity::error, zp::str_cat("zoneproxy: error: ", message));
+    return fail(message, status);
+  };
+  zp::daemon_config config;
+  std::error_code ec;
+  // An absent file means the built-in defaults (the MSI installs none).
+  if (std::filesystem::exists(std::u8string(options.config_file.begin(), options.config_file.end()), ec)) {
+    if (auto st = zp::load_config_file(options.config_file, config); !st.ok()) {
+      return fail_event(zp::message_of(st), 2);
+    }
+  }
+  // The options are UTF-8; a path built from a narrow string would take the ANSI code page.
+  config.state_dir = std::filesystem::path(std::u8string(options.state_dir.begin(), options.state_dir.end()));
+  if (auto problem = zp::windows::state_dir_acl_problem(options.state_dir); !problem.empty()) {
+    return fail_event(problem, 2);
+  }
+  default_workers(config);
+  zp::log::init(config.log_level);
+  if (auto st = zp::run_daemon(config); !st.ok()) return fail_event(zp::message_of(st), 1);
+  return 0;
+}
+
+// `zoneproxy service install|uninstall|run [--config FILE] [--state-dir DIR]`. The words
+// come from the UTF-16 command line, so paths outside the ANSI code page survive.
+int service_command() {
+  int argc = 0;
+  wchar_t** wide = ::CommandLineToArgvW(::GetCommandLineW(), &argc);
+  if (wide == nullptr) return fail("cannot read the command line", 2);
+  std::vector<std::string> words;
+  for (int i = 2; i < argc; ++i) words.push_back(zp::windows::narrow(wide[i]));
+  ::LocalFree(wide);
+  const zp::windows::hosted_program program{run_as_service, [] { zp::request_daemon_stop(); }};
+  return zp::windows::service_main(words, program);
+}
+#endif
+
 }  // namespace
 
 int main(int argc, char** argv) {
+#ifdef _WIN32
+  if (argc >= 2 && std::string_view(argv[1]) == "service") return service_command();
+#endif
   CLI::App app{"zoneproxy: Direct Connect zone proxy (TLS rendezvous relay)", "zoneproxy"};
   app.set_version_flag("--version", std::string("zoneproxy ") + ZONEPROXY_VERSION);
   app.require_subcommand(1);
+#ifdef _WIN32
+  app.footer(zp::windows::service_usage());
+#endif
 
   std::string state_dir, config_file, bind, log_level;
   std::int64_t port = 0, workers = 0, drain = 0;
@@ -59,7 +124,7 @@ int main(int argc, char** argv) {
   if (st.ok() && o_level->count() > 0) st = zp::set_log_level(config, log_level);
   if (st.ok() && o_drain->count() > 0) st = zp::set_drain_timeout(config, drain);
   if (!st.ok()) return fail(zp::message_of(st), 2);
-  if (config.workers == 0) config.workers = std::max(1u, std::thread::hardware_concurrency());
+  default_workers(config);
 
   zp::log::init(config.log_level);
   if (auto run_status = zp::run_daemon(config); !run_status.ok()) return fail(zp::message_of(run_status), 1);
