@@ -1,0 +1,125 @@
+// idle: --count sessions opened (--connections at a time) and held open without
+// traffic; the process under test's RSS (VmRSS) is read before the first and after the
+// last is open and a settling pause, so rss_per_session_kib = (after - before) / N.
+// Then every session does one checked round trip and closes cleanly.
+//
+// N is at most 8,000: the harness holds two sockets per session (both halves, or the
+// client and the backend connection) under the 20,000 descriptors a process may open
+// here (`ulimit -Hn`).
+
+#include "bench/harness/ping_pong.hpp"
+#include "bench/harness/proc_stats.hpp"
+#include "bench/harness/scenario.hpp"
+#include "common/strings.hpp"
+
+#include <asio/steady_timer.hpp>
+
+#include <atomic>
+#include <thread>
+
+namespace zp::bench {
+namespace {
+
+// Idle sessions settle (the proxy releases handshake and relay buffers) before the
+// second RSS reading.
+constexpr std::chrono::seconds k_settle{2};
+
+struct shared_state {
+  std::atomic<bool> stopping{false};
+  std::atomic<std::uint64_t> claimed{0};
+  std::uint64_t limit = 0;
+  std::mutex mu;
+  std::vector<std::shared_ptr<session>> open;  // guarded by mu
+};
+
+void open_next(run_context& c, asio::io_context& io, shared_state& st, tracker& openers) {
+  if (st.stopping.load(std::memory_order_relaxed) || st.claimed.fetch_add(1) >= st.limit) {
+    openers.done();
+    return;
+  }
+  c.t.open(io, [&c, &io, &st, &openers](std::shared_ptr<session> s, const open_timing&) {
+    if (s) {
+      std::lock_guard lock(st.mu);
+      st.open.push_back(std::move(s));
+    }
+    open_next(c, io, st, openers);
+  });
+}
+
+}  // namespace
+
+scenario_result run_idle(run_context& c) {
+  shared_state st;
+  st.limit = c.o.count;
+  const auto rss_before = rss_kib(c.o.proxy_pids);
+  const auto t0 = steady_clock::now();
+  tracker openers;
+  const unsigned parallel = std::min<unsigned>(c.o.connections, c.o.count);
+  openers.add(parallel);
+  for (unsigned i = 0; i < parallel; ++i) {
+    asio::io_context& io = c.pool.next();
+    on(io, [&c, &io, &st, &openers] { open_next(c, io, st, openers); });
+  }
+  if (!openers.wait_idle(t0 + count_budget(c.o))) {
+    st.stopping.store(true);
+    openers.wait_idle(steady_clock::now() + k_drain_timeout);
+  }
+  const double open_s = seconds_between(t0, steady_clock::now());
+  std::vector<std::shared_ptr<session>> sessions;
+  {
+    std::lock_guard lock(st.mu);
+    sessions = st.open;
+  }
+  if (sessions.size() < c.o.count) {
+    c.errors.add(str_cat("idle: ", sessions.size(), " of ", c.o.count, " sessions opened"));
+  }
+  std::this_thread::sleep_for(k_settle);
+  const auto rss_after = rss_kib(c.o.proxy_pids);
+
+  // Every idle session still carries data both ways, then ends cleanly.
+  tracker closing;
+  std::atomic<std::uint64_t> verified{0};
+  closing.add(sessions.size());
+  for (auto& s : sessions) {
+    on(*s->io, [&c, &closing, &verified, s] {
+      auto pp = std::make_shared<ping_pong>(s, c.o.message_size, c.t);
+      pp->once([&c, &closing, &verified, pp](const std::string& failure, std::chrono::nanoseconds) {
+        if (!failure.empty()) {
+          c.errors.add(str_cat("idle session after the pause: ", failure));
+          pp->sess()->a->close();
+          pp->sess()->b->close();
+          closing.done();
+          return;
+        }
+        verified.fetch_add(pp->bytes_verified());
+        c.t.close(pp->sess(), [&closing](bool) { closing.done(); });
+      });
+    });
+  }
+  if (!closing.wait_idle(steady_clock::now() + k_drain_timeout + k_phase_timeout)) {
+    c.errors.add(str_cat("idle: ", closing.in_flight(), " sessions did not finish their round trip and close"));
+  }
+  sessions.clear();  // the sessions' sockets close on their own threads' handlers
+
+  scenario_result r;
+  r.params["count"] = c.o.count;
+  const auto n = st.open.size();
+  r.metrics["sessions"] = n;
+  r.metrics["rss_before_kib"] = rss_before ? nlohmann::json(*rss_before) : nlohmann::json(nullptr);
+  r.metrics["rss_after_kib"] = rss_after ? nlohmann::json(*rss_after) : nlohmann::json(nullptr);
+  r.metrics["rss_per_session_kib"] = nullptr;
+  if (rss_before && rss_after && n > 0) {
+    r.metrics["rss_per_session_kib"] = static_cast<double>(*rss_after - *rss_before) / static_cast<double>(n);
+  }
+  r.summary.push_back(
+      fmt::format("{} idle sessions opened in {:.2f} s ({} at a time), each then checked with a "
+                  "round trip of {} bytes and closed",
+                  n, open_s, parallel, c.o.message_size));
+  if (!r.metrics["rss_per_session_kib"].is_null()) {
+    r.summary.push_back(fmt::format("process under test RSS {} KiB -> {} KiB: {:.1f} KiB per session", *rss_before,
+                                    *rss_after, r.metrics["rss_per_session_kib"].get<double>()));
+  }
+  return r;
+}
+
+}  // namespace zp::bench

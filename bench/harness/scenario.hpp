@@ -1,0 +1,74 @@
+#pragma once
+// The six scenarios of issue 7. Each one runs on the I/O threads through a target
+// (session.hpp), bounded by --duration or --count plus phase deadlines, and answers with
+// its parameters, its metrics (the JSON contract) and a human summary; errors go to the
+// shared error log.
+
+#include "bench/harness/io_pool.hpp"
+#include "bench/harness/options.hpp"
+#include "bench/harness/session.hpp"
+#include "bench/harness/stats.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace zp::bench {
+
+struct run_context {
+  const options& o;
+  io_pool& pool;
+  target& t;
+  error_log& errors;
+};
+
+struct scenario_result {
+  nlohmann::json params = nlohmann::json::object();  // scenario-specific, added to the common ones
+  nlohmann::json metrics = nlohmann::json::object();
+  std::vector<std::string> summary;  // human lines
+};
+
+scenario_result run_throughput(run_context& c);
+scenario_result run_latency(run_context& c);
+scenario_result run_handshakes(run_context& c);
+scenario_result run_pairing(run_context& c);
+scenario_result run_idle(run_context& c);
+scenario_result run_churn(run_context& c);
+
+/// Work in flight on the I/O threads, waited for by the main thread with a deadline.
+class tracker {
+ public:
+  void add(std::size_t n = 1);
+  void done();
+  /// Waits until nothing is in flight; false at the deadline.
+  bool wait_idle(steady_clock::time_point deadline);
+  std::size_t in_flight() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::size_t n_ = 0;
+};
+
+/// The time a count-bounded scenario (pairing, idle) may take: --duration plus 5 ms per
+/// counted session (opening 8,000 idle sessions is ~16,000 handshakes on 2 shared cores).
+std::chrono::nanoseconds count_budget(const options& o);
+
+/// How long the end of a scenario may take after its stop (drains and closes).
+inline constexpr std::chrono::seconds k_drain_timeout{15};
+
+/// Runs `f` on `io` (posted).
+template <typename F>
+void on(asio::io_context& io, F&& f) {
+  asio::post(io, std::forward<F>(f));
+}
+
+/// Seconds between two time points.
+inline double seconds_between(steady_clock::time_point a, steady_clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+}  // namespace zp::bench
