@@ -11,6 +11,8 @@ packages=(
   nlohmann-json3-dev libspdlog-dev libcli11-dev libtomlplusplus-dev libhttp-parser-dev libsystemd-dev
   # run time and tests
   openssl ca-certificates procps prometheus
+  # the bench smoke test and bench/peers: a TLS forwarder to compare against
+  haproxy
   # packaging checks (packaging/ci-packaging.sh): unit analysis, .deb, Windows cross build, MSI
   systemd dpkg-dev file util-linux g++-mingw-w64-x86-64 binutils-mingw-w64-x86-64 wixl msitools
 )
