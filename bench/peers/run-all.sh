@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The full comparison behind bench/RESULTS.md: every scenario x every peer (HAProxy,
+# stunnel4, nginx) x both suites, through bench/peers/compare.sh (A B rounds), plus
+# pairing (zoneproxy only). JSON results go to bench/results/ (old ones are removed
+# first), the commands and their printed medians to bench/results/run-all.log.
+# About 20-25 minutes on the 2-core machine with the defaults.
+#
+# Usage: bench/peers/run-all.sh
+# Environment (defaults): ZP_ROUNDS (3), ZP_DURATION seconds per timed run (3),
+#   ZP_IDLE_COUNT sessions in the idle scenario (2000), ZP_PAIRS pairs in the pairing
+#   scenario (1000), ZP_PEERS ("haproxy stunnel nginx"), ZP_SUITES (both AES128 suites),
+#   ZP_SCENARIOS ("throughput-one throughput-both latency handshakes idle churn pairing"),
+#   ZP_LOCK (/tmp/zoneproxy-build.lock: each compare.sh runs under flock on it, so a
+#   build never overlaps a measurement; empty = no lock).
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+out=$root/bench/results
+rounds=${ZP_ROUNDS:-3}
+duration=${ZP_DURATION:-3}
+idle_count=${ZP_IDLE_COUNT:-2000}
+pairs=${ZP_PAIRS:-1000}
+read -r -a peers <<<"${ZP_PEERS:-haproxy stunnel nginx}"
+read -r -a suites <<<"${ZP_SUITES:-ECDHE-ECDSA-AES128-GCM-SHA256 ECDHE-RSA-AES128-GCM-SHA256}"
+read -r -a scenarios <<<"${ZP_SCENARIOS:-throughput-one throughput-both latency handshakes idle churn pairing}"
+lock=${ZP_LOCK-/tmp/zoneproxy-build.lock}
+
+[ -x "$root/build/bin/zoneproxy-bench" ] || { echo "run-all: error: build/bin/zoneproxy-bench not found" >&2; exit 2; }
+mkdir -p "$out"
+rm -f "$out"/*.json
+log=$out/run-all.log
+started=$SECONDS
+{
+  echo "# bench/peers/run-all.sh at $(git -C "$root" rev-parse --short HEAD), $(date -u +%Y-%m-%dT%H:%MZ)"
+  echo "# nproc=$(nproc) kernel=$(uname -r) $(haproxy -v 2>/dev/null | head -1 | cut -d' ' -f1-3)," \
+    "$(stunnel4 -version 2>&1 | grep -m1 '^stunnel' | cut -d' ' -f1-2), $(/usr/sbin/nginx -v 2>&1)," \
+    "$(openssl version)"
+  echo "# ZP_ROUNDS=$rounds ZP_DURATION=$duration ZP_IDLE_COUNT=$idle_count ZP_PAIRS=$pairs"
+} >"$log"
+
+failed=0
+compare() {  # compare.sh arguments
+  local cmd=(bash "$root/bench/peers/compare.sh" "$@")
+  [ -z "$lock" ] || cmd=(flock "$lock" "${cmd[@]}")
+  echo "\$ ${cmd[*]#"$root/"}" | tee -a "$log"
+  local rc=0
+  "${cmd[@]}" 2>>"$log.stderr" | tee -a "$log" || rc=$?
+  [ "$rc" -eq 0 ] || { failed=1; echo "run-all: exit $rc" | tee -a "$log"; }
+  [ "$rc" -le 1 ] || { echo "run-all: error: compare.sh failed (see $log.stderr)" >&2; exit 2; }
+}
+
+for suite in "${suites[@]}"; do
+  for scenario in "${scenarios[@]}"; do
+    case "$scenario" in
+      throughput-one) args=(--scenario throughput --variant one -- --direction one --duration "$duration") ;;
+      throughput-both) args=(--scenario throughput --variant both -- --direction both --duration "$duration") ;;
+      latency|handshakes|churn) args=(--scenario "$scenario" -- --duration "$duration") ;;
+      idle) args=(--scenario idle -- --count "$idle_count") ;;
+      pairing)
+        compare --peer none --suite "$suite" --rounds "$rounds" --out "$out" --scenario pairing -- --count "$pairs"
+        continue ;;
+      *) echo "run-all: error: unknown scenario '$scenario'" >&2; exit 2 ;;
+    esac
+    for peer in "${peers[@]}"; do
+      compare --peer "$peer" --suite "$suite" --rounds "$rounds" --out "$out" "${args[@]}"
+    done
+  done
+done
+echo "# done in $((SECONDS - started)) s, errors: $([ "$failed" -eq 0 ] && echo none || echo some)" | tee -a "$log"
+exit "$failed"
