@@ -212,7 +212,8 @@ def plots(runs, plot_dir):
         return [(g[1], g[2], g[3]) for g in groups]
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
-    groups = [(f"{s}\n{f.split("-")[1].replace("both", "both directions").replace("one", "one direction")}", s, f, "mb_per_s")
+    dirs = {"throughput-one": "one direction", "throughput-both": "both directions"}
+    groups = [(f"{s}\n{dirs[f]}", s, f, "mb_per_s")
               for s, _ in SUITES for f in ("throughput-one", "throughput-both")]
     bars(axes[0], groups, metric_list, "MB/s (median, bar = min-max)", "Relay throughput (higher is better)")
     groups = [(s, s, "handshakes", "sessions_per_s") for s, _ in SUITES]
