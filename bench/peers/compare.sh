@@ -24,7 +24,12 @@
 #                    JSON object plus a "compare" object (peer, round, figure, loadavg)
 #
 # Environment: ZP_BIN_DIR (default build/bin), ZP_BENCH_TIMEOUT (seconds one harness
-# run may take, default 300).
+# run may take, default 300), ZP_PERF_DIR (if set: `perf record -g` of the process(es)
+# under test during every run, to ZP_PERF_DIR/FIGURE_SUITE_PEER_rN_TARGET.perf.data),
+# ZP_QUIET_WAIT (before each run, wait up to this many seconds, default 120, until the
+# CPUs are >= 90 % idle for half a second: the machine is shared; the wait and the busy
+# fraction seen are recorded in the JSON; ZP_QUIET_UNTIL, epoch seconds: no waiting
+# after that time, so a run-all over a busy machine stays bounded).
 # Exit status: 0 every run had zero errors, 1 some run reported errors, 2 bad usage or
 # a set-up failure.
 set -euo pipefail
@@ -275,22 +280,62 @@ zp_args=(--target zoneproxy --endpoint "127.0.0.1:$ep_port" --module-server "127
 fw_args=(--target forward --connect "127.0.0.1:$peer_port" --backend-listen "127.0.0.1:$backend_port"
   --backend-cert "$backend_cert" --backend-key "$backend_key" --proxy-pid "$peer_pids" --label "$peer")
 
+cpu_busy() {  # fraction of all CPUs busy over 0.5 s, from /proc/stat
+  local a b
+  a=$(head -1 /proc/stat)
+  sleep 0.5
+  b=$(head -1 /proc/stat)
+  awk -v a="$a" -v b="$b" 'BEGIN { n = split(a, x); split(b, y); t = 0
+    for (i = 2; i <= n; i++) t += y[i] - x[i]
+    idle = (y[5] - x[5]) + (y[6] - x[6]); printf "%.2f", t > 0 ? 1 - idle / t : 0 }'
+}
+
+quiet_waited=0 busy=0
+wait_quiet() {  # until the CPUs are >= 90 % idle, at most ZP_QUIET_WAIT s
+  local start=$SECONDS limit=${ZP_QUIET_WAIT:-120} left
+  if [ -n "${ZP_QUIET_UNTIL:-}" ]; then
+    left=$((ZP_QUIET_UNTIL - $(date +%s)))
+    [ "$left" -gt 0 ] || left=0
+    [ "$left" -ge "$limit" ] || limit=$left
+  fi
+  while :; do
+    busy=$(cpu_busy)
+    awk -v b="$busy" 'BEGIN { exit !(b <= 0.10) }' && break
+    [ $((SECONDS - start)) -lt "$limit" ] || { note "machine still busy ($busy) after ${limit}s, running anyway"; break; }
+    sleep 1
+  done
+  quiet_waited=$((SECONDS - start))
+}
+
 status=0
-run_one() {  # round who args...: one harness run, its JSON saved with a "compare" object
-  local round=$1 who=$2 rc=0
-  shift 2
+run_one() {  # round who pids args...: one harness run, its JSON saved with a "compare" object
+  local round=$1 who=$2 under_test=$3 rc=0 perf_pid=""
+  shift 3
   local file="$out/${figure}_${suite_tag}_${peer}_r${round}_${who}.json"
   local load
+  wait_quiet
   load=$(cut -d' ' -f1-3 /proc/loadavg)
+  if [ -n "${ZP_PERF_DIR:-}" ]; then
+    mkdir -p "$ZP_PERF_DIR"
+    perf record -q -e cpu-clock -F 999 -g -p "$under_test" \
+      -o "$ZP_PERF_DIR/${figure}_${suite_tag}_${peer}_r${round}_${who}.perf.data" >/dev/null 2>&1 &
+    perf_pid=$!
+    pids+=("$perf_pid")
+  fi
   timeout --kill-after=10 "$bench_timeout" "$bin/zoneproxy-bench" "$@" "${common[@]}" \
     >"$tmp/run.json" 2>"$tmp/run.err" || rc=$?
+  if [ -n "$perf_pid" ]; then
+    kill -INT "$perf_pid" 2>/dev/null || true
+    wait "$perf_pid" 2>/dev/null || true
+  fi
   if [ "$rc" -ne 0 ] && [ "$rc" -ne 1 ]; then
     tail -5 "$tmp/run.err" >&2
     die "zoneproxy-bench ($who, round $round) exited $rc"
   fi
   jq -c --arg peer "$peer" --arg figure "$figure" --arg who "$who" --argjson round "$round" \
-    --arg load "$load" --arg suite_tag "$suite_tag" \
-    '. + {compare: {peer: $peer, figure: $figure, target_name: $who, round: $round, suite_tag: $suite_tag, loadavg_before: $load}}' \
+    --arg load "$load" --arg suite_tag "$suite_tag" --argjson busy "$busy" --argjson waited "$quiet_waited" \
+    '. + {compare: {peer: $peer, figure: $figure, target_name: $who, round: $round, suite_tag: $suite_tag,
+                    loadavg_before: $load, cpu_busy_before: $busy, quiet_wait_s: $waited}}' \
     "$tmp/run.json" >"$file" || die "zoneproxy-bench ($who, round $round) printed no JSON object"
   local errors
   errors=$(jq '.errors' "$file")
@@ -302,8 +347,8 @@ run_one() {  # round who args...: one harness run, its JSON saved with a "compar
 }
 
 for r in $(seq 1 "$rounds"); do
-  run_one "$r" zoneproxy "${zp_args[@]}"
-  [ "$peer" = none ] || run_one "$r" "$peer" "${fw_args[@]}"
+  run_one "$r" zoneproxy "$zp_pid" "${zp_args[@]}"
+  [ "$peer" = none ] || run_one "$r" "$peer" "$peer_pids" "${fw_args[@]}"
 done
 
 # --- medians and ratios ---

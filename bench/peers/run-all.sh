@@ -11,7 +11,8 @@
 #   scenario (1000), ZP_PEERS ("haproxy stunnel nginx"), ZP_SUITES (both AES128 suites),
 #   ZP_SCENARIOS ("throughput-one throughput-both latency handshakes idle churn pairing"),
 #   ZP_LOCK (/tmp/zoneproxy-build.lock: each compare.sh runs under flock on it, so a
-#   build never overlaps a measurement; empty = no lock).
+#   build never overlaps a measurement; empty = no lock), ZP_QUIET_BUDGET (seconds, default
+#   300: how long, in all, compare.sh may wait for a quiet machine before its runs).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -24,6 +25,8 @@ read -r -a peers <<<"${ZP_PEERS:-haproxy stunnel nginx}"
 read -r -a suites <<<"${ZP_SUITES:-ECDHE-ECDSA-AES128-GCM-SHA256 ECDHE-RSA-AES128-GCM-SHA256}"
 read -r -a scenarios <<<"${ZP_SCENARIOS:-throughput-one throughput-both latency handshakes idle churn pairing}"
 lock=${ZP_LOCK-/tmp/zoneproxy-build.lock}
+ZP_QUIET_UNTIL=$(($(date +%s) + ${ZP_QUIET_BUDGET:-300}))
+export ZP_QUIET_UNTIL
 
 [ -x "$root/build/bin/zoneproxy-bench" ] || { echo "run-all: error: build/bin/zoneproxy-bench not found" >&2; exit 2; }
 mkdir -p "$out"
