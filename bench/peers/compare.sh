@@ -287,7 +287,7 @@ cpu_busy() {  # fraction of all CPUs busy over 0.5 s, from /proc/stat
   b=$(head -1 /proc/stat)
   awk -v a="$a" -v b="$b" 'BEGIN { n = split(a, x); split(b, y); t = 0
     for (i = 2; i <= n; i++) t += y[i] - x[i]
-    idle = (y[5] - x[5]) + (y[6] - x[6]); printf "%.2f", t > 0 ? 1 - idle / t : 0 }'
+    idle = (y[5] - x[5]) + (y[6] - x[6]); printf "%.2f", (t > 0 ? 1 - idle / t : 0) }'
 }
 
 quiet_waited=0 busy=0

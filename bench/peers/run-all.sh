@@ -46,6 +46,7 @@ compare() {  # compare.sh arguments
   local cmd=(bash "$root/bench/peers/compare.sh" "$@")
   [ -z "$lock" ] || cmd=(flock "$lock" "${cmd[@]}")
   echo "\$ ${cmd[*]#"$root/"}" | tee -a "$log"
+  echo "# zoneproxy-bench sha256 $(sha256sum "$root/build/bin/zoneproxy-bench" | cut -c1-12), zoneproxy $(sha256sum "$root/build/bin/zoneproxy" | cut -c1-12)" >>"$log"
   local rc=0
   "${cmd[@]}" 2>>"$log.stderr" | tee -a "$log" || rc=$?
   [ "$rc" -eq 0 ] || { failed=1; echo "run-all: exit $rc" | tee -a "$log"; }
