@@ -75,7 +75,7 @@ void start_loops(run_context& c, shared_state& st, tracker& live) {
 }  // namespace
 
 std::chrono::nanoseconds count_budget(const options& o) {
-  return o.duration() + std::chrono::milliseconds(5) * o.count;
+  return o.duration() + std::chrono::milliseconds(10) * o.count;
 }
 
 scenario_result run_handshakes(run_context& c) {

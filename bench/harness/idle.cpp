@@ -105,8 +105,8 @@ scenario_result run_idle(run_context& c) {
   r.params["count"] = c.o.count;
   const auto n = st.open.size();
   r.metrics["sessions"] = n;
-  r.metrics["rss_before_kib"] = rss_before ? nlohmann::json(*rss_before) : nlohmann::json(nullptr);
-  r.metrics["rss_after_kib"] = rss_after ? nlohmann::json(*rss_after) : nlohmann::json(nullptr);
+  r.metrics["rss_before_kib"] = rss_before ? nlohmann::ordered_json(*rss_before) : nlohmann::ordered_json(nullptr);
+  r.metrics["rss_after_kib"] = rss_after ? nlohmann::ordered_json(*rss_after) : nlohmann::ordered_json(nullptr);
   r.metrics["rss_per_session_kib"] = nullptr;
   if (rss_before && rss_after && n > 0) {
     r.metrics["rss_per_session_kib"] = static_cast<double>(*rss_after - *rss_before) / static_cast<double>(n);

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <condition_variable>
@@ -143,6 +144,12 @@ int run(const options& o) {
 int main(int argc, char** argv) {
   // A peer that closes first must show up as a write error, not kill the harness.
   ::signal(SIGPIPE, SIG_IGN);
+  // 8,000 idle sessions are 16,000 sockets here: use the whole hard limit.
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &files);
+  }
   auto parsed = zp::bench::parse_options(argc, argv);
   if (auto* exit = std::get_if<zp::bench::parse_exit>(&parsed)) {
     std::fprintf(exit->status == 0 ? stdout : stderr, "%s\n", exit->message.c_str());

@@ -188,7 +188,9 @@ std::variant<options, parse_exit> parse_options(int argc, char** argv) {
       {"--connections", "streams/sessions in parallel (default per scenario: 4/16/8/8/16/32)"},
       {"--direction", "throughput: one|both (default one)"},
       {"--message-size", "latency/handshake message size (64); throughput chunk size (16384)"},
-      {"--duration", "seconds for throughput/latency/handshakes/churn (default 10)"},
+      {"--duration",
+       "seconds for throughput/latency/handshakes/churn (default 10); pairing/idle: time budget "
+       "of duration + 10 ms per counted session"},
       {"--count", "pairing: pairs; idle: sessions (default 1000, idle max 8000)"},
       {"--rate", "churn: new sessions per second (default 50)"},
       {"--threads", "harness I/O threads (default 2)"},

@@ -26,8 +26,9 @@ struct run_context {
 };
 
 struct scenario_result {
-  nlohmann::json params = nlohmann::json::object();  // scenario-specific, added to the common ones
-  nlohmann::json metrics = nlohmann::json::object();
+  // Ordered: the JSON shows the fields in the contract's order.
+  nlohmann::ordered_json params = nlohmann::ordered_json::object();  // scenario-specific, added to the common ones
+  nlohmann::ordered_json metrics = nlohmann::ordered_json::object();
   std::vector<std::string> summary;  // human lines
 };
 
@@ -53,7 +54,7 @@ class tracker {
   std::size_t n_ = 0;
 };
 
-/// The time a count-bounded scenario (pairing, idle) may take: --duration plus 5 ms per
+/// The time a count-bounded scenario (pairing, idle) may take: --duration plus 10 ms per
 /// counted session (opening 8,000 idle sessions is ~16,000 handshakes on 2 shared cores).
 std::chrono::nanoseconds count_budget(const options& o);
 

@@ -291,8 +291,9 @@ void target::open_forward(asio::io_context& io, opened_handler done) {
   };
   backend* b = backend_.get();
   const std::string id = s->id;
-  op->cancel = [op, b, id] {
-    if (b->forget(id)) --op->outstanding;  // the backend path will never run
+  // A raw pointer: the op owns this function, and only calls it from its own fail().
+  op->cancel = [raw = op.get(), b, id] {
+    if (b->forget(id)) --raw->outstanding;  // the backend path will never run
   };
   op->arm("opening a session through the forwarder");
   b->expect(id, io, [this, op, finish_if_done](std::unique_ptr<tls_conn> conn) {

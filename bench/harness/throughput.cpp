@@ -237,13 +237,13 @@ scenario_result run_throughput(run_context& c) {
                          " s of the stop"));
     std::lock_guard lock(mu);
     for (auto& ss : sessions) {
-      tracker asked;
-      asked.add();
-      on(ss->io(), [&c, &asked, ss] {
+      auto asked = std::make_shared<tracker>();  // shared: the answer may come after the wait gave up
+      asked->add();
+      on(ss->io(), [&c, asked, ss] {
         if (!ss->finished()) c.errors.add(ss->state());
-        asked.done();
+        asked->done();
       });
-      asked.wait_idle(steady_clock::now() + std::chrono::seconds(1));
+      asked->wait_idle(steady_clock::now() + std::chrono::seconds(1));
     }
   }
 

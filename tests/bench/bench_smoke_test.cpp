@@ -150,7 +150,7 @@ TEST_F(BenchSmoke, HandshakesCountWholeSessionLives) {
 }
 
 TEST_F(BenchSmoke, PairingDoesExactlyTheCountedPairs) {
-  auto r = bench("pairing", {"--count", "40", "--connections", "4"});
+  auto r = bench("pairing", {"--count", "40", "--connections", "4", "--duration", "30"});
   expect_clean(r, "pairing", "zoneproxy");
   EXPECT_EQ(metric(r, "pairs"), 40);
   EXPECT_GT(metric(r, "pair_p50_us"), 0);
@@ -158,7 +158,8 @@ TEST_F(BenchSmoke, PairingDoesExactlyTheCountedPairs) {
 }
 
 TEST_F(BenchSmoke, IdleSessionsGrowTheProxyRss) {
-  auto r = bench("idle", {"--count", "100", "--duration", "1"});
+  // --duration is the opening's time budget here, ample for sanitizer builds.
+  auto r = bench("idle", {"--count", "100", "--duration", "30"});
   expect_clean(r, "idle", "zoneproxy");
   EXPECT_EQ(metric(r, "sessions"), 100);
   EXPECT_GT(metric(r, "rss_before_kib"), 0);
