@@ -19,6 +19,7 @@
 #                    throughput with "-- --direction one" (files: throughput-one_...)
 #   --check          no harness: check that the peer forwards (openssl s_server as the
 #                    backend, openssl s_client as the client) with the suite, and exit
+#   idle             zoneproxy and the peer are restarted before every round (fresh RSS)
 #   --out DIR        where the JSON results go (default bench/results); one file per
 #                    round and target: FIGURE_SUITE_PEER_rN_TARGET.json, the harness's
 #                    JSON object plus a "compare" object (peer, round, figure, loadavg)
@@ -164,11 +165,14 @@ backend_key=$tmp/pki/backend-$key_type.key
 
 # --- zoneproxy, provisioned as packaging/dev.sh run does, on free ports ---
 read -r prov_port ep_port ms_port peer_port backend_port middle_port <<<"$(free_ports 6)"
-"$bin/zoneproxy" run --state-dir "$tmp/state" --bind 127.0.0.1 --workers 2 --provisioning-port "$prov_port" \
-  --log-level warn 2>"$tmp/zoneproxy.log" &
-zp_pid=$!
-pids+=("$zp_pid")
-wait_listening "$prov_port" "$zp_pid" zoneproxy
+start_zoneproxy() {  # a restart on the same state dir comes back provisioned, same ports
+  "$bin/zoneproxy" run --state-dir "$tmp/state" --bind 127.0.0.1 --workers 2 --provisioning-port "$prov_port" \
+    --log-level warn 2>>"$tmp/zoneproxy.log" &
+  zp_pid=$!
+  pids+=("$zp_pid")
+  wait_listening "$prov_port" "$zp_pid" zoneproxy
+}
+start_zoneproxy
 prov_addr=127.0.0.1:$prov_port
 # max_pending_per_source: every harness connection comes from 127.0.0.1, and the idle
 # and pairing scenarios keep thousands of halves waiting at once.
@@ -204,13 +208,16 @@ render() {  # template output [sed expressions...]
 }
 
 peer_pids=""  # comma-separated: the processes that do the forwarding
+peer_started=()  # what start_peer started, for stop_peer
 start_peer() {
+  peer_started=()
   case "$peer" in
     haproxy)
       render "$here/haproxy.cfg.in" "$tmp/haproxy.cfg"
       haproxy -c -q -f "$tmp/haproxy.cfg" || die "haproxy rejects $tmp/haproxy.cfg"
       haproxy -db -f "$tmp/haproxy.cfg" >"$tmp/peer.log" 2>&1 &
       pids+=("$!")
+      peer_started+=("$!")
       wait_listening "$peer_port" "$!" haproxy
       peer_pids=$!  # -db without -W: one process, nbthread threads
       ;;
@@ -220,6 +227,7 @@ start_peer() {
       /usr/sbin/nginx -p "$tmp" -e /dev/null -c "$tmp/nginx.conf" >"$tmp/peer.log" 2>&1 &
       local master=$!
       pids+=("$master")
+      peer_started+=("$master")
       wait_listening "$peer_port" "$master" nginx
       local workers="" i
       for i in $(seq 1 50); do
@@ -238,16 +246,22 @@ start_peer() {
         -e '/@SERVER_BEGIN@/,/@SERVER_END@/d'
       stunnel4 "$tmp/stunnel-client.conf" >"$tmp/peer-client.log" 2>&1 &
       pids+=("$!")
+      peer_started+=("$!")
       local client=$!
       wait_listening "$middle_port" "$client" "stunnel (client side)"
       stunnel4 "$tmp/stunnel-server.conf" >"$tmp/peer-server.log" 2>&1 &
       pids+=("$!")
+      peer_started+=("$!")
       wait_listening "$peer_port" "$!" "stunnel (server side)"
       peer_pids="$!,$client"
       ;;
     none) ;;
   esac
   return 0
+}
+stop_peer() {
+  local i
+  for ((i = ${#peer_started[@]} - 1; i >= 0; i--)); do stop_pid "${peer_started[i]}"; done
 }
 start_peer
 
@@ -274,11 +288,14 @@ fi
 mkdir -p "$out"
 bench_timeout=${ZP_BENCH_TIMEOUT:-300}
 common=(--scenario "$scenario" --suite "$suite" --ca "$tmp/pki/zone-ca.crt" --json "${extra[@]}")
-zp_args=(--target zoneproxy --endpoint "127.0.0.1:$ep_port" --module-server "127.0.0.1:$ms_port"
-  --client-cert "$tmp/pki/ms-client.crt" --client-key "$tmp/pki/ms-client.key"
-  --proxy-pid "$zp_pid" --label zoneproxy)
-fw_args=(--target forward --connect "127.0.0.1:$peer_port" --backend-listen "127.0.0.1:$backend_port"
-  --backend-cert "$backend_cert" --backend-key "$backend_key" --proxy-pid "$peer_pids" --label "$peer")
+set_args() {  # after a (re)start: the PIDs under test
+  zp_args=(--target zoneproxy --endpoint "127.0.0.1:$ep_port" --module-server "127.0.0.1:$ms_port"
+    --client-cert "$tmp/pki/ms-client.crt" --client-key "$tmp/pki/ms-client.key"
+    --proxy-pid "$zp_pid" --label zoneproxy)
+  fw_args=(--target forward --connect "127.0.0.1:$peer_port" --backend-listen "127.0.0.1:$backend_port"
+    --backend-cert "$backend_cert" --backend-key "$backend_key" --proxy-pid "$peer_pids" --label "$peer")
+}
+set_args
 
 cpu_busy() {  # fraction of all CPUs busy over 0.5 s, from /proc/stat
   local a b
@@ -347,6 +364,18 @@ run_one() {  # round who pids args...: one harness run, its JSON saved with a "c
 }
 
 for r in $(seq 1 "$rounds"); do
+  if [ "$scenario" = idle ] && [ "$r" -gt 1 ]; then
+    # RSS per session needs fresh processes each round: memory freed at the end of a
+    # round stays in a process's heap and the next round would reuse it.
+    stop_pid "$zp_pid"
+    start_zoneproxy
+    wait_listening "$ep_port" "$zp_pid" zoneproxy
+    if [ "$peer" != none ]; then
+      stop_peer
+      start_peer
+    fi
+    set_args
+  fi
   run_one "$r" zoneproxy "$zp_pid" "${zp_args[@]}"
   [ "$peer" = none ] || run_one "$r" "$peer" "$peer_pids" "${fw_args[@]}"
 done

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The full comparison behind bench/RESULTS.md: every scenario x every peer (HAProxy,
 # stunnel4, nginx) x both suites, through bench/peers/compare.sh (A B rounds), plus
-# pairing (zoneproxy only). JSON results go to bench/results/ (old ones are removed
-# first), the commands and their printed medians to bench/results/run-all.log.
+# pairing (zoneproxy only). JSON results go to bench/results/ (old ones of the same
+# scenarios are removed first), the commands and their printed medians to bench/results/run-all.log.
 # About 20-25 minutes on the 2-core machine with the defaults.
 #
 # Usage: bench/peers/run-all.sh
@@ -68,7 +68,8 @@ if [ "${1:-}" = --one-scenario ]; then  # internal: one scenario, already under 
 fi
 
 mkdir -p "$out"
-rm -f "$out"/*.json "$log.stderr"
+for scenario in "${scenarios[@]}"; do rm -f "$out/${scenario}"_*.json; done
+rm -f "$log.stderr"
 started=$SECONDS
 {
   echo "# bench/peers/run-all.sh at $(git -C "$root" rev-parse --short HEAD), $(date -u +%Y-%m-%dT%H:%MZ)"
@@ -76,7 +77,7 @@ started=$SECONDS
     "$(stunnel4 -version 2>&1 | grep -m1 '^stunnel' | cut -d' ' -f1-2), $(/usr/sbin/nginx -v 2>&1)," \
     "$(openssl version)"
   echo "# ZP_ROUNDS=$rounds ZP_DURATION=$duration ZP_IDLE_COUNT=$idle_count ZP_PAIRS=$pairs"
-} >"$log"
+} >>"$log"
 
 failed=0
 for scenario in "${scenarios[@]}"; do
