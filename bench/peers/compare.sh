@@ -43,7 +43,7 @@ python=/usr/bin/python3
 die() { echo "compare: error: $*" >&2; exit 2; }
 note() { echo "compare: $*" >&2; }
 
-usage() { sed -n '12,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '12,35p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 peer="" scenario="" suite=ECDHE-ECDSA-AES128-GCM-SHA256 rounds=3 out="$root/bench/results"
 variant="" check=0
