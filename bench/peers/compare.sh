@@ -26,7 +26,8 @@
 #
 # Environment: ZP_BIN_DIR (default build/bin), ZP_BENCH_TIMEOUT (seconds one harness
 # run may take, default 300), ZP_PERF_DIR (if set: `perf record -g` of the process(es)
-# under test during every run, to ZP_PERF_DIR/FIGURE_SUITE_PEER_rN_TARGET.perf.data),
+# under test during every run, to ZP_PERF_DIR/FIGURE_SUITE_PEER_rN_TARGET.perf.data;
+# ZP_PERF_CALLGRAPH=dwarf for stacks through libraries without frame pointers),
 # ZP_QUIET_WAIT (before each run, wait up to this many seconds, default 120, until the
 # CPUs are >= 90 % idle for half a second: the machine is shared; the wait and the busy
 # fraction seen are recorded in the JSON; ZP_QUIET_UNTIL, epoch seconds: no waiting
@@ -334,7 +335,7 @@ run_one() {  # round who pids args...: one harness run, its JSON saved with a "c
   load=$(cut -d' ' -f1-3 /proc/loadavg)
   if [ -n "${ZP_PERF_DIR:-}" ]; then
     mkdir -p "$ZP_PERF_DIR"
-    perf record -q -e cpu-clock -F 999 -g -p "$under_test" \
+    perf record -q -e cpu-clock -F 999 --call-graph "${ZP_PERF_CALLGRAPH:-fp}" -p "$under_test" \
       -o "$ZP_PERF_DIR/${figure}_${suite_tag}_${peer}_r${round}_${who}.perf.data" >/dev/null 2>&1 &
     perf_pid=$!
     pids+=("$perf_pid")
