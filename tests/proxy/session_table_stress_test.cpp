@@ -211,9 +211,12 @@ TEST(SessionTableStress, HotIdsChurnAccountsForEveryHalf) {
   std::vector<std::vector<hot_half>> halves(threads);
   for (auto& mine : halves) mine = std::vector<hot_half>(per_thread);
   const session_id hot[k_hot_ids] = {{1, 1}, {1, 2}, {2, 1}};
-  // At most one half waits per id, so k_hot_ids is all the room needed; a little more
-  // keeps `full` out of the picture.
-  session_table table(4 * k_hot_ids);
+  // At most one half waits per id, so k_hot_ids credits are all the waiting needs. But
+  // `full` may be answered early by the credits other threads hold in transit (up to a
+  // 32-credit batch moving between stripes, plus one being returned, per thread: see
+  // session_table.hpp, "Capacity"); room for those keeps `full` out of the picture.
+  // (4 * k_hot_ids was too little: under TSan's slower scheduling one arrive saw `full`.)
+  session_table table(k_hot_ids + threads * 33);
   std::latch start(threads);
 
   auto worker = [&](unsigned self) {
