@@ -61,13 +61,6 @@ absl::Status apply_common_policy(SSL_CTX* ctx) {
   // PARTIAL_WRITE + MOVING_WRITE_BUFFER: the relay writes what it can per readiness
   // event and may retry from a different buffer address.
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-  // Read-ahead into a 64 KiB buffer: one read(2) takes several records, where without it
-  // OpenSSL reads each record's 5-byte header and its body separately (two system calls
-  // per 16 KiB). Safe because every reader (tls_socket::try_read) drains SSL_read until
-  // it wants more before it waits on the socket. The buffer exists only while there are
-  // bytes in it (RELEASE_BUFFERS), so idle connections do not pay for it.
-  SSL_CTX_set_read_ahead(ctx, 1);
-  SSL_CTX_set_default_read_buffer_len(ctx, k_tls_read_buffer);
   return absl::OkStatus();
 }
 
