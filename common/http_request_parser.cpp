@@ -44,7 +44,10 @@ void http_request_parser::reset() {
   http_parser_init(&parser_, HTTP_REQUEST);
   parser_.data = this;
   head_.clear();
+  leading_empty_ = 0;
+  body_bytes_ = 0;
   head_done_ = false;
+  headers_complete_ = false;
   in_value_ = false;
   state_ = state::need_more;
   error_ = error::none;
@@ -75,8 +78,15 @@ std::size_t http_request_parser::feed_head(std::string_view data) {
   const std::size_t before = head_.size();
   const std::size_t take = std::min(data.size(), max_head_ - before);
   head_.append(data.substr(0, take));
-  const std::size_t search_from = before >= 3 ? before - 3 : 0;
-  const std::size_t end = head_.find("\r\n\r\n", search_from);
+  // Empty lines before the request line are skipped by the parser, so a CRLF CRLF among
+  // them ends nothing: the terminator is searched only after them (they still count).
+  if (leading_empty_ == before) {
+    while (leading_empty_ < head_.size() && (head_[leading_empty_] == '\r' || head_[leading_empty_] == '\n')) {
+      ++leading_empty_;
+    }
+  }
+  const std::size_t search_from = std::max(before >= 3 ? before - 3 : 0, leading_empty_);
+  const std::size_t end = leading_empty_ == head_.size() ? std::string::npos : head_.find("\r\n\r\n", search_from);
   if (end == std::string::npos) {
     if (head_.size() >= max_head_) return fail(error::head_too_large, "request head too large", take);
     return take;
@@ -84,22 +94,37 @@ std::size_t http_request_parser::feed_head(std::string_view data) {
   const std::size_t head_len = end + 4;
   head_.resize(head_len);
   const std::size_t used = head_len - before;
-  std::size_t parsed = http_parser_execute(&parser_, &settings_, head_.data(), head_.size());
-  auto err = HTTP_PARSER_ERRNO(&parser_);
+  // Lines end with CRLF only (RFC 9112 2.2 allows a server to refuse bare LFs): then the
+  // parser cannot see the end of the headers anywhere but at our terminator.
+  for (std::size_t i = leading_empty_ + 1; i < head_len; ++i) {
+    if (head_[i] == '\n' && head_[i - 1] != '\r') return fail(error::malformed, "bare LF in request head", used);
+  }
+  const std::size_t parsed = http_parser_execute(&parser_, &settings_, head_.data(), head_.size());
+  const auto err = HTTP_PARSER_ERRNO(&parser_);
   if (state_ == state::failed) return used;
   if (err != HPE_OK && err != HPE_PAUSED) return fail(error::malformed, http_errno_description(err), used);
-  if (parsed != head_.size() && err != HPE_PAUSED) return fail(error::malformed, "trailing bytes in head", used);
+  // The parser must have ended the headers at our terminator: not before it (a bare-LF
+  // blank line, after which head_ would hold body or early data) and not never.
+  if (!headers_complete_) return fail(error::malformed, "request head does not end with its headers", used);
+  if (head_only_ && parsed + 1 != head_.size()) return fail(error::malformed, "headers end before CRLF CRLF", used);
+  if (!head_only_ && parsed != head_.size() && err != HPE_PAUSED) {
+    return fail(error::malformed, "trailing bytes in head", used);
+  }
   head_done_ = true;
   return used;
 }
 
 std::size_t http_request_parser::feed_body(std::string_view data) {
   if (state_ != state::need_more || data.empty()) return 0;
-  std::size_t parsed = http_parser_execute(&parser_, &settings_, data.data(), data.size());
-  auto err = HTTP_PARSER_ERRNO(&parser_);
+  const std::size_t parsed = http_parser_execute(&parser_, &settings_, data.data(), data.size());
+  const auto err = HTTP_PARSER_ERRNO(&parser_);
   if (state_ == state::failed) return parsed;
-  if (err == HPE_PAUSED) return parsed;
-  if (err != HPE_OK) return fail(error::malformed, http_errno_description(err), parsed);
+  if (err != HPE_OK && err != HPE_PAUSED) return fail(error::malformed, http_errno_description(err), parsed);
+  // on_body bounds the payload; this bounds what frames it (chunk-size lines, trailers).
+  body_bytes_ += parsed;
+  if (state_ == state::need_more && body_bytes_ > max_body_ + max_head_) {
+    return fail(error::body_too_large, "request body framing too large", parsed);
+  }
   return parsed;
 }
 
@@ -126,6 +151,7 @@ int http_request_parser::on_header_value(http_parser* p, const char* at, std::si
 
 int http_request_parser::on_headers_complete(http_parser* p) {
   auto* self = static_cast<http_request_parser*>(p->data);
+  self->headers_complete_ = true;
   auto& req = self->request_;
   req.method = http_method_str(static_cast<http_method>(p->method));
   req.version_major = p->http_major;

@@ -3,8 +3,14 @@
 // Used for the rendezvous hello (head only: what follows the blank line is early data
 // that belongs to the session) and for the control API (head + body, keep-alive).
 //
-// Bounds: the head (request line + headers + blank line) must end, with CRLF CRLF,
-// within `max_head` bytes; a body longer than `max_body` fails before it is buffered.
+// Bounds: the head must end, with CRLF CRLF, within `max_head` bytes counted from the
+// first byte fed, empty lines before the request line included (RFC 9112 2.2 lets a
+// server skip them; it does not make them free). A head is complete only when
+// libhttp-parser also saw the end of its headers at exactly that CRLF CRLF: otherwise
+// (bare CRs or LFs, a terminator inside garbage) it is malformed, never "complete for us,
+// still going for the parser", which once let bytes past the bound reach the body stage.
+// A body longer than `max_body` fails before it is buffered; its framing (chunk lines,
+// trailers) is bounded by `max_head` on top of that.
 
 #include <http_parser.h>
 
@@ -70,8 +76,11 @@ class http_request_parser {
   const bool head_only_;
   http_parser parser_{};
   http_parser_settings settings_{};
-  std::string head_;  // bytes of the head seen so far (bounded by max_head_)
+  std::string head_;               // bytes of the head seen so far (bounded by max_head_)
+  std::size_t leading_empty_ = 0;  // CR/LF bytes before the request line, part of head_
+  std::size_t body_bytes_ = 0;     // raw bytes fed after the head (body and its framing)
   bool head_done_ = false;
+  bool headers_complete_ = false;  // libhttp-parser reached on_headers_complete
   bool in_value_ = false;
   state state_ = state::need_more;
   error error_ = error::none;

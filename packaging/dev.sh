@@ -5,6 +5,8 @@
 #   bash packaging/dev.sh run    run a dev proxy on 127.0.0.1 (state and dev PKI in .dev/)
 #   bash packaging/dev.sh test   every test: normal build, ASan+UBSan, TSan, lint
 #   bash packaging/dev.sh build  just build (build/bin/zoneproxy, build/bin/zoneproxyctl)
+#   bash packaging/dev.sh fuzz [TARGET]  libFuzzer targets for ZP_FUZZ_SECONDS (60) each;
+#                                ZP_FUZZ_SEED=N repeats a run
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -70,15 +72,58 @@ run_ctest() {  # dir [ctest args...]
 }
 
 run_fuzzer() {  # target corpus-name
-  local work
-  work=$(mktemp -d)
-  cp tests/fuzz/corpus/"$2"/* "$work"/
-  local rc=0
-  build-fuzz/bin/"$1" -max_total_time="${ZP_FUZZ_SECONDS:-60}" -max_len=20000 -print_final_stats=1 \
-    "$work" >"$work.log" 2>&1 || rc=$?
-  grep -E '^(stat::number_of_executed_units|Done)|ERROR|SUMMARY|==[0-9]+==' "$work.log" | head -40 || true
-  rm -rf "$work" "$work.log"
-  [ "$rc" -eq 0 ] || { echo "fuzzer $1 found a failure" >&2; return 1; }
+  # Reproducible when it fails: the seed is printed (ZP_FUZZ_SEED repeats it), the
+  # crashing input is kept under build-fuzz/fuzz-artifacts/ and its hex head printed.
+  local target=$1 corpus=tests/fuzz/corpus/$2
+  local out=build-fuzz/fuzz-artifacts/$target
+  local seed=${ZP_FUZZ_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
+  rm -rf "$out"
+  mkdir -p "$out/work"
+  echo "fuzz $target: seed=$seed seconds=${ZP_FUZZ_SECONDS:-60} (repeat: ZP_FUZZ_SEED=$seed bash packaging/dev.sh fuzz $target)"
+  # The seed corpus first, input by input: a kept regression fails here, named, every run.
+  local rc=0 regression=
+  build-fuzz/bin/"$target" -runs=1 "$corpus"/* >"$out/regressions.log" 2>&1 || rc=$?
+  # The input libFuzzer was running when it died is the last one it named.
+  [ "$rc" -eq 0 ] || regression=$(sed -n 's/^Running: //p' "$out/regressions.log" | tail -n 1)
+  if [ "$rc" -eq 0 ]; then
+    cp "$corpus"/* "$out/work"/
+    build-fuzz/bin/"$target" -seed="$seed" -max_total_time="${ZP_FUZZ_SECONDS:-60}" -max_len=20000 \
+      -print_final_stats=1 -artifact_prefix="$out/" "$out/work" >"$out/fuzz.log" 2>&1 || rc=$?
+    grep -E '^(stat::number_of_executed_units|Done)|ERROR|SUMMARY|==[0-9]+==' "$out/fuzz.log" | head -40 || true
+  else
+    grep -E 'Running:|ERROR|SUMMARY|==[0-9]+==' "$out/regressions.log" | head -40 || true
+  fi
+  rm -rf "$out/work"
+  [ "$rc" -ne 0 ] || return 0
+  echo "fuzzer $target found a failure (seed $seed; logs in $out/)" >&2
+  local crash
+  for crash in "$out"/crash-* "$out"/leak-* "$out"/timeout-* "$out"/oom-* ${regression:+"$regression"}; do
+    [ -f "$crash" ] || continue
+    echo "crashing input: $crash ($(stat -c %s "$crash") bytes); repeat: build-fuzz/bin/$target $crash" >&2
+    od -An -tx1 -N128 "$crash" >&2
+  done
+  return 1
+}
+
+build_fuzzers() {
+  CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DZONEPROXY_FUZZ=ON \
+    -DZONEPROXY_TESTS=OFF -DZONEPROXY_BENCH=OFF >/dev/null
+  cmake --build build-fuzz -j "$jobs" --target "${fuzz_targets[@]}"
+}
+
+# target:corpus-folder pairs of every libFuzzer target.
+fuzz_pairs=(hello_parser_fuzz:hello api_request_fuzz:api)
+fuzz_targets=("${fuzz_pairs[@]%%:*}")
+
+cmd_fuzz() {  # [target]: every target (or one) for ZP_FUZZ_SECONDS each
+  bash packaging/install-deps.sh
+  build_fuzzers
+  local pair failed=0
+  for pair in "${fuzz_pairs[@]}"; do
+    [ -z "${1:-}" ] || [ "${pair%%:*}" = "$1" ] || continue
+    run_fuzzer "${pair%%:*}" "${pair#*:}" || failed=1
+  done
+  return "$failed"
 }
 
 cmd_test() {
@@ -101,11 +146,9 @@ cmd_test() {
   cmake --build build-tsan -j "$jobs" --target session_table_test session_table_stress_test rendezvous_test relay_test
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 run_ctest build-tsan -L tsan -E SlowReader
   echo "== fuzzing (libFuzzer, clang, bounded)"
-  CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DZONEPROXY_FUZZ=ON \
-    -DZONEPROXY_TESTS=OFF -DZONEPROXY_BENCH=OFF >/dev/null
-  cmake --build build-fuzz -j "$jobs" --target hello_parser_fuzz api_request_fuzz
-  run_fuzzer hello_parser_fuzz hello
-  run_fuzzer api_request_fuzz api
+  build_fuzzers
+  local pair
+  for pair in "${fuzz_pairs[@]}"; do run_fuzzer "${pair%%:*}" "${pair#*:}"; done
   echo "== packaging: systemd unit, .deb (installed and purged as root), Windows service layer, MSI"
   bash packaging/ci-packaging.sh
   echo "== all tests passed in $((SECONDS - started)) s"
@@ -115,5 +158,6 @@ case "${1:-}" in
   run) cmd_run ;;
   test) cmd_test ;;
   build) cmd_build ;;
-  *) echo "usage: bash packaging/dev.sh run|test|build" >&2; exit 2 ;;
+  fuzz) shift; cmd_fuzz "$@" ;;
+  *) echo "usage: bash packaging/dev.sh run|test|build|fuzz [target]" >&2; exit 2 ;;
 esac

@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
+#include <string>
+
 namespace zp {
 namespace {
 
@@ -96,6 +100,79 @@ TEST(HttpRequestParser, DeclaredBodyOverTheLimitFailsBeforeItArrives) {
 TEST(HttpRequestParser, ChunkedBodyOverTheLimitFails) {
   http_request_parser p(k_head, 8, false);
   p.feed("PUT /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n");
+  EXPECT_EQ(p.current(), http_request_parser::state::failed);
+  EXPECT_EQ(p.failure(), http_request_parser::error::body_too_large);
+}
+
+// Feeds `in` in pieces of `chunk` bytes, as TLS records would deliver it; returns the
+// bytes consumed when the parser decided (or ran out of input).
+std::size_t feed_in_chunks(http_request_parser& p, std::string_view in, std::size_t chunk) {
+  std::size_t offset = 0;
+  while (offset < in.size() && p.current() == http_request_parser::state::need_more) {
+    offset += p.feed(in.substr(offset, chunk));
+  }
+  return offset;
+}
+
+std::string corpus_file(const std::string& name) {
+  std::ifstream f(std::string(ZP_FUZZ_CORPUS_DIR) + "/" + name, std::ios::binary);
+  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+// ../shared/regressions/hello-head-bound.bin, found by the CI fuzzer: after its first byte
+// (the harness's chunk size), empty lines whose CRLF CRLF made the head "complete" while
+// libhttp-parser still waited for a request line, so the rest escaped the 8192-byte bound.
+TEST(HttpRequestParser, FuzzFoundHeadWithoutBlankLineFailsWithinTheBoundInAnyChunking) {
+  const std::string input = corpus_file("hello/regression-hello-head-bound");
+  ASSERT_EQ(input.size(), 8400u);
+  const std::string_view stream = std::string_view(input).substr(1);
+  for (std::size_t chunk = 1; chunk <= 64; ++chunk) {
+    http_request_parser p(k_head, 0, true);
+    const std::size_t used = feed_in_chunks(p, stream, chunk);
+    ASSERT_EQ(p.current(), http_request_parser::state::failed) << "chunk " << chunk;
+    EXPECT_LE(used, k_head) << "chunk " << chunk;
+  }
+}
+
+TEST(HttpRequestParser, EmptyLinesBeforeTheRequestLineAreSkippedButCountAgainstTheBound) {
+  http_request_parser ok(k_head, 0, true);
+  std::string in = "\r\n\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\nearly";
+  const std::size_t used = ok.feed(in);
+  ASSERT_EQ(ok.current(), http_request_parser::state::complete);
+  EXPECT_EQ(in.substr(used), "early");
+  EXPECT_EQ(ok.request().target, "/");
+
+  for (std::size_t chunk : {1u, 2u, 7u, 4096u}) {
+    http_request_parser p(k_head, 0, true);
+    std::string flood;
+    for (int i = 0; i < 20000; ++i) flood += "\r\n";
+    const std::size_t taken = feed_in_chunks(p, flood, chunk);
+    ASSERT_EQ(p.current(), http_request_parser::state::failed) << "chunk " << chunk;
+    EXPECT_EQ(p.failure(), http_request_parser::error::head_too_large);
+    EXPECT_LE(taken, k_head);
+  }
+}
+
+TEST(HttpRequestParser, BareLineFeedsAreMalformedEvenWhenACrlfCrlfFollows) {
+  for (std::string in : {"GET / HTTP/1.1\nHost: x\n\nearly\r\n\r\n", "GET / HTTP/1.1\r\nHost: x\n\r\n\r\n"}) {
+    http_request_parser p(k_head, 0, true);
+    p.feed(in);
+    EXPECT_EQ(p.current(), http_request_parser::state::failed) << in;
+    EXPECT_EQ(p.failure(), http_request_parser::error::malformed) << in;
+  }
+  http_request_parser body(k_head, 1024, false);
+  body.feed("POST / HTTP/1.1\nContent-Length: 3\n\nabc\r\n\r\n");
+  EXPECT_EQ(body.current(), http_request_parser::state::failed);
+}
+
+TEST(HttpRequestParser, EndlessChunkFramingFailsOnceItOutgrowsBodyAndHeadBounds) {
+  http_request_parser p(k_head, 16, false);
+  p.feed("PUT /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n");
+  ASSERT_EQ(p.current(), http_request_parser::state::need_more);
+  // Trailer lines after the last chunk carry no body bytes but must still end.
+  std::string trailers;
+  while (trailers.size() < 2 * k_head) trailers += "X-T: v\r\n";
+  feed_in_chunks(p, trailers, 100);
   EXPECT_EQ(p.current(), http_request_parser::state::failed);
   EXPECT_EQ(p.failure(), http_request_parser::error::body_too_large);
 }

@@ -3,6 +3,7 @@
 
 #include "tests/support/rendezvous.hpp"
 #include "tests/support/data_plane_fixture.hpp"
+#include "tests/support/process.hpp"
 
 #include <gtest/gtest.h>
 #include <openssl/ssl.h>
@@ -111,6 +112,35 @@ TEST_F(Rendezvous, HeadOver8192BytesIs400) {
   head += std::string(8192, 'p');
   head += "\r\n\r\n";
   expect_hello_error(f.module_server_port(), f.module_server_ctx(), head, 400, "bad_request");
+}
+
+// ../shared/regressions/hello-head-bound.bin (kept in the fuzz corpus): a head that
+// never ends. With hello_timeout far away, only the 8192-byte bound can answer it, in
+// one write or dripped in 2-byte TLS records; the reply must be 400, not 408.
+TEST_F(Rendezvous, FuzzFoundUnendingHeadIs400BeforeAnyTimeout) {
+  data_plane_options o;
+  o.settings.hello_timeout = 600s;
+  data_plane_fixture f(o);
+  const std::string input = read_text(source_dir() / "tests/fuzz/corpus/hello/regression-hello-head-bound");
+  ASSERT_EQ(input.size(), 8400u);
+  const std::string stream = input.substr(1);  // byte 0 is the fuzz harness's chunk size
+  expect_hello_error(f.endpoint_port(), f.endpoint_ctx(), stream, 400, "bad_request");
+
+  tls_client c(f.endpoint_port(), f.endpoint_ctx());
+  ASSERT_TRUE(c.handshake()) << c.error();
+  for (std::size_t i = 0; i < stream.size(); i += 2) {
+    if (!c.write_all(std::string_view(stream).substr(i, 2))) break;  // the proxy may stop reading once it has answered
+  }
+  expect_error(c, 400, "bad_request");
+}
+
+TEST_F(Rendezvous, LongRunOfEmptyLinesBeforeTheRequestLineIs400) {
+  data_plane_options o;
+  o.settings.hello_timeout = 600s;
+  data_plane_fixture f(o);
+  std::string flood;
+  while (flood.size() < 40000) flood += "\r\n";
+  expect_hello_error(f.endpoint_port(), f.endpoint_ctx(), flood + hello_for(id()), 400, "bad_request");
 }
 
 TEST_F(Rendezvous, OtherPathsAre404) {
