@@ -4,11 +4,7 @@
 
 #include <spdlog/sinks/stdout_sinks.h>
 
-#ifdef _WIN32
-#include "packaging/windows/event_log_sink.hpp"
-
-#include <memory>
-#endif
+#include <utility>
 
 namespace zp::log {
 
@@ -19,18 +15,14 @@ void init(spdlog::level::level_enum level) {
     logger = spdlog::stderr_logger_mt("zoneproxy");
     logger->set_pattern("ts=%Y-%m-%dT%H:%M:%S.%eZ level=%l %v", spdlog::pattern_time_type::utc);
     logger->flush_on(spdlog::level::trace);
-#ifdef _WIN32
-    // Under the Service Control Manager nobody reads stderr: the Event Log gets the lines.
-    if (windows::hosted_by_scm()) {
-      auto event_log = std::make_shared<windows::event_log_sink>();
-      event_log->set_level(spdlog::level::info);
-      event_log->set_pattern("%v");
-      logger->sinks().push_back(std::move(event_log));
-    }
-#endif
     spdlog::set_default_logger(logger);
   }
   logger->set_level(level);
+}
+
+void add_sink(spdlog::sink_ptr sink) {
+  // spdlog's sink list is not synchronised: this runs once, before any other thread logs.
+  spdlog::default_logger()->sinks().push_back(std::move(sink));
 }
 
 absl::StatusOr<spdlog::level::level_enum> parse_level(std::string_view name) {

@@ -13,6 +13,9 @@ namespace zp::log {
 
 /// Sets up the stderr logger at the given level; idempotent.
 void init(spdlog::level::level_enum level);
+/// Adds a sink beside stderr (the Windows Event Log); call after init(), before any
+/// other thread logs.
+void add_sink(spdlog::sink_ptr sink);
 /// trace|debug|info|warn|error → level, or InvalidArgument naming the value.
 absl::StatusOr<spdlog::level::level_enum> parse_level(std::string_view name);
 /// A value safe to print after `key=`: bare when it has no space, quote, '=' or

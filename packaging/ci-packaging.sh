@@ -60,8 +60,8 @@ check "unit has no ExecReload (the daemon has no reload)" sh -c "! grep -q '^Exe
 
 echo "== packaging: Windows service layer (mingw-w64 cross build)"
 mingw="$build/windows-service"
-cmake -S packaging/windows -B "$mingw" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-  -DCMAKE_TOOLCHAIN_FILE="$root/packaging/windows/mingw-w64.cmake" >/dev/null
+cmake -S daemon/windows -B "$mingw" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_TOOLCHAIN_FILE="$root/daemon/windows/mingw-w64.cmake" >/dev/null
 check "mingw-w64 build" cmake --build "$mingw"
 check "PE32+ executable" has "$(file -b "$mingw/zoneproxy-service-check.exe")" "PE32+ executable (console) x86-64"
 imports=$(x86_64-w64-mingw32-objdump -p "$mingw/zoneproxy-service-check.exe")
@@ -69,7 +69,7 @@ for fn in StartServiceCtrlDispatcherW SetServiceStatus CreateServiceW ChangeServ
   check "imports $fn" has "$imports" "$fn"
 done
 check "daemon's Windows glue (service command, Event Log sink) compiled" \
-  test -s "$mingw/CMakeFiles/zp_windows_daemon_glue.dir$root/proxy/main.cpp.obj"
+  test -s "$mingw/CMakeFiles/zp_windows_daemon_glue.dir$root/daemon/main.cpp.obj"
 check "Event Log message table linked" has "$(x86_64-w64-mingw32-objdump -h "$mingw/zoneproxy-service-check.exe")" ".rsrc"
 
 echo "== packaging: MSI (wixl, stand-in executables)"

@@ -3,10 +3,10 @@
 #include "common/fingerprint.hpp"
 #include "common/log.hpp"
 #include "common/pem.hpp"
-#include "common/process_stats.hpp"
 #include "common/strings.hpp"
 #include "provisioning/key_factory.hpp"
 #include "provisioning/metrics.hpp"
+#include "provisioning/process_stats.hpp"
 
 #include <openssl/pem.h>
 #include <spdlog/spdlog.h>

@@ -1,6 +1,6 @@
 #include "provisioning/metrics.hpp"
 
-#include "common/process_stats.hpp"
+#include "provisioning/process_stats.hpp"
 
 #include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>

@@ -2,8 +2,8 @@
 // the daemon. Runs the real daemon in-process (real state dir, real listener on
 // loopback) and asks it to stop from another thread, as the SCM's control thread does.
 
-#include "common/daemon_config.hpp"
-#include "proxy/daemon.hpp"
+#include "daemon/daemon.hpp"
+#include "daemon/daemon_config.hpp"
 #include "tests/support/process.hpp"
 
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-#include "packaging/windows/service_cli.hpp"
+#include "daemon/windows/service_cli.hpp"
 
 namespace zp::windows {
 

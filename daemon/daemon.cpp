@@ -1,8 +1,8 @@
-#include "proxy/daemon.hpp"
+#include "daemon/daemon.hpp"
 
 #include "common/log.hpp"
-#include "common/service_notifier.hpp"
 #include "common/strings.hpp"
+#include "daemon/service_notifier.hpp"
 #include "provisioning/api_server.hpp"
 #include "provisioning/control_plane.hpp"
 #include "provisioning/routes.hpp"

@@ -1,9 +1,9 @@
 // zoneproxy: the daemon's command line (a contract: tests and service units use it).
 
-#include "common/daemon_config.hpp"
 #include "common/log.hpp"
 #include "common/strings.hpp"
-#include "proxy/daemon.hpp"
+#include "daemon/daemon.hpp"
+#include "daemon/daemon_config.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -13,14 +13,16 @@
 #include <thread>
 
 #ifdef _WIN32
-#include "packaging/windows/service_host.hpp"
-#include "packaging/windows/state_dir_acl.hpp"
-#include "packaging/windows/win32_text.hpp"
+#include "daemon/windows/event_log_sink.hpp"
+#include "daemon/windows/service_host.hpp"
+#include "daemon/windows/state_dir_acl.hpp"
+#include "daemon/windows/win32_text.hpp"
 
 #include <shellapi.h>
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 #endif
@@ -59,6 +61,13 @@ int run_as_service(const zp::windows::service_options& options) {
   }
   default_workers(config);
   zp::log::init(config.log_level);
+  // Under the Service Control Manager nobody reads stderr: the Event Log gets the lines.
+  if (zp::windows::hosted_by_scm()) {
+    auto event_log = std::make_shared<zp::windows::event_log_sink>();
+    event_log->set_level(spdlog::level::info);
+    event_log->set_pattern("%v");
+    zp::log::add_sink(std::move(event_log));
+  }
   if (auto st = zp::run_daemon(config); !st.ok()) return fail_event(zp::message_of(st), 1);
   return 0;
 }

@@ -4,7 +4,7 @@
 // Only lifecycle events log at info or above (listening, provisioned, draining, errors),
 // so the Event Log sees a handful of events per day, not one per connection.
 
-#include "packaging/windows/service_host.hpp"
+#include "daemon/windows/service_host.hpp"
 
 #include <spdlog/details/log_msg.h>
 #include <spdlog/sinks/base_sink.h>

@@ -1,7 +1,7 @@
 // The Windows service layer's pure logic, on Linux: the `service` words and defaults,
 // and the command line registered with the SCM, read back with Windows' own rules.
 
-#include "packaging/windows/service_cli.hpp"
+#include "daemon/windows/service_cli.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "common/process_stats.hpp"
+#include "provisioning/process_stats.hpp"
 
 #include <sys/resource.h>
 #include <unistd.h>

@@ -3,7 +3,7 @@
 // idempotent: install over an existing service updates it; uninstall of an absent service
 // succeeds.
 
-#include "packaging/windows/service_cli.hpp"
+#include "daemon/windows/service_cli.hpp"
 
 namespace zp::windows {
 

@@ -1,12 +1,12 @@
 // Windows: the notifier speaks to the Service Control Manager through the service host
-// (packaging/windows/service_host.hpp). ready() is SERVICE_RUNNING, stopping() is
+// (daemon/windows/service_host.hpp). ready() is SERVICE_RUNNING, stopping() is
 // SERVICE_STOP_PENDING (the host keeps the checkpoint moving while the drain lasts), and
 // status() goes to the Event Log. The SCM has no watchdog, so there are no pings. Outside
 // `zoneproxy service run` every call is a no-op, as on Linux without NOTIFY_SOCKET.
 #ifdef _WIN32
 
-#include "common/service_notifier.hpp"
-#include "packaging/windows/service_host.hpp"
+#include "daemon/service_notifier.hpp"
+#include "daemon/windows/service_host.hpp"
 
 namespace zp {
 namespace {

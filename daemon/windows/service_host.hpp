@@ -1,7 +1,7 @@
 #pragma once
 // The Windows service host: the one interface between zoneproxy and the Win32 Service
 // Control Manager. The daemon's main hands `zoneproxy service ...` to service_main() with
-// two functions (run, request_stop); the service notifier (common/service_notifier_
+// two functions (run, request_stop); the service notifier (daemon/service_notifier_
 // windows.cpp) reports RUNNING and STOP_PENDING through report_*(). Nothing else in the
 // program includes <windows.h>.
 //
@@ -11,7 +11,7 @@
 //      every 2 s while the drain lasts)  ->  STOPPED (run returned; a non-zero code is
 //      reported as a service-specific error, which triggers the recovery actions).
 
-#include "packaging/windows/service_cli.hpp"
+#include "daemon/windows/service_cli.hpp"
 
 #include <functional>
 #include <string>

@@ -1,4 +1,4 @@
-#include "common/daemon_config.hpp"
+#include "daemon/daemon_config.hpp"
 
 #include "common/log.hpp"
 

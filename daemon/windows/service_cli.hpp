@@ -2,7 +2,7 @@
 // `zoneproxy service install|uninstall|run [--config FILE] [--state-dir DIR]`: the words,
 // the defaults under %ProgramData%, and the command line the Service Control Manager
 // starts. Pure string logic with no Win32 calls, so it builds and is unit-tested on Linux
-// too (tests/packaging/windows_service_cli_test.cpp).
+// too (tests/daemon/windows/service_cli_test.cpp).
 
 #include <optional>
 #include <string>

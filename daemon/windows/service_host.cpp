@@ -5,9 +5,9 @@
 // Concurrency: the SERVICE_STATUS is touched by the control handler (main thread), the
 // service thread, the checkpoint ticker and the daemon's notifier (its control thread);
 // one SRW lock guards it and every SetServiceStatus call.
-#include "packaging/windows/service_host.hpp"
-#include "packaging/windows/service_install.hpp"
-#include "packaging/windows/win32_text.hpp"
+#include "daemon/windows/service_host.hpp"
+#include "daemon/windows/service_install.hpp"
+#include "daemon/windows/win32_text.hpp"
 
 #include <shlobj.h>
 

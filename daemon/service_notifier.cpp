@@ -18,7 +18,7 @@
 //   silent and says so once in the log.
 #ifndef _WIN32
 
-#include "common/service_notifier.hpp"
+#include "daemon/service_notifier.hpp"
 
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>

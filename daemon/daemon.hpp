@@ -2,7 +2,7 @@
 // The zoneproxy process: state directory, control API, data-plane workers, signals.
 // Owner of every long-lived object; run() returns the process exit status.
 
-#include "common/daemon_config.hpp"
+#include "daemon/daemon_config.hpp"
 
 #include <absl/status/status.h>
 
