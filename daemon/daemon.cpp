@@ -107,7 +107,7 @@ absl::Status run_daemon(const daemon_config& config) {
 
   proxy::data_plane plane(workers);
   provisioning::control_plane control_plane(*store, std::move(*identity), std::move(*keys), plane,
-                                            {config.bind, config.provisioning_port, config.drain_timeout});
+                                            {{config.bind, config.drain_timeout}, config.provisioning_port});
   if (auto st = control_plane.restore(); !st.ok()) return st;
   spdlog::info("event=identity state_dir={} state={} rsa_spki_sha256={} ecdsa_spki_sha256={}",
                log::q(store->dir().string()), provisioning::control_plane::state_name(control_plane.current()), rsa_fp,

@@ -7,14 +7,15 @@
 // the signal handler), so its own state needs no locks; the TLS contexts and the
 // revocation set it publishes are read by other threads through atomic snapshots.
 
-#include "common/tls_policy.hpp"
 #include "provisioning/api_types.hpp"
+#include "provisioning/api_views.hpp"
 #include "provisioning/provision_request.hpp"
 #include "provisioning/provisioned_state.hpp"
 #include "provisioning/state_store.hpp"
+#include "provisioning/tls_contexts.hpp"
+#include "provisioning/trust.hpp"
 #include "proxy/data_plane.hpp"
 
-#include <absl/container/flat_hash_set.h>
 #include <absl/status/status.h>
 #include <asio/io_context.hpp>
 #include <nlohmann/json.hpp>
@@ -38,25 +39,13 @@ struct api_error {
 template <typename T>
 using api_result = std::variant<T, api_error>;
 
-/// Fingerprints (certificate SHA-256) refused on 17487 and 17488; read on any thread.
-class revocation_set {
- public:
-  bool contains(const std::string& fingerprint) const;
-  void replace(absl::flat_hash_set<std::string> fingerprints);
-
- private:
-  std::atomic<std::shared_ptr<const absl::flat_hash_set<std::string>>> set_{
-      std::make_shared<const absl::flat_hash_set<std::string>>()};
-};
-
 class control_plane {
  public:
   enum class state { unprovisioned, provisioned, draining };
 
   struct options {
-    std::string bind = "0.0.0.0";
+    local_settings local;
     std::uint16_t provisioning_port = 17488;
-    std::chrono::seconds drain_timeout{30};
   };
 
   control_plane(const state_store& store, identity id, state_store::data_plane_keys keys, proxy::data_plane& plane,
@@ -70,7 +59,8 @@ class control_plane {
 
   /// 17488's context for a new connection.
   std::shared_ptr<SSL_CTX> api_ctx() const { return api_ctx_.load(); }
-  const std::shared_ptr<revocation_set>& revoked() const { return revoked_; }
+  /// Whether a client certificate (SHA-256) is revoked now.
+  bool is_revoked(const std::string& fingerprint) const { return trust_.is_revoked(fingerprint); }
 
   state current() const { return state_; }
   static const char* state_name(state s);
@@ -86,7 +76,7 @@ class control_plane {
   api_result<bool> kill(std::string_view id);
   api_result<nlohmann::json> rotate(const nlohmann::json& body);
   api_result<nlohmann::json> update_settings(const nlohmann::json& body);
-  nlohmann::json trust() const;
+  nlohmann::json trust_json() const;
   api_result<nlohmann::json> revoke(const nlohmann::json& body);
   api_result<nlohmann::json> deprovision();
   std::string metrics();
@@ -97,14 +87,10 @@ class control_plane {
 
  private:
   validation_context validation() const;
-  /// The data plane's configuration and 17488's context for a provisioned state.
-  struct built {
-    std::shared_ptr<const proxy::data_plane_config> config;
-    std::shared_ptr<SSL_CTX> api_ctx;
-  };
-  absl::StatusOr<built> build_config(const provision_request& req) const;
-  absl::Status build_identity_api_ctx();
-  nlohmann::json certificates_json() const;
+  const provision_request* config() const { return provisioned_ ? &provisioned_->config : nullptr; }
+  absl::StatusOr<provisioned_contexts> build(const provision_request& req) const;
+  absl::Status serve_identity();
+  proxy_facts facts() const;
 
   const state_store& store_;
   identity identity_;
@@ -113,9 +99,8 @@ class control_plane {
   options opts_;
   state state_ = state::unprovisioned;
   std::optional<provisioned_state> provisioned_;
-  trust_state trust_;
+  trust_registry trust_;
   std::string token_;
-  std::shared_ptr<revocation_set> revoked_ = std::make_shared<revocation_set>();
   std::atomic<std::shared_ptr<SSL_CTX>> api_ctx_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };

@@ -14,154 +14,107 @@ using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
 
-MetricFamily family(std::string name, std::string help, MetricType type) {
-  MetricFamily f;
-  f.name = std::move(name);
-  f.help = std::move(help);
-  f.type = type;
-  return f;
+// Families in order of first declaration; declarations sharing a name share a family.
+class families {
+ public:
+  MetricFamily& get(std::string_view name, std::string_view help, MetricType type) {
+    for (auto& f : out_) {
+      if (f.name == name) return f;
+    }
+    MetricFamily& f = out_.emplace_back();
+    f.name = std::string(name);
+    f.help = std::string(help);
+    f.type = type;
+    return f;
+  }
+  void add(std::string_view name, std::string_view help, MetricType type, double value,
+           std::vector<ClientMetric::Label> labels = {}) {
+    ClientMetric m;
+    m.label = std::move(labels);
+    (type == MetricType::Counter ? m.counter.value : m.gauge.value) = value;
+    get(name, help, type).metric.push_back(std::move(m));
+  }
+  std::vector<MetricFamily>& all() { return out_; }
+
+ private:
+  std::vector<MetricFamily> out_;
+};
+
+ClientMetric::Label label(std::string_view name, std::string_view value) {
+  return {std::string(name), std::string(value)};
 }
 
-ClientMetric sample(double value, std::vector<ClientMetric::Label> labels, MetricType type) {
-  ClientMetric m;
-  m.label = std::move(labels);
-  if (type == MetricType::Counter) m.counter.value = value;
-  if (type == MetricType::Gauge) m.gauge.value = value;
-  return m;
+void add_counters(families& out, const proxy::plane_stats& stats) {
+  for (const proxy::counter_def& d : proxy::k_counters) {
+    const std::size_t outer = d.outer ? d.outer->size : 1, inner = d.inner ? d.inner->size : 1;
+    for (std::size_t o = 0; o < outer; ++o) {
+      for (std::size_t i = 0; i < inner; ++i) {
+        std::vector<ClientMetric::Label> labels;
+        if (d.outer) labels.push_back(label(d.outer->label, d.outer->value_name(o)));
+        if (d.inner) labels.push_back(label(d.inner->label, d.inner->value_name(i)));
+        if (!d.fixed_label.first.empty()) labels.push_back(label(d.fixed_label.first, d.fixed_label.second));
+        out.add(d.name, d.help, MetricType::Counter, static_cast<double>(stats.total(d.id, o, i)), std::move(labels));
+      }
+    }
+  }
 }
 
-// Sums one histogram over workers into a Prometheus histogram (cumulative buckets).
-ClientMetric histogram_sample(const std::vector<const proxy::histogram*>& parts) {
-  ClientMetric m;
-  std::uint64_t cumulative = 0;
-  for (std::size_t i = 0; i <= proxy::histogram::k_bounds.size(); ++i) {
-    for (const auto* h : parts) cumulative += h->bucket(i);
-    ClientMetric::Bucket b;
-    b.cumulative_count = cumulative;
-    b.upper_bound =
-        i < proxy::histogram::k_bounds.size() ? proxy::histogram::k_bounds[i] : std::numeric_limits<double>::infinity();
-    m.histogram.bucket.push_back(b);
+void add_histograms(families& out, const proxy::plane_stats& stats) {
+  for (const proxy::histogram_def& d : proxy::k_histograms) {
+    ClientMetric m;
+    std::uint64_t cumulative = 0;
+    for (std::size_t b = 0; b <= proxy::k_histogram_bounds.size(); ++b) {
+      for (const auto& w : stats.workers) cumulative += w.histograms[std::size_t(d.id)].buckets[b];
+      ClientMetric::Bucket bucket;
+      bucket.cumulative_count = cumulative;
+      bucket.upper_bound =
+          b < proxy::k_histogram_bounds.size() ? proxy::k_histogram_bounds[b] : std::numeric_limits<double>::infinity();
+      m.histogram.bucket.push_back(bucket);
+    }
+    for (const auto& w : stats.workers) {
+      m.histogram.sample_count += w.histograms[std::size_t(d.id)].count;
+      m.histogram.sample_sum += w.histograms[std::size_t(d.id)].sum;
+    }
+    out.get(d.name, d.help, MetricType::Histogram).metric.push_back(std::move(m));
   }
-  for (const auto* h : parts) {
-    m.histogram.sample_count += h->count();
-    m.histogram.sample_sum += h->sum();
+}
+
+void add_gauges(families& out, const proxy::plane_stats& stats) {
+  for (const proxy::gauge_def& d : proxy::k_gauges) {
+    if (d.outer == nullptr) {
+      out.add(d.name, d.help, MetricType::Gauge, static_cast<double>(stats.get(d.id)));
+      continue;
+    }
+    for (std::size_t o = 0; o < d.outer->size; ++o) {
+      out.add(d.name, d.help, MetricType::Gauge, static_cast<double>(stats.get(d.id, o)),
+              {label(d.outer->label, d.outer->value_name(o))});
+    }
   }
-  return m;
 }
 
 }  // namespace
 
 std::string render_metrics(const metrics_input& in) {
-  std::vector<MetricFamily> out;
-  const auto& shards = in.plane->shards();
-  auto sum = [&](auto get) {
-    double v = 0;
-    for (const auto& s : shards) v += static_cast<double>(get(s->counters()));
-    return v;
-  };
-  const std::pair<proxy::listener_kind, std::string> listeners[] = {
-      {proxy::listener_kind::endpoint, "endpoint"}, {proxy::listener_kind::module_server, "module_server"}};
-
-  auto accepted =
-      family("zoneproxy_connections_accepted_total", "TCP connections accepted, by listener.", MetricType::Counter);
-  auto rejected = family("zoneproxy_connections_rejected_total",
-                         "Connections turned away, by listener and reason (a PROTOCOL.md 3.4 code, or "
-                         "fd_exhausted when accept failed for lack of descriptors).",
-                         MetricType::Counter);
-  auto handshakes = family("zoneproxy_tls_handshake_failures_total",
-                           "TLS handshakes that failed, by listener and reason.", MetricType::Counter);
-  for (const auto& [kind, name] : listeners) {
-    const auto k = static_cast<std::size_t>(kind);
-    accepted.metric.push_back(sample(sum([k](const proxy::worker_counters& c) { return c.accepted[k].get(); }),
-                                     {{"listener", name}}, MetricType::Counter));
-    for (std::size_t r = 0; r < static_cast<std::size_t>(proxy::reject_reason::count); ++r) {
-      rejected.metric.push_back(
-          sample(sum([k, r](const proxy::worker_counters& c) { return c.rejected[k][r].get(); }),
-                 {{"listener", name},
-                  {"reason", std::string(proxy::reject_reason_name(static_cast<proxy::reject_reason>(r)))}},
-                 MetricType::Counter));
-    }
-    rejected.metric.push_back(sample(sum([k](const proxy::worker_counters& c) { return c.accept_errors[k].get(); }),
-                                     {{"listener", name}, {"reason", "fd_exhausted"}}, MetricType::Counter));
-    for (std::size_t f = 0; f < static_cast<std::size_t>(proxy::handshake_failure::count); ++f) {
-      handshakes.metric.push_back(
-          sample(sum([k, f](const proxy::worker_counters& c) { return c.handshake_failed[k][f].get(); }),
-                 {{"listener", name},
-                  {"reason", std::string(proxy::handshake_failure_name(static_cast<proxy::handshake_failure>(f)))}},
-                 MetricType::Counter));
-    }
-  }
-  out.push_back(std::move(accepted));
-  out.push_back(std::move(rejected));
-  out.push_back(std::move(handshakes));
-
-  auto paired =
-      family("zoneproxy_sessions_paired_total", "Sessions whose two halves were paired.", MetricType::Counter);
-  paired.metric.push_back(
-      sample(sum([](const proxy::worker_counters& c) { return c.sessions_paired.get(); }), {}, MetricType::Counter));
-  out.push_back(std::move(paired));
-  auto ended = family("zoneproxy_sessions_ended_total", "Paired sessions that ended.", MetricType::Counter);
-  ended.metric.push_back(
-      sample(sum([](const proxy::worker_counters& c) { return c.sessions_ended.get(); }), {}, MetricType::Counter));
-  out.push_back(std::move(ended));
-  auto active = family("zoneproxy_sessions_active", "Paired sessions relaying now.", MetricType::Gauge);
-  active.metric.push_back(sample(static_cast<double>(in.plane->live_sessions()), {}, MetricType::Gauge));
-  out.push_back(std::move(active));
-  auto waiting = family("zoneproxy_sessions_waiting", "Halves waiting for their peer, by role.", MetricType::Gauge);
-  waiting.metric.push_back(
-      sample(static_cast<double>(in.plane->waiting(proxy::role::endpoint)), {{"role", "endpoint"}}, MetricType::Gauge));
-  waiting.metric.push_back(sample(static_cast<double>(in.plane->waiting(proxy::role::module_server)),
-                                  {{"role", "module_server"}}, MetricType::Gauge));
-  out.push_back(std::move(waiting));
-
-  auto bytes = family("zoneproxy_relayed_bytes_total", "Bytes relayed, by direction.", MetricType::Counter);
-  bytes.metric.push_back(
-      sample(sum([](const proxy::worker_counters& c) { return c.bytes_endpoint_to_module_server.get(); }),
-             {{"direction", "endpoint_to_module_server"}}, MetricType::Counter));
-  bytes.metric.push_back(
-      sample(sum([](const proxy::worker_counters& c) { return c.bytes_module_server_to_endpoint.get(); }),
-             {{"direction", "module_server_to_endpoint"}}, MetricType::Counter));
-  out.push_back(std::move(bytes));
-
-  std::vector<const proxy::histogram*> pairing, duration;
-  for (const auto& s : shards) {
-    pairing.push_back(&s->counters().pairing_latency);
-    duration.push_back(&s->counters().session_duration);
-  }
-  auto pl = family("zoneproxy_pairing_latency_seconds",
-                   "From the second half's complete hello to both halves handed to the relay.", MetricType::Histogram);
-  pl.metric.push_back(histogram_sample(pairing));
-  out.push_back(std::move(pl));
-  auto sd = family("zoneproxy_session_duration_seconds", "Lifetime of ended sessions.", MetricType::Histogram);
-  sd.metric.push_back(histogram_sample(duration));
-  out.push_back(std::move(sd));
-
-  auto state = family("zoneproxy_provisioning_state", "1 for the current provisioning state.", MetricType::Gauge);
+  families out;
+  add_counters(out, *in.stats);
+  add_gauges(out, *in.stats);
+  add_histograms(out, *in.stats);
   for (const char* s : {"unprovisioned", "provisioned", "draining"}) {
-    state.metric.push_back(sample(in.state == s ? 1 : 0, {{"state", s}}, MetricType::Gauge));
+    out.add("zoneproxy_provisioning_state", "1 for the current provisioning state.", MetricType::Gauge,
+            in.state == s ? 1 : 0, {label("state", s)});
   }
-  out.push_back(std::move(state));
-  auto expiry = family("zoneproxy_certificate_expiry_timestamp_seconds",
-                       "notAfter of the provisioned data-plane certificates, by key type.", MetricType::Gauge);
+  // Declared even with no sample, so the family is always there to alert on.
+  out.get("zoneproxy_certificate_expiry_timestamp_seconds",
+          "notAfter of the provisioned data-plane certificates, by key type.", MetricType::Gauge);
   for (const auto& [type, when] : in.certificate_expiry) {
-    expiry.metric.push_back(sample(when, {{"type", type}}, MetricType::Gauge));
+    out.add("zoneproxy_certificate_expiry_timestamp_seconds", "", MetricType::Gauge, when, {label("type", type)});
   }
-  out.push_back(std::move(expiry));
-  auto build = family("zoneproxy_build_info", "Always 1; the version is in the label.", MetricType::Gauge);
-  build.metric.push_back(sample(1, {{"version", ZONEPROXY_VERSION}}, MetricType::Gauge));
-  out.push_back(std::move(build));
-
-  auto fds = family("zoneproxy_open_fds", "Open file descriptors.", MetricType::Gauge);
-  fds.metric.push_back(sample(static_cast<double>(open_fd_count()), {}, MetricType::Gauge));
-  out.push_back(std::move(fds));
-  auto max_fds = family("zoneproxy_max_fds", "The file descriptor limit in force.", MetricType::Gauge);
-  max_fds.metric.push_back(sample(static_cast<double>(fd_limit()), {}, MetricType::Gauge));
-  out.push_back(std::move(max_fds));
-  auto rss = family("zoneproxy_resident_memory_bytes", "Resident set size.", MetricType::Gauge);
-  rss.metric.push_back(sample(static_cast<double>(resident_bytes()), {}, MetricType::Gauge));
-  out.push_back(std::move(rss));
-
-  return prometheus::TextSerializer().Serialize(out);
+  out.add("zoneproxy_build_info", "Always 1; the version is in the label.", MetricType::Gauge, 1,
+          {label("version", ZONEPROXY_VERSION)});
+  for (const process_stat_def& d : k_process_stats) {
+    out.add(d.name, d.help, MetricType::Gauge, static_cast<double>(d.read()));
+  }
+  return prometheus::TextSerializer().Serialize(out.all());
 }
 
 }  // namespace zp::provisioning

@@ -1,10 +1,11 @@
 #pragma once
-// GET /metrics (Prometheus text format 0.0.4). Counters live in per-worker plain
-// integers and are summed here, at scrape time, into prometheus-cpp metric families
-// (ARCHITECTURE.md "Observability"): the hot path never touches a shared atomic. Every
-// metric name is declared in this one place.
+// GET /metrics (Prometheus text format 0.0.4). The data plane's statistics come from
+// its tables (proxy/stats.hpp) and a value snapshot taken at scrape time, summed over
+// workers into prometheus-cpp metric families (ARCHITECTURE.md "Observability"); the
+// process figures from k_process_stats. What only the control plane knows (its state,
+// certificate expiry, the build) is declared here, once.
 
-#include "proxy/data_plane.hpp"
+#include "proxy/stats.hpp"
 
 #include <string>
 #include <utility>
@@ -13,7 +14,7 @@
 namespace zp::provisioning {
 
 struct metrics_input {
-  proxy::data_plane* plane = nullptr;
+  const proxy::plane_stats* stats = nullptr;
   std::string state;                                               // unprovisioned | provisioned | draining
   std::vector<std::pair<std::string, double>> certificate_expiry;  // key type → unix time
 };

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
-namespace zp {
+namespace zp::provisioning {
 
 std::uint64_t open_fd_count() {
   std::error_code ec;
@@ -30,4 +30,4 @@ std::uint64_t resident_bytes() {
   return resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
 }
 
-}  // namespace zp
+}  // namespace zp::provisioning

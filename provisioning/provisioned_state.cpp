@@ -2,8 +2,6 @@
 
 #include "common/strings.hpp"
 
-#include <algorithm>
-
 namespace zp::provisioning {
 namespace {
 
@@ -14,10 +12,6 @@ absl::Status bad(std::string_view field, std::string_view what) {
 }
 
 }  // namespace
-
-bool trust_state::is_revoked(const std::string& fingerprint) const {
-  return std::find(revoked.begin(), revoked.end(), fingerprint) != revoked.end();
-}
 
 json to_json(const provisioned_state& s) {
   const provision_request& c = s.config;
@@ -62,31 +56,6 @@ absl::StatusOr<provisioned_state> provisioned_from_json(const json& j) {
   if (auto* e = std::get_if<field_error>(&settings)) return bad(e->field, e->message);
   c.settings = std::get<proxy::session_settings>(settings);
   out.provisioned_at = j.value("provisioned_at", std::time_t{0});
-  return out;
-}
-
-json to_json(const trust_state& t) {
-  json history = json::array();
-  for (const auto& e : t.history) {
-    history.push_back({{"time", e.time}, {"action", e.action}, {"fingerprint", e.fingerprint}, {"subject", e.subject}});
-  }
-  return {{"format", 1}, {"revoked", t.revoked}, {"history", history}};
-}
-
-absl::StatusOr<trust_state> trust_from_json(const json& j) {
-  if (!j.is_object() || j.value("format", 0) != 1) return bad("format", "unknown or missing format version");
-  trust_state out;
-  if (!j.contains("revoked") || !j["revoked"].is_array()) return bad("revoked", "missing");
-  for (const auto& fp : j["revoked"]) {
-    if (!fp.is_string() || fp.get<std::string>().size() != 64) return bad("revoked", "bad fingerprint");
-    out.revoked.push_back(fp.get<std::string>());
-  }
-  if (!j.contains("history") || !j["history"].is_array()) return bad("history", "missing");
-  for (const auto& e : j["history"]) {
-    if (!e.is_object()) return bad("history", "bad entry");
-    out.history.push_back({e.value("time", std::time_t{0}), e.value("action", std::string()),
-                           e.value("fingerprint", std::string()), e.value("subject", std::string())});
-  }
   return out;
 }
 

@@ -55,7 +55,7 @@ std::optional<api_response> routes::authenticate(const http_request& req, const 
   // Provisioned: the handshake already required a trusted, unrevoked client
   // certificate. A certificate revoked while its keep-alive connection stayed open is
   // refused here, before any answer (PROTOCOL.md 4.2).
-  if (ctx.client_cert == nullptr || plane_.revoked()->contains(cert_sha256_hex(ctx.client_cert))) {
+  if (ctx.client_cert == nullptr || plane_.is_revoked(cert_sha256_hex(ctx.client_cert))) {
     return api_response{0, ""};
   }
   return std::nullopt;
@@ -155,7 +155,7 @@ api_response routes::handle(const http_request& req, const api_request_context& 
   if (path == "/v1/trust") {
     ZP_REQUIRE(method_is("GET"));
     ZP_REQUIRE(need_provisioned());
-    return ok(plane_.trust());
+    return ok(plane_.trust_json());
   }
   if (path == "/v1/trust/revoke") {
     ZP_REQUIRE(method_is("POST"));

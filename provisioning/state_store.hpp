@@ -18,6 +18,7 @@
 
 #include "common/tls_policy.hpp"
 #include "provisioning/provisioned_state.hpp"
+#include "provisioning/trust.hpp"
 
 #include <absl/status/statusor.h>
 

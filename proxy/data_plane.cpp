@@ -2,6 +2,7 @@
 
 #include "proxy/half_connection.hpp"
 #include "proxy/relay_session.hpp"
+#include "proxy/worker_shard.hpp"
 
 #include <spdlog/spdlog.h>
 #include <asio/post.hpp>
@@ -58,6 +59,25 @@ std::uint64_t data_plane::held() const {
   return n;
 }
 
+plane_stats data_plane::stats() const {
+  plane_stats out;
+  out.running = running_;
+  out.gauges[gauge_cell(gauge::sessions_active)] = live_sessions();
+  for (role r : {role::endpoint, role::module_server}) {
+    out.gauges[gauge_cell(gauge::sessions_waiting, std::size_t(r))] = waiting(r);
+  }
+  for (const auto& shard : shards_) {
+    plane_stats::worker& w = out.workers.emplace_back();
+    const worker_counters& c = shard->counters();
+    w.index = shard->index();
+    w.live_sessions = shard->session_count();
+    w.connections_in_setup = shard->half_count();
+    for (std::size_t i = 0; i < k_counter_cells; ++i) w.cells[i] = c.get(i);
+    for (std::size_t h = 0; h < w.histograms.size(); ++h) w.histograms[h] = c.histogram(histogram_id(h));
+  }
+  return out;
+}
+
 void data_plane::run_on_all(const std::function<void(worker_shard&)>& fn) {
   std::vector<std::future<void>> done;
   for (auto& shard : shards_) {
@@ -96,7 +116,9 @@ std::vector<error_record> data_plane::recent_errors() {
   std::vector<error_record> out;
   for (auto& v : per) out.insert(out.end(), v.begin(), v.end());
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.time < b.time; });
-  if (out.size() > worker_shard::k_recent_errors) out.erase(out.begin(), out.end() - worker_shard::k_recent_errors);
+  if (out.size() > worker_shard::k_recent_errors) {
+    out.erase(out.begin(), out.end() - static_cast<std::ptrdiff_t>(worker_shard::k_recent_errors));
+  }
   return out;
 }
 

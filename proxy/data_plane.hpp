@@ -9,8 +9,9 @@
 
 #include "proxy/data_plane_config.hpp"
 #include "proxy/plane_shared.hpp"
+#include "proxy/reports.hpp"
+#include "proxy/stats.hpp"
 #include "proxy/worker.hpp"
-#include "proxy/worker_shard.hpp"
 
 #include <absl/status/status.h>
 #include <asio/io_context.hpp>
@@ -20,6 +21,8 @@
 #include <vector>
 
 namespace zp::proxy {
+
+class worker_shard;
 
 class data_plane {
  public:
@@ -51,8 +54,8 @@ class data_plane {
   bool draining() const { return shared_.draining.load(); }
   /// Waiting halves the pairing table was sized for at start().
   std::size_t table_capacity() const { return shared_.table ? shared_.table->max_pending() : 0; }
-  /// Per-worker shards, for counters and (on their workers) session listings.
-  const std::vector<std::unique_ptr<worker_shard>>& shards() const { return shards_; }
+  /// A snapshot of every statistic (proxy/stats.hpp), read without stopping anything.
+  plane_stats stats() const;
   /// Connections (halves + sessions) still held by any worker.
   std::uint64_t held() const;
 

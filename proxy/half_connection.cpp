@@ -53,7 +53,7 @@ handshake_failure classify_handshake(const std::error_code& ec, SSL* ssl) {
 
 }  // namespace
 
-half_connection::half_connection(worker_shard& shard, listener_kind kind, asio::ip::tcp::socket socket,
+half_connection::half_connection(worker_shard& shard, role kind, asio::ip::tcp::socket socket,
                                  std::shared_ptr<const data_plane_config> config)
     : shard_(shard),
       kind_(kind),
@@ -63,8 +63,7 @@ half_connection::half_connection(worker_shard& shard, listener_kind kind, asio::
         auto ep = socket.remote_endpoint(ec);
         return ec ? asio::ip::tcp::endpoint{} : ep;
       }()),
-      tls_(std::move(socket),
-           kind == listener_kind::endpoint ? config_->endpoint_ctx.get() : config_->module_server_ctx.get()),
+      tls_(std::move(socket), kind == role::endpoint ? config_->endpoint_ctx.get() : config_->module_server_ctx.get()),
       timer_(shard.io()),
       parser_(make_hello_parser()) {
   std::error_code ignored;
@@ -122,7 +121,7 @@ void half_connection::do_handshake() {
   }
   if (r.ec) return on_handshake_failed(r.ec);
   handshake_done_ = true;
-  if (kind_ == listener_kind::module_server) {
+  if (kind_ == role::module_server) {
     if (X509* cert = tls_.peer_certificate()) cert_sha256_ = cert_sha256_hex(cert);
   }
   phase_ = phase::hello;
@@ -133,20 +132,20 @@ void half_connection::do_handshake() {
 
 void half_connection::on_handshake_failed(const std::error_code& ec) {
   const handshake_failure why = classify_handshake(ec, tls_.ssl());
-  shard_.counters().handshake_fail(kind_, why);
+  shard_.counters().add(counter::handshake_failures, kind_, why);
   if (why != handshake_failure::closed) {
     shard_.record_error(kind_, remote_.address(), str_cat("tls handshake: ", handshake_failure_name(why)));
   }
   // Debug level: scanners and misconfigured clients would otherwise flood the log;
   // the counter (zoneproxy_tls_handshake_failures_total) keeps the tally.
-  SPDLOG_DEBUG("event=handshake_failed listener={} peer={} reason={} detail={}", listener_name(kind_),
+  SPDLOG_DEBUG("event=handshake_failed listener={} peer={} reason={} detail={}", role_name(kind_),
                remote_.address().to_string(), handshake_failure_name(why), ec.message());
   finish();
 }
 
 void half_connection::on_handshake_or_hello_timeout() {
   if (!handshake_done_) {
-    shard_.counters().handshake_fail(kind_, handshake_failure::timeout);
+    shard_.counters().add(counter::handshake_failures, kind_, handshake_failure::timeout);
     return finish();
   }
   // PROTOCOL.md 3.4: a 408 when the TLS session is up.
@@ -192,7 +191,7 @@ void half_connection::on_hello() {
   const session_settings& settings = config_->settings;
   if (shared.draining.load(std::memory_order_acquire)) return respond(k_draining);
   if (shared.live_sessions.load(std::memory_order_relaxed) >= settings.max_sessions) return respond(k_unavailable);
-  if (kind_ == listener_kind::endpoint) {
+  if (kind_ == role::endpoint) {
     if (!shared.limiter.acquire(remote_.address(), settings.max_pending_per_source)) {
       return respond(k_too_many_pending);
     }
@@ -340,17 +339,17 @@ std::optional<session_info> half_connection::info() const {
   session_info i;
   i.id_prefix = id_.prefix();
   i.state = "waiting";
-  i.waiting_role = kind_ == listener_kind::endpoint ? "endpoint" : "module_server";
-  (kind_ == listener_kind::endpoint ? i.endpoint_address : i.module_server_address) = remote_.address().to_string();
+  i.waiting_role = kind_ == role::endpoint ? "endpoint" : "module_server";
+  (kind_ == role::endpoint ? i.endpoint_address : i.module_server_address) = remote_.address().to_string();
   i.age_s = std::chrono::duration<double>(clock::now() - hello_done_at_).count();
   return i;
 }
 
 void half_connection::respond(const hello_error& error) {
   release_source_slot();
-  shard_.counters().reject(kind_, reason_for_status(error.status));
+  shard_.counters().add(counter::rejected, kind_, reason_for_status(error.status));
   shard_.record_error(kind_, remote_.address(), str_cat(error.status, " ", error.code));
-  SPDLOG_DEBUG("event=hello_refused listener={} peer={} status={} code={} session={}", listener_name(kind_),
+  SPDLOG_DEBUG("event=hello_refused listener={} peer={} status={} code={} session={}", role_name(kind_),
                remote_.address().to_string(), error.status, error.code,
                phase_ == phase::hello ? std::string("-") : id_.prefix());
   phase_ = phase::responding;

@@ -13,10 +13,10 @@
 
 #include "common/http_request_parser.hpp"
 #include "common/tls_socket.hpp"
-#include "proxy/counters.hpp"
 #include "proxy/data_plane_config.hpp"
 #include "proxy/hello.hpp"
 #include "proxy/session_id.hpp"
+#include "proxy/stats.hpp"
 #include "proxy/worker_shard.hpp"
 
 #include <asio/ip/tcp.hpp>
@@ -48,7 +48,7 @@ class half_connection {
  public:
   using clock = std::chrono::steady_clock;
 
-  half_connection(worker_shard& shard, listener_kind kind, asio::ip::tcp::socket socket,
+  half_connection(worker_shard& shard, role kind, asio::ip::tcp::socket socket,
                   std::shared_ptr<const data_plane_config> config);
   ~half_connection();
   half_connection(const half_connection&) = delete;
@@ -89,7 +89,7 @@ class half_connection {
   void maybe_destroy();
   void finish();  // phase done, socket closed
 
-  role my_role() const { return kind_ == listener_kind::endpoint ? role::endpoint : role::module_server; }
+  role my_role() const { return kind_ == role::endpoint ? role::endpoint : role::module_server; }
   void do_handshake();
   void on_handshake_failed(const std::error_code& ec);
   void do_read_hello();
@@ -108,7 +108,7 @@ class half_connection {
   void release_source_slot();
 
   worker_shard& shard_;
-  const listener_kind kind_;
+  const role kind_;
   std::shared_ptr<const data_plane_config> config_;
   asio::ip::tcp::endpoint remote_;
   tls_socket tls_;

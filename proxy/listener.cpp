@@ -17,7 +17,7 @@ constexpr std::chrono::milliseconds k_max_backoff{1000};
 
 }  // namespace
 
-listener::listener(asio::io_context& io, listener_kind kind, worker_counters& counters, accept_handler on_accept)
+listener::listener(asio::io_context& io, role kind, worker_counters& counters, accept_handler on_accept)
     : state_(std::make_shared<state>(io)), kind_(kind), counters_(counters), on_accept_(std::move(on_accept)) {}
 
 absl::Status listener::bind(const asio::ip::tcp::endpoint& at) {
@@ -53,11 +53,11 @@ void listener::on_accept(std::error_code ec, asio::ip::tcp::socket socket) {
   if (ec) {
     // Out of descriptors (EMFILE/ENFILE) or buffers: the connection stays queued in the
     // backlog. Retrying at once would spin, so back off, doubling up to 1 s, and count.
-    counters_.accept_errors[static_cast<std::size_t>(kind_)].add();
+    counters_.add(counter::accept_errors, kind_);
     auto& delay = state_->backoff_delay;
     delay = std::clamp(delay * 2, k_min_backoff, k_max_backoff);
     if (delay == k_min_backoff || delay == k_max_backoff) {
-      spdlog::warn("event=accept_failed listener={} error={} retry_ms={}", listener_name(kind_), log::q(ec.message()),
+      spdlog::warn("event=accept_failed listener={} error={} retry_ms={}", role_name(kind_), log::q(ec.message()),
                    delay.count());
     }
     state_->backoff.expires_after(delay);
@@ -67,7 +67,7 @@ void listener::on_accept(std::error_code ec, asio::ip::tcp::socket socket) {
     return;
   }
   state_->backoff_delay = std::chrono::milliseconds(0);
-  counters_.accepted[static_cast<std::size_t>(kind_)].add();
+  counters_.add(counter::accepted, kind_);
   on_accept_(std::move(socket));
   do_accept();
 }

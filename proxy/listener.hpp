@@ -3,7 +3,7 @@
 // port and the kernel spreads connections, so no accept crosses threads).
 // Owner: its worker_shard; runs only on that worker after bind().
 
-#include "proxy/counters.hpp"
+#include "proxy/stats.hpp"
 
 #include <absl/status/status.h>
 #include <asio/ip/tcp.hpp>
@@ -19,7 +19,7 @@ class listener {
  public:
   using accept_handler = std::function<void(asio::ip::tcp::socket)>;
 
-  listener(asio::io_context& io, listener_kind kind, worker_counters& counters, accept_handler on_accept);
+  listener(asio::io_context& io, role kind, worker_counters& counters, accept_handler on_accept);
   /// Opens, binds (SO_REUSEPORT) and listens; safe from any thread before start().
   absl::Status bind(const asio::ip::tcp::endpoint& at);
   /// Starts accepting; on the owning worker.
@@ -43,7 +43,7 @@ class listener {
     explicit state(asio::io_context& io) : acceptor(io), backoff(io) {}
   };
   std::shared_ptr<state> state_;
-  listener_kind kind_;
+  role kind_;
   worker_counters& counters_;
   accept_handler on_accept_;
 };

@@ -23,7 +23,7 @@ relay_session::relay_session(worker_shard& shard, session_id id, std::shared_ptr
                              clock::time_point paired_at)
     : shard_(shard), id_(id), config_(std::move(config)), paired_at_(paired_at), idle_timer_(shard.io()) {
   shard_.shared().live_sessions.fetch_add(1, std::memory_order_relaxed);
-  shard_.counters().sessions_paired.add();
+  shard_.counters().add(counter::sessions_paired);
 }
 
 relay_session::~relay_session() = default;
@@ -36,7 +36,7 @@ void relay_session::maybe_destroy() {
 
 void relay_session::adopt(role r, half_handoff&& half, bool remote) {
   if (remote) --pending_;
-  if (half.from_worker != shard_.index()) shard_.counters().sessions_migrated.add();
+  if (half.from_worker != shard_.index()) shard_.counters().add(counter::sessions_migrated);
   if (closed_) {
     // Killed before the peer arrived: the handoff's destructor closes its fd.
     return maybe_destroy();
@@ -58,7 +58,8 @@ void relay_session::start() {
   half_handoff& m = *module_server_half_;
   endpoint_.emplace(shard_.io(), std::move(e.connection));
   module_server_.emplace(shard_.io(), std::move(m.connection));
-  shard_.counters().pairing_latency.observe(std::chrono::duration<double>(started_at_ - paired_at_).count());
+  shard_.counters().observe(histogram_id::pairing_latency,
+                            std::chrono::duration<double>(started_at_ - paired_at_).count());
   SPDLOG_DEBUG("event=session_paired session={} worker={} endpoint={}", id_.prefix(), shard_.index(),
                e.remote.address().to_string());
   if (e.failed || m.failed) return fail(asio::error::connection_reset);
@@ -129,9 +130,9 @@ void relay_session::pump(direction& d) {
     if (r.bytes > 0) {
       d.end = r.bytes;
       d.bytes += r.bytes;
-      (&d == &to_module_server_ ? shard_.counters().bytes_endpoint_to_module_server
-                                : shard_.counters().bytes_module_server_to_endpoint)
-          .add(r.bytes);
+      shard_.counters().add(&d == &to_module_server_ ? counter::bytes_endpoint_to_module_server
+                                                     : counter::bytes_module_server_to_endpoint,
+                            r.bytes);
       last_activity_ = clock::now();
       continue;
     }
@@ -175,7 +176,7 @@ void relay_session::fail(const std::error_code& ec) {
   // PROTOCOL.md 3.5: a reset, TLS error or write failure closes both sides. Pass it on
   // as a reset, not a close_notify, so the other side cannot mistake it for a clean end.
   SPDLOG_DEBUG("event=session_failed session={} reason={}", id_.prefix(), tls_reason_name(ec));
-  shard_.record_error(listener_kind::endpoint, asio::ip::address(),
+  shard_.record_error(role::endpoint, asio::ip::address(),
                       str_cat("session ", id_.prefix(), " failed: ", tls_reason_name(ec)));
   if (endpoint_) endpoint_->reset();
   if (module_server_) module_server_->reset();
@@ -200,9 +201,10 @@ void relay_session::finish(const char* how) {
   shard_.buffers().release(std::move(to_module_server_.buf));
   shard_.buffers().release(std::move(to_endpoint_.buf));
   shard_.shared().live_sessions.fetch_sub(1, std::memory_order_relaxed);
-  shard_.counters().sessions_ended.add();
+  shard_.counters().add(counter::sessions_ended);
   if (started_) {
-    shard_.counters().session_duration.observe(std::chrono::duration<double>(clock::now() - started_at_).count());
+    shard_.counters().observe(histogram_id::session_duration,
+                              std::chrono::duration<double>(clock::now() - started_at_).count());
   }
   SPDLOG_DEBUG("event=session_ended session={} how={} bytes_to_module_server={} bytes_to_endpoint={}", id_.prefix(),
                how, to_module_server_.bytes, to_endpoint_.bytes);

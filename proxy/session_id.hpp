@@ -32,6 +32,10 @@ struct session_id {
 /// Which side of a session a connection is (PROTOCOL.md 1: endpoint or Module Server port).
 enum class role : std::uint8_t { endpoint = 0, module_server = 1 };
 
+inline constexpr std::size_t k_roles = 2;
+/// "endpoint" or "module_server": how logs, metrics labels and JSON name a role (and its port).
+constexpr std::string_view role_name(role r) { return r == role::endpoint ? "endpoint" : "module_server"; }
+
 /// The role a half pairs with.
 inline role opposite(role r) { return r == role::endpoint ? role::module_server : role::endpoint; }
 

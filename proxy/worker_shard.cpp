@@ -16,11 +16,10 @@ absl::Status worker_shard::bind(const data_plane_config& config) {
   std::error_code ec;
   auto address = asio::ip::make_address(config.bind, ec);
   if (ec) return absl::InvalidArgumentError("bind: invalid address " + config.bind);
-  endpoint_listener_.emplace(io_, listener_kind::endpoint, counters_,
-                             [this](asio::ip::tcp::socket s) { on_accept(listener_kind::endpoint, std::move(s)); });
-  module_server_listener_.emplace(io_, listener_kind::module_server, counters_, [this](asio::ip::tcp::socket s) {
-    on_accept(listener_kind::module_server, std::move(s));
-  });
+  endpoint_listener_.emplace(io_, role::endpoint, counters_,
+                             [this](asio::ip::tcp::socket s) { on_accept(role::endpoint, std::move(s)); });
+  module_server_listener_.emplace(io_, role::module_server, counters_,
+                                  [this](asio::ip::tcp::socket s) { on_accept(role::module_server, std::move(s)); });
   if (auto st = endpoint_listener_->bind({address, config.endpoint_port}); !st.ok()) return st;
   return module_server_listener_->bind({address, config.module_server_port});
 }
@@ -91,12 +90,12 @@ std::size_t worker_shard::close_revoked(const std::string& cert_sha256) {
   return n;
 }
 
-void worker_shard::record_error(listener_kind listener, const asio::ip::address& peer, std::string_view reason) {
+void worker_shard::record_error(role listener, const asio::ip::address& peer, std::string_view reason) {
   if (errors_.size() == k_recent_errors) errors_.pop_front();
   errors_.push_back({std::chrono::system_clock::now(), listener, peer.to_string(), std::string(reason)});
 }
 
-void worker_shard::on_accept(listener_kind kind, asio::ip::tcp::socket socket) {
+void worker_shard::on_accept(role kind, asio::ip::tcp::socket socket) {
   auto config = shared_.config.load(std::memory_order_acquire);
   halves_.push_back(std::make_unique<half_connection>(*this, kind, std::move(socket), std::move(config)));
   half_connection* h = halves_.back().get();

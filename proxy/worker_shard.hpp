@@ -2,14 +2,16 @@
 // The part of the data plane that lives on one worker: its acceptors, the connections
 // still in handshake/hello/waiting (halves), and the paired sessions it relays.
 //
-// Owner of every half and session on its worker (by unique_ptr in intrusive lists).
+// Owner of every half and session on its worker (by unique_ptr in std::lists, each
+// object keeping its own iterator for O(1) removal).
 // Everything here runs on the worker's thread except where a comment says otherwise;
 // other threads reach a shard only by posting to its io_context.
 
 #include "proxy/buffer_pool.hpp"
-#include "proxy/counters.hpp"
 #include "proxy/listener.hpp"
 #include "proxy/plane_shared.hpp"
+#include "proxy/reports.hpp"
+#include "proxy/stats.hpp"
 
 #include <absl/status/status.h>
 #include <asio/io_context.hpp>
@@ -27,26 +29,6 @@ namespace zp::proxy {
 
 class half_connection;
 class relay_session;
-
-/// One session or waiting half as /v1/sessions shows it (id prefix only: the id is a
-/// bearer secret).
-struct session_info {
-  std::string id_prefix;
-  std::string state;         // "live" or "waiting"
-  std::string waiting_role;  // for a waiting half: "endpoint" or "module_server"
-  std::string endpoint_address, module_server_address;
-  std::uint64_t bytes_endpoint_to_module_server = 0, bytes_module_server_to_endpoint = 0;
-  double age_s = 0;
-  unsigned worker = 0;
-};
-
-/// A recent error for /v1/diagnostics.
-struct error_record {
-  std::chrono::system_clock::time_point time;
-  listener_kind listener;
-  std::string peer;
-  std::string reason;
-};
 
 class worker_shard {
  public:
@@ -86,7 +68,7 @@ class worker_shard {
   /// SHA-256 (revocation); answers how many.
   std::size_t close_revoked(const std::string& cert_sha256);
   /// On the worker: remembers an error for diagnostics (the last k_recent_errors).
-  void record_error(listener_kind listener, const asio::ip::address& peer, std::string_view reason);
+  void record_error(role listener, const asio::ip::address& peer, std::string_view reason);
   /// On the worker: the remembered errors, oldest first.
   std::vector<error_record> recent_errors() const { return {errors_.begin(), errors_.end()}; }
   static constexpr std::size_t k_recent_errors = 100;
@@ -99,7 +81,7 @@ class worker_shard {
   void destroy(relay_session* s);
 
  private:
-  void on_accept(listener_kind kind, asio::ip::tcp::socket socket);
+  void on_accept(role kind, asio::ip::tcp::socket socket);
 
   asio::io_context& io_;
   const unsigned index_;

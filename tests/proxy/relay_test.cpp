@@ -167,9 +167,8 @@ TEST_F(Relay, HundredConcurrentSessionsCarryRandomPayloadsUnchanged) {
     EXPECT_EQ(j.r.a_received_sha256, sha256_hex(j.to_e));
     total += j.to_m.size() + j.to_e.size();
   }
-  const auto relayed = f.sum([](const proxy::worker_counters& c) {
-    return c.bytes_endpoint_to_module_server.get() + c.bytes_module_server_to_endpoint.get();
-  });
+  const auto relayed = f.total(proxy::counter::bytes_endpoint_to_module_server) +
+                       f.total(proxy::counter::bytes_module_server_to_endpoint);
   EXPECT_EQ(relayed, total) << "bytes counted by the proxy";
   EXPECT_TRUE(data_plane_fixture::eventually([&] { return f.plane().live_sessions() == 0; }));
 }

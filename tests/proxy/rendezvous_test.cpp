@@ -286,9 +286,8 @@ TEST_F(Rendezvous, StalledHandshakeIsClosedWithinHelloTimeout) {
   EXPECT_EQ(::recv(c.fd(), &byte, 1, 0), 0) << "expected the proxy to close the connection";
   EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
   EXPECT_TRUE(data_plane_fixture::eventually([&] {
-    return f.sum([](const proxy::worker_counters& c) {
-      return c.handshake_failed[0][static_cast<int>(proxy::handshake_failure::timeout)].get();
-    }) == 1;
+    return f.total(proxy::counter::handshake_failures, std::size_t(proxy::role::endpoint),
+                   std::size_t(proxy::handshake_failure::timeout)) == 1;
   }));
 }
 
@@ -322,9 +321,8 @@ TEST_F(Rendezvous, RevokedModuleServerCertificateIsRefusedInTheHandshake) {
   bool ok = c.handshake() && c.write_all(hello_for(id())) && c.read_some().has_value();
   EXPECT_FALSE(ok) << "a revoked certificate got through";
   EXPECT_TRUE(data_plane_fixture::eventually([&] {
-    return f.sum([](const proxy::worker_counters& c) {
-      return c.handshake_failed[1][static_cast<int>(proxy::handshake_failure::revoked_certificate)].get();
-    }) == 1;
+    return f.total(proxy::counter::handshake_failures, std::size_t(proxy::role::module_server),
+                   std::size_t(proxy::handshake_failure::revoked_certificate)) == 1;
   }));
 }
 

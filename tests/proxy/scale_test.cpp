@@ -71,9 +71,9 @@ TEST(Scale, TenThousandSessionsInRandomOrderAllPairExactlyOnce) {
     ASSERT_TRUE(data_plane_fixture::eventually([&] { return f.plane().live_sessions() == 0; }, 60s))
         << f.plane().live_sessions() << " sessions left after wave " << wave;
   }
-  const auto paired = f.sum([](const proxy::worker_counters& c) { return c.sessions_paired.get(); });
+  const auto paired = f.total(proxy::counter::sessions_paired);
   EXPECT_EQ(paired, paired_total) << "a session paired twice or not at all";
-  const auto migrated = f.sum([](const proxy::worker_counters& c) { return c.sessions_migrated.get(); });
+  const auto migrated = f.total(proxy::counter::sessions_migrated);
   EXPECT_GT(migrated, 0u) << "no pair formed across workers";
   EXPECT_LT(migrated, paired_total);
   std::printf("paired %llu sessions, %llu across workers\n", static_cast<unsigned long long>(paired),
@@ -98,12 +98,12 @@ TEST(Scale, RunningOutOfDescriptorsRefusesCleanlyAndRecovers) {
   tight.rlim_cur = open_fds() + 1;
   ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &tight), 0);
   tls_client c(f.endpoint_port(), f.endpoint_ctx());
-  const bool saw_emfile = data_plane_fixture::eventually(
-      [&] { return f.sum([](const proxy::worker_counters& w) { return w.accept_errors[0].get(); }) > 0; }, 5s);
+  const bool saw_emfile =
+      data_plane_fixture::eventually([&] { return f.total(proxy::counter::accept_errors) > 0; }, 5s);
   // One second of exhaustion: backing off (10 ms doubling to 1 s) means a handful of
   // retries, not a spinning loop.
   std::this_thread::sleep_for(1s);  // measuring a rate over a fixed interval
-  const auto errors = f.sum([](const proxy::worker_counters& w) { return w.accept_errors[0].get(); });
+  const auto errors = f.total(proxy::counter::accept_errors);
   ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &original), 0);
   ASSERT_TRUE(c.connected());
   EXPECT_TRUE(saw_emfile);

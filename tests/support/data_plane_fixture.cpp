@@ -89,12 +89,6 @@ void data_plane_fixture::revoke(const std::string& cert_sha256) {
   revoked_->insert(cert_sha256);
 }
 
-std::uint64_t data_plane_fixture::sum(std::uint64_t (*get)(const proxy::worker_counters&)) const {
-  std::uint64_t total = 0;
-  for (const auto& shard : plane_->shards()) total += get(shard->counters());
-  return total;
-}
-
 bool data_plane_fixture::eventually(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {

@@ -40,8 +40,10 @@ class data_plane_fixture {
 
   proxy::data_plane& plane() { return *plane_; }
   proxy::worker_pool& workers() { return workers_; }
-  /// Sum of a per-worker counter over all workers.
-  std::uint64_t sum(std::uint64_t (*get)(const proxy::worker_counters&)) const;
+  /// A counter summed over all workers (proxy/stats.hpp).
+  std::uint64_t total(proxy::counter c, std::size_t outer = 0, std::size_t inner = 0) const {
+    return plane_->stats().total(c, outer, inner);
+  }
   /// Polls `cond` until true or the deadline.
   static bool eventually(const std::function<bool()>& cond,
                          std::chrono::milliseconds timeout = std::chrono::seconds(10));

@@ -1,0 +1,79 @@
+#include "provisioning/tls_contexts.hpp"
+
+#include "common/fingerprint.hpp"
+#include "common/pem.hpp"
+
+#include <utility>
+#include <vector>
+
+namespace zp::provisioning {
+namespace {
+
+evp_pkey_ptr share(EVP_PKEY* key) {
+  EVP_PKEY_up_ref(key);
+  return evp_pkey_ptr(key);
+}
+
+std::shared_ptr<SSL_CTX> shared(ssl_ctx_ptr ctx) { return std::shared_ptr<SSL_CTX>(ctx.release(), SSL_CTX_free); }
+
+}  // namespace
+
+absl::StatusOr<provisioned_contexts> build_provisioned_contexts(const provision_request& req,
+                                                                const state_store::data_plane_keys& keys,
+                                                                const std::shared_ptr<revocation_set>& revoked,
+                                                                const local_settings& local) {
+  std::vector<tls_identity> ids;
+  for (auto [pem, key] :
+       {std::pair{&req.certificates.rsa, keys.rsa.get()}, std::pair{&req.certificates.ecdsa, keys.ecdsa.get()}}) {
+    if (!*pem) continue;
+    auto chain = parse_certificates_pem(**pem);
+    if (!chain.ok()) return chain.status();
+    ids.push_back(tls_identity{share(key), std::move(*chain)});
+  }
+  auto ms_cas = parse_certificates_pem(req.module_server_ca);
+  if (!ms_cas.ok()) return ms_cas.status();
+  std::vector<x509_ptr> ep_cas;
+  if (req.endpoint_client_ca) {
+    auto parsed = parse_certificates_pem(*req.endpoint_client_ca);
+    if (!parsed.ok()) return parsed.status();
+    ep_cas = std::move(*parsed);
+  }
+  server_tls_options ep, ms;
+  for (auto& id : ids) {
+    ep.identities.push_back(&id);
+    ms.identities.push_back(&id);
+  }
+  for (auto& c : ep_cas) ep.client_cas.push_back(c.get());
+  for (auto& c : *ms_cas) ms.client_cas.push_back(c.get());
+  // Revocation (PROTOCOL.md 4.2) is checked in every handshake on 17487 and 17488.
+  ms.client_check = [revoked](X509* leaf) { return !revoked->contains(cert_sha256_hex(leaf)); };
+  auto ep_ctx = make_server_ctx(ep);
+  if (!ep_ctx.ok()) return ep_ctx.status();
+  auto ms_ctx = make_server_ctx(ms);
+  if (!ms_ctx.ok()) return ms_ctx.status();
+  // 17488: the same trust and revocation, but a client without a certificate finishes
+  // the handshake and is then closed unanswered by the routes (PROTOCOL.md 4.2).
+  server_tls_options api = ms;
+  api.client_cert_required = false;
+  auto api_ctx = make_server_ctx(api);
+  if (!api_ctx.ok()) return api_ctx.status();
+  auto cfg = std::make_shared<proxy::data_plane_config>();
+  cfg->bind = local.bind;
+  cfg->endpoint_port = req.endpoint_port;
+  cfg->module_server_port = req.module_server_port;
+  cfg->settings = req.settings;
+  cfg->drain_timeout = local.drain_timeout;
+  cfg->endpoint_ctx = shared(std::move(*ep_ctx));
+  cfg->module_server_ctx = shared(std::move(*ms_ctx));
+  return provisioned_contexts{std::move(cfg), shared(std::move(*api_ctx))};
+}
+
+absl::StatusOr<std::shared_ptr<SSL_CTX>> build_identity_context(const identity& id) {
+  server_tls_options o;
+  o.identities = {&id.rsa, &id.ecdsa};
+  auto ctx = make_server_ctx(o);
+  if (!ctx.ok()) return ctx.status();
+  return shared(std::move(*ctx));
+}
+
+}  // namespace zp::provisioning

@@ -1,0 +1,44 @@
+#pragma once
+// The TLS contexts a provisioned state runs on, built from it in one place: 17486's and
+// 17487's (inside the data plane's configuration snapshot) and 17488's, all under the
+// policy of PROTOCOL.md 2 (common/tls_policy), with the Module Server CA and the
+// revocation set on 17487 and 17488. Before provisioning, 17488 serves the identity.
+//
+// Pure construction: nothing here is published; the control plane swaps the results in.
+
+#include "provisioning/provision_request.hpp"
+#include "provisioning/state_store.hpp"
+#include "provisioning/trust.hpp"
+#include "proxy/data_plane_config.hpp"
+
+#include <absl/status/statusor.h>
+#include <openssl/ssl.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+namespace zp::provisioning {
+
+/// The daemon's local settings a data-plane configuration carries beside the provision.
+struct local_settings {
+  std::string bind = "0.0.0.0";
+  std::chrono::seconds drain_timeout{30};
+};
+
+/// A provisioned state's data-plane configuration and 17488's context.
+struct provisioned_contexts {
+  std::shared_ptr<const proxy::data_plane_config> data_plane;
+  std::shared_ptr<SSL_CTX> api;
+};
+
+/// Builds both; an error names what could not be used (a certificate that does not parse).
+absl::StatusOr<provisioned_contexts> build_provisioned_contexts(const provision_request& req,
+                                                                const state_store::data_plane_keys& keys,
+                                                                const std::shared_ptr<revocation_set>& revoked,
+                                                                const local_settings& local);
+
+/// 17488's context while unprovisioned: the self-signed identity, no client certificate.
+absl::StatusOr<std::shared_ptr<SSL_CTX>> build_identity_context(const identity& id);
+
+}  // namespace zp::provisioning

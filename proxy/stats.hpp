@@ -1,0 +1,252 @@
+#pragma once
+// Every statistic of the data plane, declared once (Envoy's habit): the tables below give
+// each one its Prometheus name, type, help text and JSON key, and both `/metrics` and
+// `/v1/diagnostics` are generated from them, so a statistic cannot be named twice.
+//
+// Counting (ARCHITECTURE.md "Observability"): each worker writes only its own cells,
+// with a relaxed load+store (no locked instruction on the hot path); data_plane::stats()
+// reads every worker's cells from another thread, which relaxed atomics make safe, into
+// a plain value snapshot for the control plane.
+
+#include "proxy/session_id.hpp"
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace zp::proxy {
+
+/// A counter written by one thread and read by any.
+class single_writer_counter {
+ public:
+  void add(std::uint64_t n = 1) { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  std::uint64_t get() const { return v_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::uint64_t> v_{0};
+};
+
+/// Why a connection was turned away (a 3.4 code, or before any HTTP was possible).
+enum class reject_reason : std::uint8_t {
+  bad_request,
+  not_found,
+  method_not_allowed,
+  upgrade_required,
+  session_conflict,
+  too_many_pending,
+  unavailable,
+  peer_timeout,
+  hello_timeout,
+  count
+};
+std::string_view reject_reason_name(reject_reason r);
+/// Maps a 3.4 status code to its reject reason.
+reject_reason reason_for_status(int status);
+
+/// Why a TLS handshake failed.
+enum class handshake_failure : std::uint8_t {
+  timeout,
+  protocol_version,
+  no_shared_cipher,
+  no_certificate,
+  bad_certificate,
+  revoked_certificate,
+  closed,
+  other,
+  count
+};
+std::string_view handshake_failure_name(handshake_failure f);
+
+/// A label of a counter: its Prometheus name and the names of its values, by index.
+struct dimension {
+  std::string_view label;
+  std::size_t size;
+  std::string_view (*value_name)(std::size_t);
+};
+inline constexpr dimension k_by_listener{"listener", k_roles, [](std::size_t i) { return role_name(role(i)); }};
+inline constexpr dimension k_by_reject_reason{"reason", std::size_t(reject_reason::count),
+                                              [](std::size_t i) { return reject_reason_name(reject_reason(i)); }};
+inline constexpr dimension k_by_handshake_failure{"reason", std::size_t(handshake_failure::count), [](std::size_t i) {
+                                                    return handshake_failure_name(handshake_failure(i));
+                                                  }};
+
+/// The per-worker counters; the order is k_counters'.
+enum class counter : std::uint8_t {
+  accepted,
+  accept_errors,
+  rejected,
+  handshake_failures,
+  sessions_paired,
+  sessions_ended,
+  sessions_migrated,
+  bytes_endpoint_to_module_server,
+  bytes_module_server_to_endpoint,
+  count
+};
+
+/// One counter. In /v1/diagnostics it appears per worker as `key`; a counter by listener
+/// sits in that listener's object, and an inner dimension makes it an object of its
+/// non-zero values. In /metrics, workers are summed; counters sharing a `name` form one
+/// family (the first one's help), told apart by `fixed_label`.
+struct counter_def {
+  counter id;
+  std::string_view key;
+  std::string_view name;
+  std::string_view help;
+  const dimension* outer = nullptr;
+  const dimension* inner = nullptr;
+  std::pair<std::string_view, std::string_view> fixed_label{};
+};
+
+inline constexpr counter_def k_counters[] = {
+    {counter::accepted, "accepted", "zoneproxy_connections_accepted_total", "TCP connections accepted, by listener.",
+     &k_by_listener},
+    {counter::accept_errors,
+     "accept_errors",
+     "zoneproxy_connections_rejected_total",
+     "Connections turned away, by listener and reason (a PROTOCOL.md 3.4 code, or fd_exhausted when accept failed "
+     "for lack of descriptors).",
+     &k_by_listener,
+     nullptr,
+     {"reason", "fd_exhausted"}},
+    {counter::rejected, "rejected", "zoneproxy_connections_rejected_total", "", &k_by_listener, &k_by_reject_reason},
+    {counter::handshake_failures, "handshake_failures", "zoneproxy_tls_handshake_failures_total",
+     "TLS handshakes that failed, by listener and reason.", &k_by_listener, &k_by_handshake_failure},
+    {counter::sessions_paired, "sessions_paired", "zoneproxy_sessions_paired_total",
+     "Sessions whose two halves were paired."},
+    {counter::sessions_ended, "sessions_ended", "zoneproxy_sessions_ended_total", "Paired sessions that ended."},
+    {counter::sessions_migrated, "sessions_migrated", "zoneproxy_sessions_migrated_total",
+     "Paired sessions whose halves met on different workers (one was handed over)."},
+    {counter::bytes_endpoint_to_module_server,
+     "bytes_endpoint_to_module_server",
+     "zoneproxy_relayed_bytes_total",
+     "Bytes relayed, by direction.",
+     nullptr,
+     nullptr,
+     {"direction", "endpoint_to_module_server"}},
+    {counter::bytes_module_server_to_endpoint,
+     "bytes_module_server_to_endpoint",
+     "zoneproxy_relayed_bytes_total",
+     "",
+     nullptr,
+     nullptr,
+     {"direction", "module_server_to_endpoint"}},
+};
+static_assert(std::size(k_counters) == std::size_t(counter::count));
+
+/// Cells of one counter (one per combination of its dimensions' values).
+constexpr std::size_t cells_of(const counter_def& d) {
+  return (d.outer ? d.outer->size : 1) * (d.inner ? d.inner->size : 1);
+}
+/// Where a counter's cells begin in a worker's array.
+constexpr std::size_t first_cell(counter c) {
+  std::size_t at = 0;
+  for (std::size_t i = 0; i < std::size_t(c); ++i) at += cells_of(k_counters[i]);
+  return at;
+}
+inline constexpr std::size_t k_counter_cells = first_cell(counter::count);
+/// The cell of a counter for an (outer, inner) value pair.
+constexpr std::size_t cell(counter c, std::size_t outer = 0, std::size_t inner = 0) {
+  const counter_def& d = k_counters[std::size_t(c)];
+  return first_cell(c) + outer * (d.inner ? d.inner->size : 1) + inner;
+}
+
+/// Histograms (seconds), Prometheus-style fixed upper bounds.
+enum class histogram_id : std::uint8_t { pairing_latency, session_duration, count };
+struct histogram_def {
+  histogram_id id;
+  std::string_view key;
+  std::string_view name;
+  std::string_view help;
+};
+inline constexpr histogram_def k_histograms[] = {
+    {histogram_id::pairing_latency, "pairing_latency", "zoneproxy_pairing_latency_seconds",
+     "From the second half's complete hello to both halves handed to the relay."},
+    {histogram_id::session_duration, "session_duration", "zoneproxy_session_duration_seconds",
+     "Lifetime of ended sessions."},
+};
+static_assert(std::size(k_histograms) == std::size_t(histogram_id::count));
+inline constexpr std::array<double, 14> k_histogram_bounds = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                                              0.025,  0.1,     1,      10,    60,     600,   3600};
+
+/// Plane-wide gauges (read at snapshot time, not counted by workers).
+enum class gauge : std::uint8_t { sessions_active, sessions_waiting, count };
+struct gauge_def {
+  gauge id;
+  std::string_view key;  // in /v1/status "sessions"
+  std::string_view name;
+  std::string_view help;
+  const dimension* outer = nullptr;
+};
+inline constexpr dimension k_by_role{"role", k_roles, [](std::size_t i) { return role_name(role(i)); }};
+inline constexpr gauge_def k_gauges[] = {
+    {gauge::sessions_active, "live", "zoneproxy_sessions_active", "Paired sessions relaying now."},
+    {gauge::sessions_waiting, "waiting", "zoneproxy_sessions_waiting", "Halves waiting for their peer, by role.",
+     &k_by_role},
+};
+static_assert(std::size(k_gauges) == std::size_t(gauge::count));
+/// Where a gauge's values sit in plane_stats::gauges, as cell() for counters.
+constexpr std::size_t gauge_cell(gauge g, std::size_t outer = 0) {
+  std::size_t at = 0;
+  for (std::size_t i = 0; i < std::size_t(g); ++i) at += k_gauges[i].outer ? k_gauges[i].outer->size : 1;
+  return at + outer;
+}
+inline constexpr std::size_t k_gauge_cells = gauge_cell(gauge::count);
+
+/// A histogram's values: per-bucket (not cumulative) counts, the last one +Inf.
+struct histogram_values {
+  std::array<std::uint64_t, k_histogram_bounds.size() + 1> buckets{};
+  std::uint64_t count = 0;
+  double sum = 0;
+};
+
+/// One worker's statistics, written by that worker only.
+class worker_counters {
+ public:
+  void add(counter c, std::uint64_t n = 1) { cells_[cell(c)].add(n); }
+  void add(counter c, role r) { cells_[cell(c, std::size_t(r))].add(); }
+  template <typename Reason>
+  void add(counter c, role r, Reason why) {
+    cells_[cell(c, std::size_t(r), std::size_t(why))].add();
+  }
+  void observe(histogram_id h, double seconds);
+
+  std::uint64_t get(std::size_t at) const { return cells_[at].get(); }
+  histogram_values histogram(histogram_id h) const;
+
+ private:
+  struct histogram_cells {
+    std::array<single_writer_counter, k_histogram_bounds.size() + 1> buckets{};
+    single_writer_counter count;
+    single_writer_counter sum_us;
+  };
+  std::array<single_writer_counter, k_counter_cells> cells_{};
+  std::array<histogram_cells, std::size_t(histogram_id::count)> histograms_{};
+};
+
+/// A value snapshot of the data plane's statistics (data_plane::stats()).
+struct plane_stats {
+  struct worker {
+    unsigned index = 0;
+    std::uint64_t live_sessions = 0;         // sessions this worker holds
+    std::uint64_t connections_in_setup = 0;  // halves in handshake, hello or waiting
+    std::array<std::uint64_t, k_counter_cells> cells{};
+    std::array<histogram_values, std::size_t(histogram_id::count)> histograms{};
+    std::uint64_t get(counter c, std::size_t outer = 0, std::size_t inner = 0) const {
+      return cells[cell(c, outer, inner)];
+    }
+  };
+  bool running = false;
+  std::vector<worker> workers;
+  std::array<std::uint64_t, k_gauge_cells> gauges{};  // by gauge_cell()
+
+  std::uint64_t get(gauge g, std::size_t outer = 0) const { return gauges[gauge_cell(g, outer)]; }
+  /// A counter summed over workers.
+  std::uint64_t total(counter c, std::size_t outer = 0, std::size_t inner = 0) const;
+};
+
+}  // namespace zp::proxy
