@@ -33,14 +33,15 @@ namespace {
 using zp::proxy::role;
 using zp::proxy::session_id;
 using zp::proxy::session_table;
-using outcome = session_table::outcome;
+using table = session_table<int>;
+using outcome = table::outcome;
 
 constexpr std::size_t k_capacity = 1 << 17;   // max_pending of every table here
 constexpr std::size_t k_prefilled = 100'000;  // waiting halves in the lookup tables
 
 struct waiting_half {
   role r;
-  session_table::half h;
+  table::half h;
 };
 
 // The locked baselines: one lock around a map from id to the waiting half.
@@ -51,7 +52,7 @@ class locked_table {
   // baselines' best case (the lock-free table must preallocate for max_pending).
   explicit locked_table(std::size_t max_pending) : max_pending_(max_pending) {}
 
-  session_table::arrive_result arrive(const session_id& id, role r, session_table::half h) {
+  table::arrive_result arrive(const session_id& id, role r, table::half h) {
     std::lock_guard lock(mu_);
     if (map_.size() >= max_pending_) return {outcome::full};
     auto it = map_.find(id);
@@ -60,12 +61,12 @@ class locked_table {
       return {outcome::waiting};
     }
     if (it->second.r == r) return {outcome::conflict};
-    const session_table::half peer = it->second.h;
+    const table::half peer = it->second.h;
     map_.erase(it);
     return {outcome::paired, peer};
   }
 
-  bool cancel(const session_id& id, role r, session_table::half h) {
+  bool cancel(const session_id& id, role r, table::half h) {
     std::lock_guard lock(mu_);
     auto it = map_.find(id);
     if (it == map_.end() || it->second.r != r || it->second.h != h) return false;
@@ -87,8 +88,8 @@ struct absl_mutex {
 };
 
 // Distinct types so the benchmark names say which table ran.
-struct lock_free : session_table {
-  using session_table::session_table;
+struct lock_free : table {
+  using table::table;
 };
 struct std_mutex_unordered_map
     : locked_table<std::mutex, std::unordered_map<session_id, waiting_half, absl::Hash<session_id>>> {

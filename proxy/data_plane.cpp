@@ -22,7 +22,7 @@ absl::Status data_plane::start(std::shared_ptr<const data_plane_config> config) 
   if (running_) return absl::FailedPreconditionError("data plane already running");
   shared_.config.store(config);
   shared_.draining.store(false);
-  shared_.table = std::make_unique<session_table>(config->settings.max_pending);
+  shared_.table = std::make_unique<half_table>(config->settings.max_pending);
   shards_.clear();
   shared_.shards.clear();
   for (std::size_t i = 0; i < workers_.size(); ++i) {

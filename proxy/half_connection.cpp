@@ -53,17 +53,17 @@ handshake_failure classify_handshake(const std::error_code& ec, SSL* ssl) {
 
 }  // namespace
 
-half_connection::half_connection(worker_shard& shard, role kind, asio::ip::tcp::socket socket,
+half_connection::half_connection(worker_shard& shard, role side, asio::ip::tcp::socket socket,
                                  std::shared_ptr<const data_plane_config> config)
-    : shard_(shard),
-      kind_(kind),
+    : deferred_deletion(shard),
+      side_(side),
       config_(std::move(config)),
       remote_([&] {
         std::error_code ec;
         auto ep = socket.remote_endpoint(ec);
         return ec ? asio::ip::tcp::endpoint{} : ep;
       }()),
-      tls_(std::move(socket), kind == role::endpoint ? config_->endpoint_ctx.get() : config_->module_server_ctx.get()),
+      tls_(std::move(socket), side == role::endpoint ? config_->endpoint_ctx.get() : config_->module_server_ctx.get()),
       timer_(shard.io()),
       parser_(make_hello_parser()) {
   std::error_code ignored;
@@ -73,26 +73,13 @@ half_connection::half_connection(worker_shard& shard, role kind, asio::ip::tcp::
 
 half_connection::~half_connection() = default;
 
-void half_connection::maybe_destroy() {
-  if (phase_ != phase::done || pending_ != 0 || destroy_posted_) return;
-  destroy_posted_ = true;
-  // Deferred: we may be deep inside one of our own member functions.
-  asio::post(shard_.io(), [&shard = shard_, this] { shard.destroy(this); });
-}
-
 void half_connection::finish() {
   phase_ = phase::done;
   ++timer_generation_;
   timer_.cancel();
   tls_.close();
-  release_source_slot();
+  pending_slot_.release();
   maybe_destroy();
-}
-
-void half_connection::release_source_slot() {
-  if (!holds_source_slot_) return;
-  holds_source_slot_ = false;
-  shard_.shared().limiter.release(remote_.address());
 }
 
 void half_connection::arm(std::chrono::steady_clock::duration d, void (half_connection::*on_expiry)()) {
@@ -120,8 +107,7 @@ void half_connection::do_handshake() {
     return;
   }
   if (r.ec) return on_handshake_failed(r.ec);
-  handshake_done_ = true;
-  if (kind_ == role::module_server) {
+  if (side_ == role::module_server) {
     if (X509* cert = tls_.peer_certificate()) cert_sha256_ = cert_sha256_hex(cert);
   }
   phase_ = phase::hello;
@@ -132,20 +118,20 @@ void half_connection::do_handshake() {
 
 void half_connection::on_handshake_failed(const std::error_code& ec) {
   const handshake_failure why = classify_handshake(ec, tls_.ssl());
-  shard_.counters().add(counter::handshake_failures, kind_, why);
+  shard_.counters().add(counter::handshake_failures, side_, why);
   if (why != handshake_failure::closed) {
-    shard_.record_error(kind_, remote_.address(), str_cat("tls handshake: ", handshake_failure_name(why)));
+    shard_.record_error(side_, remote_.address(), str_cat("tls handshake: ", handshake_failure_name(why)));
   }
   // Debug level: scanners and misconfigured clients would otherwise flood the log;
   // the counter (zoneproxy_tls_handshake_failures_total) keeps the tally.
-  SPDLOG_DEBUG("event=handshake_failed listener={} peer={} reason={} detail={}", role_name(kind_),
+  SPDLOG_DEBUG("event=handshake_failed listener={} peer={} reason={} detail={}", role_name(side_),
                remote_.address().to_string(), handshake_failure_name(why), ec.message());
   finish();
 }
 
 void half_connection::on_handshake_or_hello_timeout() {
-  if (!handshake_done_) {
-    shard_.counters().add(counter::handshake_failures, kind_, handshake_failure::timeout);
+  if (phase_ == phase::handshake) {
+    shard_.counters().add(counter::handshake_failures, side_, handshake_failure::timeout);
     return finish();
   }
   // PROTOCOL.md 3.4: a 408 when the TLS session is up.
@@ -191,74 +177,45 @@ void half_connection::on_hello() {
   const session_settings& settings = config_->settings;
   if (shared.draining.load(std::memory_order_acquire)) return respond(k_draining);
   if (shared.live_sessions.load(std::memory_order_relaxed) >= settings.max_sessions) return respond(k_unavailable);
-  if (kind_ == role::endpoint) {
-    if (!shared.limiter.acquire(remote_.address(), settings.max_pending_per_source)) {
-      return respond(k_too_many_pending);
-    }
-    holds_source_slot_ = true;
+  if (side_ == role::endpoint) {
+    pending_slot_ = shared.limiter.try_acquire(remote_.address(), settings.max_pending_per_source);
+    if (!pending_slot_) return respond(k_too_many_pending);
   }
-  // Set before publishing ourselves: a claim message may be posted to this worker the
-  // instant arrive() stores us (it runs after this function returns).
+  // Set before arriving: once stored, a claim may be posted to this worker (it runs after
+  // this function returns) and finds us waiting.
   phase_ = phase::waiting;
-  session_table::arrive_result res = shared.table->arrive(id_, my_role(), this);
-  switch (res.what) {
-    case session_table::outcome::paired:
-      release_source_slot();
-      return pair_with(res.peer);
-    case session_table::outcome::waiting:
-      return wait_for_peer();
-    case session_table::outcome::conflict:
-      release_source_slot();
+  switch (rendezvous::arrive(*this)) {
+    case rendezvous::outcome::paired:
+      return;  // handed over to the session
+    case rendezvous::outcome::waiting:
+      arm(settings.pair_timeout, &half_connection::on_pair_timeout);
+      return read_while_waiting();
+    case rendezvous::outcome::conflict:
       return respond(k_conflict);
-    case session_table::outcome::full:
-      release_source_slot();
+    case rendezvous::outcome::full:
       return respond(k_unavailable);
   }
 }
 
-void half_connection::pair_with(void* peer_ptr) {
-  // We own the peer now, but it lives on its own worker: only post to it. Its shard_
-  // reference is immutable and it cannot be deleted before it handles our message.
-  auto* peer = static_cast<half_connection*>(peer_ptr);
-  auto owned = std::make_unique<relay_session>(shard_, id_, config_, hello_done_at_);
-  relay_session* session = shard_.add_session(std::move(owned));
-  asio::post(peer->shard_.io(), [peer, &target = shard_, session] { peer->on_claimed(target, session); });
+half_handoff half_connection::hand_over() {
   phase_ = phase::done;
-  session->adopt(my_role(), make_handoff(), /*remote=*/false);
-  maybe_destroy();
-}
-
-half_handoff half_connection::make_handoff() {
   ++timer_generation_;
   timer_.cancel();
+  pending_slot_.release();
   half_handoff h;
   h.remote = remote_;
   h.early_data = std::move(early_);
   h.cert_sha256 = std::move(cert_sha256_);
-  h.ended = ended_;
-  h.failed = failed_;
+  h.stream = stream_;
   h.from_worker = shard_.index();
   h.connection = tls_.release();  // our pending read wait completes with operation_aborted
-  return h;
-}
-
-void half_connection::on_claimed(worker_shard& target, relay_session* session) {
-  release_source_slot();
-  phase_ = phase::done;
-  asio::post(target.io(), [session, h = make_handoff(), r = my_role()]() mutable {
-    session->adopt(r, std::move(h), /*remote=*/true);
-  });
   maybe_destroy();
-}
-
-void half_connection::wait_for_peer() {
-  arm(config_->settings.pair_timeout, &half_connection::on_pair_timeout);
-  read_while_waiting();
+  return h;
 }
 
 void half_connection::read_while_waiting() {
   std::array<char, k_read_chunk> chunk;
-  while (phase_ == phase::waiting && !reading_) {
+  while (phase_ == phase::waiting) {
     // PROTOCOL.md 3.2: at most 64 KiB of early data, then stop reading (backpressure).
     // Until then every read also watches for the client leaving (3.3).
     const std::size_t room = k_max_early_data - early_.size();
@@ -269,19 +226,17 @@ void half_connection::read_while_waiting() {
       continue;
     }
     if (r.wait != tls_socket::want::nothing) {
-      reading_ = true;
       tls_.async_wait(r.wait, guard([this](std::error_code ec) {
-                        reading_ = false;
                         if (phase_ != phase::waiting) return;  // claimed meanwhile
                         if (ec) {
-                          failed_ = true;
+                          stream_ = half_stream::failed;
                           return stop_waiting(nullptr);
                         }
                         read_while_waiting();
                       }));
       return;
     }
-    (r.ec == asio::error::eof ? ended_ : failed_) = true;
+    stream_ = r.ec == asio::error::eof ? half_stream::ended : half_stream::failed;
     return stop_waiting(nullptr);
   }
 }
@@ -294,19 +249,19 @@ void half_connection::on_drain() {
 
 void half_connection::stop_waiting(const hello_error* answer) {
   if (phase_ != phase::waiting) return;
-  if (!shard_.shared().table->cancel(id_, my_role(), this)) {
+  if (!rendezvous::leave(*this)) {
     // A peer claimed us first; its message is on the way and will hand us over (with
-    // ended_/failed_ telling the session what happened meanwhile).
+    // stream_ telling the session what happened meanwhile).
     phase_ = phase::claimed;
     return;
   }
-  release_source_slot();
-  if (answer != nullptr && !ended_ && !failed_) return respond(*answer);
+  pending_slot_.release();
+  if (answer != nullptr && stream_ == half_stream::open) return respond(*answer);
   finish();
 }
 
 void half_connection::abort() {
-  if (phase_ == phase::waiting && !shard_.shared().table->cancel(id_, my_role(), this)) {
+  if (phase_ == phase::waiting && !rendezvous::leave(*this)) {
     phase_ = phase::claimed;  // the claim message still owns the last word
     return;
   }
@@ -339,17 +294,17 @@ std::optional<session_info> half_connection::info() const {
   session_info i;
   i.id_prefix = id_.prefix();
   i.state = "waiting";
-  i.waiting_role = kind_ == role::endpoint ? "endpoint" : "module_server";
-  (kind_ == role::endpoint ? i.endpoint_address : i.module_server_address) = remote_.address().to_string();
+  i.waiting_role = role_name(side_);
+  (side_ == role::endpoint ? i.endpoint_address : i.module_server_address) = remote_.address().to_string();
   i.age_s = std::chrono::duration<double>(clock::now() - hello_done_at_).count();
   return i;
 }
 
 void half_connection::respond(const hello_error& error) {
-  release_source_slot();
-  shard_.counters().add(counter::rejected, kind_, reason_for_status(error.status));
-  shard_.record_error(kind_, remote_.address(), str_cat(error.status, " ", error.code));
-  SPDLOG_DEBUG("event=hello_refused listener={} peer={} status={} code={} session={}", role_name(kind_),
+  pending_slot_.release();
+  shard_.counters().add(counter::rejected, side_, reason_for_status(error.status));
+  shard_.record_error(side_, remote_.address(), str_cat(error.status, " ", error.code));
+  SPDLOG_DEBUG("event=hello_refused listener={} peer={} status={} code={} session={}", role_name(side_),
                remote_.address().to_string(), error.status, error.code,
                phase_ == phase::hello ? std::string("-") : id_.prefix());
   phase_ = phase::responding;

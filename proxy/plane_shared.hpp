@@ -3,7 +3,7 @@
 // outlives every worker_shard, half and session.
 
 #include "proxy/data_plane_config.hpp"
-#include "proxy/session_table.hpp"
+#include "proxy/rendezvous.hpp"
 #include "proxy/source_limiter.hpp"
 
 #include <atomic>
@@ -17,7 +17,7 @@ class worker_shard;
 struct plane_shared {
   /// The configuration new connections take; swapped whole, read without locks.
   std::atomic<std::shared_ptr<const data_plane_config>> config;
-  std::unique_ptr<session_table> table;
+  std::unique_ptr<half_table> table;
   source_limiter limiter;
   /// Live paired sessions across all workers (PROTOCOL.md 3.4: max_sessions). Touched
   /// once when a session starts and once when it ends, never per byte.

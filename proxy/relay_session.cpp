@@ -20,27 +20,31 @@ constexpr int k_rounds_per_turn = 16;
 }  // namespace
 
 relay_session::relay_session(worker_shard& shard, session_id id, std::shared_ptr<const data_plane_config> config,
-                             clock::time_point paired_at)
-    : shard_(shard), id_(id), config_(std::move(config)), paired_at_(paired_at), idle_timer_(shard.io()) {
+                             clock::time_point paired_at, role local_role, half_handoff local)
+    : deferred_deletion(shard, /*initially_pending=*/1),  // the remote handoff (I3)
+      id_(id),
+      config_(std::move(config)),
+      paired_at_(paired_at),
+      idle_timer_(shard.io()) {
   shard_.shared().live_sessions.fetch_add(1, std::memory_order_relaxed);
   shard_.counters().add(counter::sessions_paired);
+  take(local_role, std::move(local));
 }
 
 relay_session::~relay_session() = default;
 
-void relay_session::maybe_destroy() {
-  if (!closed_ || pending_ != 0 || destroy_posted_) return;
-  destroy_posted_ = true;
-  asio::post(shard_.io(), [&shard = shard_, this] { shard.destroy(this); });
-}
-
-void relay_session::adopt(role r, half_handoff&& half, bool remote) {
-  if (remote) --pending_;
+void relay_session::adopt_remote(half_handoff&& half) {
+  operation_done();
   if (half.from_worker != shard_.index()) shard_.counters().add(counter::sessions_migrated);
   if (closed_) {
     // Killed before the peer arrived: the handoff's destructor closes its fd.
     return maybe_destroy();
   }
+  take(endpoint_half_ ? role::module_server : role::endpoint, std::move(half));
+  start();
+}
+
+void relay_session::take(role r, half_handoff&& half) {
   if (r == role::module_server) {
     ms_cert_sha256_ = half.cert_sha256;
     module_server_address_ = half.remote.address().to_string();
@@ -48,7 +52,6 @@ void relay_session::adopt(role r, half_handoff&& half, bool remote) {
     endpoint_address_ = half.remote.address().to_string();
   }
   (r == role::endpoint ? endpoint_half_ : module_server_half_).emplace(std::move(half));
-  if (endpoint_half_ && module_server_half_) start();
 }
 
 void relay_session::start() {
@@ -62,7 +65,7 @@ void relay_session::start() {
                             std::chrono::duration<double>(started_at_ - paired_at_).count());
   SPDLOG_DEBUG("event=session_paired session={} worker={} endpoint={}", id_.prefix(), shard_.index(),
                e.remote.address().to_string());
-  if (e.failed || m.failed) return fail(asio::error::connection_reset);
+  if (e.stream == half_stream::failed || m.stream == half_stream::failed) return fail(asio::error::connection_reset);
 
   // PROTOCOL.md 3.3: both get the 101, then the relay starts with the early data.
   auto setup = [](direction& d, tls_socket& from, tls_socket& to, half_handoff& sender) {
@@ -71,7 +74,7 @@ void relay_session::start() {
     d.to = &to;
     d.preface.reserve(k_switching.size() + sender.early_data.size());
     d.preface.append(k_switching).append(sender.early_data);
-    d.eof = sender.ended;
+    d.eof = sender.stream == half_stream::ended;
     sender.early_data = std::string();
   };
   setup(to_module_server_, *endpoint_, *module_server_, e);
@@ -194,7 +197,6 @@ void relay_session::close() {
 void relay_session::finish(const char* how) {
   if (closed_) return;
   closed_ = true;
-  std::error_code ignored;
   idle_timer_.cancel();
   if (endpoint_) endpoint_->close();
   if (module_server_) module_server_->close();

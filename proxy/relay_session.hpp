@@ -3,9 +3,10 @@
 // ways on one worker (PROTOCOL.md 3.5, ARCHITECTURE.md "The relay loop").
 //
 // Owner: the worker_shard of the worker it runs on; it owns both connections. Both
-// halves reach it as half_handoffs (fd + SSL*), the remote one posted from the worker
-// it waited on. Lifetime: deleted (deferred, by the shard) once closed with no
-// operation pending; every handler goes through guard().
+// halves reach it as half_handoffs (fd + SSL*): the claimer's at construction, the
+// claimed one posted from the worker it waited on (proxy/rendezvous.hpp, steps 2-4).
+// Lifetime: deferred deletion (proxy/deferred_deletion.hpp) once closed with no
+// operation pending; the remote handoff counts as pending from construction (I3).
 //
 // Per direction: read (decrypt) into one buffer, write (encrypt) all of it to the other
 // side, then read again, so a slow reader holds at most one buffer per direction. The
@@ -14,9 +15,10 @@
 #include "common/tls_socket.hpp"
 #include "proxy/buffer_pool.hpp"
 #include "proxy/data_plane_config.hpp"
-#include "proxy/half_connection.hpp"
+#include "proxy/deferred_deletion.hpp"
+#include "proxy/rendezvous.hpp"
+#include "proxy/reports.hpp"
 #include "proxy/session_id.hpp"
-#include "proxy/worker_shard.hpp"
 
 #include <asio/steady_timer.hpp>
 
@@ -28,23 +30,20 @@
 
 namespace zp::proxy {
 
-class worker_shard;
-
-class relay_session {
+class relay_session : public deferred_deletion<relay_session> {
  public:
   using clock = std::chrono::steady_clock;
 
-  /// A session whose second half's hello completed at `paired_at`. It expects one half
-  /// handed over locally (adopt) and one posted from the peer's worker.
+  /// A session whose second half's hello completed at `paired_at`, with that half
+  /// (`local`, of role `local_role`) handed over; the other half is on its way.
   relay_session(worker_shard& shard, session_id id, std::shared_ptr<const data_plane_config> config,
-                clock::time_point paired_at);
+                clock::time_point paired_at, role local_role, half_handoff local);
   ~relay_session();
   relay_session(const relay_session&) = delete;
   relay_session& operator=(const relay_session&) = delete;
 
-  /// Takes one half; when both are in, sends both 101s and starts relaying.
-  /// `remote` is true for the half posted from another worker's claim.
-  void adopt(role r, half_handoff&& half, bool remote);
+  /// Rendezvous step 4: the claimed half arrives; both get their 101 and the relay starts.
+  void adopt_remote(half_handoff&& half);
   /// Ends the session on both sides, politely (close_notify + FIN where possible):
   /// DELETE /v1/sessions, revocation, idle timeout, end of drain.
   void close();
@@ -52,6 +51,8 @@ class relay_session {
   const session_id& id() const { return id_; }
   /// Not yet closed.
   bool live() const { return !closed_; }
+  /// For deferred_deletion: nothing of this session will run again.
+  bool closed() const { return closed_; }
   /// SHA-256 of the Module Server's client certificate (for revocation).
   const std::string& module_server_cert_sha256() const { return ms_cert_sha256_; }
   /// What /v1/sessions shows; nullopt once closed.
@@ -71,16 +72,7 @@ class relay_session {
     std::uint64_t bytes = 0;
   };
 
-  template <typename F>
-  auto guard(F f) {
-    ++pending_;
-    return [this, f = std::move(f)](auto&&... args) mutable {
-      --pending_;
-      if (closed_) return maybe_destroy();
-      f(std::forward<decltype(args)>(args)...);
-    };
-  }
-  void maybe_destroy();
+  void take(role r, half_handoff&& half);
   void start();
   void pump(direction& d);
   void wait(direction& d, tls_socket& on, tls_socket::want w);
@@ -89,7 +81,6 @@ class relay_session {
   void arm_idle(clock::duration after);
   direction& other(direction& d) { return &d == &to_module_server_ ? to_endpoint_ : to_module_server_; }
 
-  worker_shard& shard_;
   const session_id id_;
   std::shared_ptr<const data_plane_config> config_;
   const clock::time_point paired_at_;
@@ -102,10 +93,8 @@ class relay_session {
   direction to_module_server_;  // endpoint → Module Server
   direction to_endpoint_;       // Module Server → endpoint
   asio::steady_timer idle_timer_;
-  unsigned pending_ = 1;  // the remote half's handoff is on its way
   bool started_ = false;
   bool closed_ = false;
-  bool destroy_posted_ = false;
 };
 
 }  // namespace zp::proxy

@@ -73,7 +73,7 @@ constexpr std::size_t triangular(unsigned i) { return std::size_t{i} * (i + 1) /
 
 }  // namespace
 
-session_table::session_table(std::size_t max_pending) : max_pending_(max_pending) {
+session_table_core::session_table_core(std::size_t max_pending) : max_pending_(max_pending) {
   assert(max_pending < (std::size_t{1} << 31));
   // At least 2 * k_window positions so the 32 triangular offsets are distinct, and at
   // least twice max_pending so at most about half the positions are held: the 32
@@ -93,9 +93,9 @@ session_table::session_table(std::size_t max_pending) : max_pending_(max_pending
   }
 }
 
-session_table::~session_table() = default;
+session_table_core::~session_table_core() = default;
 
-void session_table::position_deleter::operator()(position* p) const {
+void session_table_core::position_deleter::operator()(position* p) const {
   std::destroy_n(p, count);
   std::free(p);
 }
@@ -103,8 +103,8 @@ void session_table::position_deleter::operator()(position* p) const {
 // Ids are random, so every operation lands on a random line of the array; with 4 KiB
 // pages a table of a few MiB would also miss the TLB on most operations. The array is
 // therefore 2 MiB-aligned and, on Linux, offered to transparent huge pages.
-std::unique_ptr<session_table::position[], session_table::position_deleter> session_table::allocate_positions(
-    std::size_t count) {
+std::unique_ptr<session_table_core::position[], session_table_core::position_deleter>
+session_table_core::allocate_positions(std::size_t count) {
   constexpr std::size_t k_huge_page = std::size_t{2} << 20;
   std::size_t bytes = count * sizeof(position);
   const std::size_t align = bytes >= k_huge_page ? k_huge_page : alignof(position);
@@ -119,17 +119,18 @@ std::unique_ptr<session_table::position[], session_table::position_deleter> sess
   return {p, position_deleter{count}};
 }
 
-std::size_t session_table::home_of(const session_id& id) const {
+std::size_t session_table_core::home_of(const session_id& id) const {
   return absl::HashOf(id.hi ^ salt_hi_, id.lo ^ salt_lo_) & mask_;
 }
 
-session_table::position& session_table::at(std::size_t home, unsigned offset) const {
+session_table_core::position& session_table_core::at(std::size_t home, unsigned offset) const {
   return positions_[(home + triangular(offset)) & mask_];
 }
 
 // The record for id among those the home word names. Unchecked: the caller acts on it
 // only through a CAS from home_word, or after re-reading the home word unchanged (R2).
-session_table::found session_table::scan(std::size_t home, std::uint64_t home_word, const session_id& id) const {
+session_table_core::found session_table_core::scan(std::size_t home, std::uint64_t home_word,
+                                                   const session_id& id) const {
   for (std::uint32_t bits = bitmap_of(home_word); bits != 0; bits &= bits - 1) {
     const auto offset = static_cast<unsigned>(std::countr_zero(bits));
     position& p = at(home, offset);
@@ -144,8 +145,8 @@ session_table::found session_table::scan(std::size_t home, std::uint64_t home_wo
 
 // Takes a free position in id's window and writes the record into it. The record is
 // invisible until its bit is CASed into the home word.
-session_table::position* session_table::reserve(std::size_t home, const session_id& id, role r, half h,
-                                                unsigned& offset) {
+session_table_core::position* session_table_core::reserve(std::size_t home, const session_id& id, role r, half h,
+                                                          unsigned& offset) {
   for (unsigned i = 0; i < k_window; ++i) {
     position& p = at(home, i);
     std::uint32_t s = p.state.load(std::memory_order_relaxed);  // a hint; the CAS decides
@@ -165,7 +166,7 @@ session_table::position* session_table::reserve(std::size_t home, const session_
 
 // Takes f's record out of the home, deciding the claim or cancel (R4). On failure
 // home_word holds the current word to rescan with.
-bool session_table::remove(position& home, std::uint64_t& home_word, const found& f) {
+bool session_table_core::remove(position& home, std::uint64_t& home_word, const found& f) {
   if (!home.home.compare_exchange_strong(home_word, (home_word + k_version_one) & ~bit(f.offset),
                                          std::memory_order_acq_rel,  // R4
                                          std::memory_order_acquire)) {
@@ -177,7 +178,7 @@ bool session_table::remove(position& home, std::uint64_t& home_word, const found
   return true;
 }
 
-unsigned session_table::my_stripe() {
+unsigned session_table_core::my_stripe() {
   // Round-robin by thread, so two worker threads never share a counter until there are
   // more than k_stripes of them.
   static std::atomic<unsigned> next{0};
@@ -187,7 +188,7 @@ unsigned session_table::my_stripe() {
 
 // PROTOCOL.md 3.4: a hello is refused while max_pending halves wait, i.e. while no
 // stripe holds a credit.
-bool session_table::admit() const {
+bool session_table_core::admit() const {
   const unsigned first = my_stripe();
   for (unsigned i = 0; i < k_stripes; ++i) {
     const auto& word = stripes_[(first + i) % k_stripes].word;
@@ -196,7 +197,7 @@ bool session_table::admit() const {
   return false;
 }
 
-bool session_table::take_credit(role r) {
+bool session_table_core::take_credit(role r) {
   // One credit fewer and, for an endpoint, one waiting endpoint more, in one RMW.
   const std::uint64_t endpoint_delta = r == role::endpoint ? k_endpoint_one : 0;
   const unsigned mine = my_stripe();
@@ -223,12 +224,12 @@ bool session_table::take_credit(role r) {
   return false;
 }
 
-void session_table::return_credit(role r) {
+void session_table_core::return_credit(role r) {
   const std::uint64_t delta = 1 - (r == role::endpoint ? k_endpoint_one : 0);
   stripes_[my_stripe()].word.fetch_add(delta, std::memory_order_relaxed);  // R5
 }
 
-session_table::arrive_result session_table::arrive(const session_id& id, role r, half h) {
+session_table_core::arrive_result session_table_core::arrive(const session_id& id, role r, half h) {
   assert(h != nullptr);
   if (!admit()) return {outcome::full};
   const std::size_t home = home_of(id);
@@ -293,7 +294,7 @@ session_table::arrive_result session_table::arrive(const session_id& id, role r,
   }
 }
 
-bool session_table::cancel(const session_id& id, role r, half h) {
+bool session_table_core::cancel(const session_id& id, role r, half h) {
   const std::size_t home = home_of(id);
   position& hp = positions_[home];
   std::uint64_t w = hp.home.load(std::memory_order_acquire);  // R1
@@ -312,7 +313,7 @@ bool session_table::cancel(const session_id& id, role r, half h) {
   }
 }
 
-std::size_t session_table::waiting(role r) const {
+std::size_t session_table_core::waiting(role r) const {
   std::uint64_t credits = 0;
   std::int64_t endpoints = 0;
   for (unsigned i = 0; i < k_stripes; ++i) {

@@ -63,18 +63,19 @@
 
 namespace zp::proxy {
 
-/// Pairs the two halves of a session across worker threads without locks; owns no halves.
-class session_table {
+/// The lock-free table itself, over untyped pointers; use it through session_table<Half>,
+/// which lets only one type of half in and so may hand the same type back out.
+class session_table_core {
  public:
   /// Opaque non-null pointer owned by the caller (a waiting connection).
   using half = void*;
 
   /// Preallocates room for max_pending waiting halves (max_pending < 2^31).
-  explicit session_table(std::size_t max_pending);
+  explicit session_table_core(std::size_t max_pending);
   /// Frees the storage; halves still waiting are the callers' to close.
-  ~session_table();
-  session_table(const session_table&) = delete;
-  session_table& operator=(const session_table&) = delete;
+  ~session_table_core();
+  session_table_core(const session_table_core&) = delete;
+  session_table_core& operator=(const session_table_core&) = delete;
 
   /// What arrive() did with the newcomer.
   enum class outcome { paired, waiting, conflict, full };
@@ -147,6 +148,40 @@ class session_table {
   std::uint64_t salt_hi_, salt_lo_;
   std::unique_ptr<position[], position_deleter> positions_;
   std::unique_ptr<stripe[]> stripes_;
+};
+
+/// Pairs the two halves of a session across worker threads without locks; owns no halves.
+/// Every pointer stored is a `Half*` (arrive() takes nothing else), so the peer it hands
+/// back is one too.
+template <typename Half>
+class session_table {
+ public:
+  using half = Half*;
+  using outcome = session_table_core::outcome;
+
+  /// arrive()'s result; `peer` is set only when paired, and the caller then owns it.
+  struct arrive_result {
+    outcome what;
+    half peer = nullptr;
+  };
+
+  /// Preallocates room for max_pending waiting halves (max_pending < 2^31).
+  explicit session_table(std::size_t max_pending) : core_(max_pending) {}
+
+  /// Pairs h with id's waiting opposite half (its owner's prior writes visible), or stores h, or refuses it.
+  arrive_result arrive(const session_id& id, role r, half h) {
+    const auto res = core_.arrive(id, r, h);
+    return {res.what, static_cast<half>(res.peer)};
+  }
+  /// Removes h (stored by an earlier arrive()): true if gone for good, false if a peer claimed it first.
+  bool cancel(const session_id& id, role r, half h) { return core_.cancel(id, r, h); }
+  /// Number of halves of role r waiting; exact only when no operation is in flight.
+  std::size_t waiting(role r) const { return core_.waiting(r); }
+  /// The capacity bound given to the constructor.
+  std::size_t max_pending() const { return core_.max_pending(); }
+
+ private:
+  session_table_core core_;
 };
 
 }  // namespace zp::proxy

@@ -2,7 +2,29 @@
 
 #include <absl/hash/hash.h>
 
+#include <utility>
+
 namespace zp::proxy {
+
+source_slot::source_slot(source_slot&& other) noexcept
+    : limiter_(std::exchange(other.limiter_, nullptr)), source_(other.source_) {}
+
+source_slot& source_slot::operator=(source_slot&& other) noexcept {
+  if (this != &other) {
+    release();
+    limiter_ = std::exchange(other.limiter_, nullptr);
+    source_ = other.source_;
+  }
+  return *this;
+}
+
+void source_slot::release() {
+  if (limiter_ != nullptr) std::exchange(limiter_, nullptr)->release(source_);
+}
+
+source_slot source_limiter::try_acquire(const asio::ip::address& source, std::uint64_t limit) {
+  return acquire(source, limit) ? source_slot(this, source) : source_slot();
+}
 
 source_limiter::key source_limiter::key_of(const asio::ip::address& a) {
   // IPv4 and IPv4-mapped IPv6 are one source.

@@ -15,8 +15,35 @@
 
 namespace zp::proxy {
 
+class source_limiter;
+
+/// One slot held for a source; given back when released or destroyed. Move-only.
+class source_slot {
+ public:
+  source_slot() = default;
+  source_slot(source_slot&& other) noexcept;
+  source_slot& operator=(source_slot&& other) noexcept;
+  source_slot(const source_slot&) = delete;
+  source_slot& operator=(const source_slot&) = delete;
+  ~source_slot() { release(); }
+
+  /// Gives the slot back now (no-op if none is held).
+  void release();
+  /// Holds a slot.
+  explicit operator bool() const { return limiter_ != nullptr; }
+
+ private:
+  friend class source_limiter;
+  source_slot(source_limiter* limiter, const asio::ip::address& source) : limiter_(limiter), source_(source) {}
+
+  source_limiter* limiter_ = nullptr;
+  asio::ip::address source_;
+};
+
 class source_limiter {
  public:
+  /// A slot for `source` if it holds fewer than `limit`; an empty slot otherwise.
+  source_slot try_acquire(const asio::ip::address& source, std::uint64_t limit);
   /// Takes a slot for `source` if it holds fewer than `limit`; false otherwise.
   bool acquire(const asio::ip::address& source, std::uint64_t limit);
   /// Returns a slot taken by acquire().

@@ -27,17 +27,19 @@
 namespace zp::proxy {
 namespace {
 
-using outcome = session_table::outcome;
+struct half_record;
+using table = session_table<half_record>;
+using outcome = table::outcome;
 
 std::uint64_t env_or(const char* name, std::uint64_t fallback) {
   const char* v = std::getenv(name);
   return v != nullptr && *v != '\0' ? std::stoull(v) : fallback;
 }
 
-// One per half; the half's `void*` is the address of its record. Fields other than
+// One per half; the half's pointer is the address of its record. Fields other than
 // claimed_by are written only by the owner thread and read after join().
 struct half_record {
-  session_table::half peer = nullptr;        // what arrive() returned when it paired
+  table::half peer = nullptr;                // what arrive() returned when it paired
   std::atomic<std::uint32_t> claimed_by{0};  // arrives that returned this half as peer
   outcome arrived = outcome::full;           // arrive()'s outcome
   std::uint8_t cancel_calls = 0;
@@ -76,7 +78,7 @@ TEST(SessionTableStress, EveryHalfEndsExactlyOnce) {
   // at once, however unevenly the scheduler runs the threads. Twice that is room enough:
   // a `full` here would be a failure.
   constexpr std::size_t k_timeout_tasks = 1024;
-  session_table table(2 * k_timeout_tasks * threads);
+  table table(2 * k_timeout_tasks * threads);
   std::latch start(threads);
   // Threads keep within k_max_lead tasks of the slowest one, so the two halves of an id
   // really do arrive close in time even when there are more threads than cores and the
@@ -216,7 +218,7 @@ TEST(SessionTableStress, HotIdsChurnAccountsForEveryHalf) {
   // 32-credit batch moving between stripes, plus one being returned, per thread: see
   // session_table.hpp, "Capacity"); room for those keeps `full` out of the picture.
   // (4 * k_hot_ids was too little: under TSan's slower scheduling one arrive saw `full`.)
-  session_table table(k_hot_ids + threads * 33);
+  table table(k_hot_ids + threads * 33);
   std::latch start(threads);
 
   auto worker = [&](unsigned self) {

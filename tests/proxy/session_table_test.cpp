@@ -16,7 +16,8 @@
 namespace zp::proxy {
 namespace {
 
-using outcome = session_table::outcome;
+using table = session_table<int>;
+using outcome = table::outcome;
 
 session_id make_id(std::uint64_t n) {
   // Spread the bits like real random ids (a counter would be too kind to the hash).
@@ -28,7 +29,7 @@ session_id make_id(std::uint64_t n) {
 // Distinct non-null half pointers without owning anything.
 struct fake_halves {
   std::vector<int> storage = std::vector<int>(64);
-  session_table::half operator[](std::size_t i) { return &storage.at(i); }
+  table::half operator[](std::size_t i) { return &storage.at(i); }
 };
 
 TEST(SessionId, ParseAcceptsThirtyTwoLowercaseHexDigits) {
@@ -64,7 +65,7 @@ TEST(SessionId, OppositeSwapsRoles) {
 }
 
 TEST(SessionTable, FirstHalfWaits) {
-  session_table table(16);
+  table table(16);
   fake_halves h;
   const auto r = table.arrive(make_id(1), role::endpoint, h[0]);
   EXPECT_EQ(r.what, outcome::waiting);
@@ -74,7 +75,7 @@ TEST(SessionTable, FirstHalfWaits) {
 }
 
 TEST(SessionTable, OppositeHalfPairsAndGetsTheWaitingHalf) {
-  session_table table(16);
+  table table(16);
   fake_halves h;
   ASSERT_EQ(table.arrive(make_id(1), role::endpoint, h[0]).what, outcome::waiting);
   const auto r = table.arrive(make_id(1), role::module_server, h[1]);
@@ -85,7 +86,7 @@ TEST(SessionTable, OppositeHalfPairsAndGetsTheWaitingHalf) {
 }
 
 TEST(SessionTable, ModuleServerMayArriveFirst) {
-  session_table table(16);
+  table table(16);
   fake_halves h;
   ASSERT_EQ(table.arrive(make_id(2), role::module_server, h[0]).what, outcome::waiting);
   EXPECT_EQ(table.waiting(role::module_server), 1u);
@@ -95,7 +96,7 @@ TEST(SessionTable, ModuleServerMayArriveFirst) {
 }
 
 TEST(SessionTable, SameRoleConflictsAndLeavesTheWaitingHalfUndisturbed) {
-  session_table table(16);
+  table table(16);
   fake_halves h;
   ASSERT_EQ(table.arrive(make_id(3), role::endpoint, h[0]).what, outcome::waiting);
   const auto r = table.arrive(make_id(3), role::endpoint, h[1]);
@@ -108,7 +109,7 @@ TEST(SessionTable, SameRoleConflictsAndLeavesTheWaitingHalfUndisturbed) {
 }
 
 TEST(SessionTable, PairedIdLeavesTheTable) {
-  session_table table(16);
+  table table(16);
   fake_halves h;
   ASSERT_EQ(table.arrive(make_id(4), role::endpoint, h[0]).what, outcome::waiting);
   ASSERT_EQ(table.arrive(make_id(4), role::module_server, h[1]).what, outcome::paired);
@@ -117,7 +118,7 @@ TEST(SessionTable, PairedIdLeavesTheTable) {
 }
 
 TEST(SessionTable, CancelOfAWaitingHalfRemovesIt) {
-  session_table table(16);
+  table table(16);
   fake_halves h;
   ASSERT_EQ(table.arrive(make_id(5), role::endpoint, h[0]).what, outcome::waiting);
   EXPECT_TRUE(table.cancel(make_id(5), role::endpoint, h[0]));
@@ -128,7 +129,7 @@ TEST(SessionTable, CancelOfAWaitingHalfRemovesIt) {
 }
 
 TEST(SessionTable, CancelAfterClaimReturnsFalse) {
-  session_table table(16);
+  table table(16);
   fake_halves h;
   ASSERT_EQ(table.arrive(make_id(6), role::endpoint, h[0]).what, outcome::waiting);
   ASSERT_EQ(table.arrive(make_id(6), role::module_server, h[1]).what, outcome::paired);
@@ -136,7 +137,7 @@ TEST(SessionTable, CancelAfterClaimReturnsFalse) {
 }
 
 TEST(SessionTable, CancelLeavesAnotherOwnersHalfAlone) {
-  session_table table(16);
+  table table(16);
   fake_halves h;
   ASSERT_EQ(table.arrive(make_id(7), role::endpoint, h[0]).what, outcome::waiting);
   EXPECT_FALSE(table.cancel(make_id(7), role::endpoint, h[1]));       // not its half
@@ -147,7 +148,7 @@ TEST(SessionTable, CancelLeavesAnotherOwnersHalfAlone) {
 }
 
 TEST(SessionTable, FullWhenMaxPendingHalvesWait) {
-  session_table table(4);
+  table table(4);
   EXPECT_EQ(table.max_pending(), 4u);
   fake_halves h;
   for (int i = 0; i < 4; ++i) {
@@ -167,7 +168,7 @@ TEST(SessionTable, CapacityIsExactAcrossThreads) {
   // all calls have returned, exactly max_pending halves fit, whoever stores them and
   // whoever removes them.
   constexpr std::size_t k_n = 1000;
-  session_table table(k_n);
+  table table(k_n);
   std::vector<int> halves(k_n + 1);
   std::size_t next = 0;
   auto fill = [&](std::size_t count) {
@@ -199,7 +200,7 @@ TEST(SessionTable, CapacityIsExactAcrossThreads) {
 
 TEST(SessionTable, FullRefusesEvenAHalfWhosePeerWaits) {
   // PROTOCOL.md 3.4: 503 while max_pending halves wait; the waiting peer keeps waiting.
-  session_table table(2);
+  table table(2);
   fake_halves h;
   ASSERT_EQ(table.arrive(make_id(1), role::endpoint, h[0]).what, outcome::waiting);
   ASSERT_EQ(table.arrive(make_id(2), role::endpoint, h[1]).what, outcome::waiting);
@@ -212,14 +213,14 @@ TEST(SessionTable, FullRefusesEvenAHalfWhosePeerWaits) {
 }
 
 TEST(SessionTable, ZeroCapacityRefusesEverything) {
-  session_table table(0);
+  table table(0);
   fake_halves h;
   EXPECT_EQ(table.arrive(make_id(1), role::endpoint, h[0]).what, outcome::full);
   EXPECT_EQ(table.waiting(role::endpoint), 0u);
 }
 
 TEST(SessionTable, WaitingCountsByRole) {
-  session_table table(64);
+  table table(64);
   fake_halves h;
   for (int i = 0; i < 5; ++i) table.arrive(make_id(300 + i), role::endpoint, h[i]);
   for (int i = 0; i < 3; ++i) table.arrive(make_id(400 + i), role::module_server, h[10 + i]);
@@ -236,7 +237,7 @@ TEST(SessionTable, FillsToCapacityInASmallArray) {
   // overlaps every other, so this exercises probing past foreign records. One below
   // capacity, so the conflict and pair probes are not refused as full.
   constexpr std::size_t k_n = 31;
-  session_table table(k_n + 1);
+  table table(k_n + 1);
   std::vector<int> halves(k_n);
   for (std::size_t i = 0; i < k_n; ++i) {
     ASSERT_EQ(table.arrive(make_id(500 + i), role::endpoint, &halves[i]).what, outcome::waiting) << i;
@@ -256,7 +257,7 @@ TEST(SessionTable, ChurnNeverDegradesIntoFull) {
   // Removal frees positions outright (no tombstones), so a nearly full table keeps
   // accepting under endless churn. Ids are never reused, like real sessions.
   constexpr std::size_t k_n = 64;
-  session_table table(k_n);
+  table table(k_n);
   std::vector<int> halves(k_n);
   std::vector<session_id> live(k_n);
   for (std::size_t i = 0; i < k_n - 1; ++i) {
@@ -314,9 +315,9 @@ void jitter(std::mt19937& rng) { spin(static_cast<int>(rng() % 64)); }
 // then thread 0 checks both results (after a second barrier) and cleans up.
 template <typename Check>
 void race_rounds(int rounds, role role0, role role1, Check check) {
-  session_table table(8);
+  table table(8);
   int half0 = 0, half1 = 0;
-  session_table::arrive_result results[2];
+  table::arrive_result results[2];
   spin_barrier barrier;
   auto body = [&](int self) {
     std::mt19937 rng(self + 1);
@@ -342,7 +343,7 @@ constexpr int k_race_rounds = 20'000;
 TEST(SessionTableRace, OppositeHalvesAtTheSameInstantPair) {
   race_rounds(
       k_race_rounds, role::endpoint, role::module_server,
-      [](session_table& table, const session_id& id, const auto& r0, const auto& r1, void* h0, void* h1) {
+      [](table& table, const session_id& id, const auto& r0, const auto& r1, int* h0, int* h1) {
         // Exactly one pairs and gets the other, which waited and was claimed.
         const bool zero_paired = r0.what == outcome::paired;
         ASSERT_NE(zero_paired, r1.what == outcome::paired);
@@ -357,7 +358,7 @@ TEST(SessionTableRace, OppositeHalvesAtTheSameInstantPair) {
 
 TEST(SessionTableRace, SameRoleAtTheSameInstantGivesOneWaiterAndOneConflict) {
   race_rounds(k_race_rounds, role::module_server, role::module_server,
-              [](session_table& table, const session_id& id, const auto& r0, const auto& r1, void* h0, void* h1) {
+              [](table& table, const session_id& id, const auto& r0, const auto& r1, int* h0, int* h1) {
                 const bool zero_waits = r0.what == outcome::waiting;
                 ASSERT_EQ(zero_waits ? r1.what : r0.what, outcome::conflict);
                 ASSERT_TRUE(zero_waits || r1.what == outcome::waiting);
@@ -366,11 +367,11 @@ TEST(SessionTableRace, SameRoleAtTheSameInstantGivesOneWaiterAndOneConflict) {
 }
 
 TEST(SessionTableRace, CancelRacingAClaimHasExactlyOneWinner) {
-  session_table table(8);
+  table table(8);
   int owner_half = 0, peer_half = 0;
   spin_barrier barrier;
   bool cancelled = false;
-  session_table::arrive_result claim{};
+  table::arrive_result claim{};
   int claims = 0, cancels = 0;
   // Which side wins depends on scheduling, which can favour one thread for a whole run.
   // So the side that won last round is held back a little more next round: the two
