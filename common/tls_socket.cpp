@@ -29,7 +29,8 @@ tls_socket::released::released(released&& other) noexcept
     : fd(std::exchange(other.fd, -1)),
       ssl(std::move(other.ssl)),
       protocol(other.protocol),
-      sent_shutdown(other.sent_shutdown) {}
+      sent_shutdown(other.sent_shutdown),
+      faults(std::move(other.faults)) {}
 
 tls_socket::released& tls_socket::released::operator=(released&& other) noexcept {
   if (this != &other) {
@@ -38,6 +39,7 @@ tls_socket::released& tls_socket::released::operator=(released&& other) noexcept
     ssl = std::move(other.ssl);
     protocol = other.protocol;
     sent_shutdown = other.sent_shutdown;
+    faults = std::move(other.faults);
   }
   return *this;
 }
@@ -48,12 +50,15 @@ tls_socket::released::~released() {
 }
 
 tls_socket::tls_socket(asio::io_context& io, released&& from)
-    : socket_(io), ssl_(std::move(from.ssl)), sent_shutdown_(from.sent_shutdown) {
-  std::error_code ec;
-  socket_.assign(from.protocol, from.fd, ec);
+    : socket_(io), ssl_(std::move(from.ssl)), faults_(std::move(from.faults)), sent_shutdown_(from.sent_shutdown) {
+  std::error_code ec = injected(io_faults::op::adopt);
+  if (!ec) socket_.assign(from.protocol, from.fd, ec);
   if (ec) {
-    // Cannot happen for a valid fd (assign only registers it with the reactor); if it
-    // does, the fd is closed by `from` and every operation here fails cleanly.
+    // Not expected for a valid fd (assign only registers it with the reactor). Close the
+    // connection now and detach the SSL* from the fd number, so every operation here
+    // fails (EBADF) instead of touching a descriptor this object does not own.
+    ::close(std::exchange(from.fd, -1));
+    if (ssl_) SSL_set_fd(ssl_.get(), -1);
     return;
   }
   from.fd = -1;
@@ -69,6 +74,7 @@ tls_socket::released tls_socket::release() {
   if (ec) out.fd = -1;
   out.ssl = std::move(ssl_);
   out.sent_shutdown = sent_shutdown_;
+  out.faults = std::move(faults_);
   return out;
 }
 
@@ -109,6 +115,7 @@ tls_socket::result tls_socket::classify(int ssl_ret, std::size_t bytes) {
 }
 
 tls_socket::result tls_socket::try_handshake() {
+  if (auto ec = injected(io_faults::op::handshake)) return {.ec = ec};
   ERR_clear_error();
   int ret = SSL_do_handshake(ssl_.get());
   if (ret == 1) return {};
@@ -116,6 +123,7 @@ tls_socket::result tls_socket::try_handshake() {
 }
 
 tls_socket::result tls_socket::try_read(void* data, std::size_t size) {
+  if (auto ec = injected(io_faults::op::read)) return {.ec = ec};
   auto* out = static_cast<char*>(data);
   std::size_t total = 0;
   // SSL_read_ex returns one record at a time; keep going while records are ready so
@@ -136,6 +144,7 @@ tls_socket::result tls_socket::try_read(void* data, std::size_t size) {
 }
 
 tls_socket::result tls_socket::try_write(const void* data, std::size_t size) {
+  if (auto ec = injected(io_faults::op::write)) return {.ec = ec};
   const auto* in = static_cast<const char*>(data);
   std::size_t total = 0;
   while (total < size) {
@@ -152,6 +161,7 @@ tls_socket::result tls_socket::try_write(const void* data, std::size_t size) {
 }
 
 tls_socket::result tls_socket::try_shutdown() {
+  if (auto ec = injected(io_faults::op::shutdown)) return {.ec = ec};
   if (!sent_shutdown_) {
     ERR_clear_error();
     int ret = SSL_shutdown(ssl_.get());

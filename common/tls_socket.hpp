@@ -11,12 +11,14 @@
 // for; async_*() are composed on top for callers that are not on the hot path. The
 // relay uses try_*() directly so it controls batching.
 
+#include "common/io_faults.hpp"
 #include "common/openssl_ptr.hpp"
 
 #include <asio/ip/tcp.hpp>
 #include <asio/post.hpp>
 
 #include <cstddef>
+#include <memory>
 #include <system_error>
 #include <utility>
 
@@ -40,6 +42,7 @@ class tls_socket {
     ssl_ptr ssl;
     asio::ip::tcp protocol = asio::ip::tcp::v4();
     bool sent_shutdown = false;
+    std::unique_ptr<io_faults> faults;
     released() = default;
     released(released&& other) noexcept;
     released& operator=(released&& other) noexcept;
@@ -48,7 +51,8 @@ class tls_socket {
 
   /// Takes ownership of a connected socket and makes a server-side SSL on it.
   tls_socket(asio::ip::tcp::socket socket, SSL_CTX* ctx, bool server = true);
-  /// Adopts a released connection into `io` (the target worker's context).
+  /// Adopts a released connection into `io` (the target worker's context). If that
+  /// fails, the fd is closed and every operation fails cleanly.
   tls_socket(asio::io_context& io, released&& from);
   tls_socket(const tls_socket&) = delete;
   tls_socket& operator=(const tls_socket&) = delete;
@@ -111,6 +115,8 @@ class tls_socket {
   SSL* ssl() const { return ssl_.get(); }
   /// The peer's leaf certificate after the handshake, or null (not owned).
   X509* peer_certificate() const;
+  /// Test seam (common/io_faults.hpp): consulted before every operation from now on.
+  void set_faults(std::unique_ptr<io_faults> faults) { faults_ = std::move(faults); }
 
  private:
   template <typename Op, typename Handler>
@@ -130,9 +136,12 @@ class tls_socket {
   }
 
   result classify(int ssl_ret, std::size_t bytes);
+  // The error an injected fault makes `o` fail with, or none (no faults attached: none).
+  std::error_code injected(io_faults::op o) { return faults_ ? faults_->inject(o) : std::error_code(); }
 
   asio::ip::tcp::socket socket_;
   ssl_ptr ssl_;
+  std::unique_ptr<io_faults> faults_;
   bool sent_shutdown_ = false;
 };
 

@@ -143,7 +143,8 @@ cmd_test() {
   # about memory bounds, not threads, and takes minutes under TSan: it runs in the other two.
   cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DZONEPROXY_SANITIZE=thread \
     -DZONEPROXY_BENCH=OFF >/dev/null
-  cmake --build build-tsan -j "$jobs" --target session_table_test session_table_stress_test rendezvous_test relay_test
+  cmake --build build-tsan -j "$jobs" --target session_table_test session_table_stress_test rendezvous_test relay_test \
+    fault_injection_test
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 run_ctest build-tsan -L tsan -E SlowReader
   echo "== fuzzing (libFuzzer, clang, bounded)"
   build_fuzzers

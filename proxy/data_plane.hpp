@@ -43,6 +43,9 @@ class data_plane {
   void drain(asio::io_context& timers, std::function<void()> done);
   /// Closes everything now and returns when every worker has let go of it.
   void stop();
+  /// Tests only: every connection accepted from now on gets the faults `make` returns for
+  /// its role (the seam of common/io_faults.hpp). Call before start().
+  void inject_faults(std::function<std::unique_ptr<io_faults>(role)> make) { shared_.faults = std::move(make); }
 
   bool running() const { return running_; }
   /// Bound (endpoint, module server) ports; useful when started on port 0.

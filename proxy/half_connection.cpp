@@ -69,6 +69,7 @@ half_connection::half_connection(worker_shard& shard, role side, asio::ip::tcp::
   std::error_code ignored;
   tls_.socket().set_option(asio::ip::tcp::no_delay(true), ignored);
   tls_.socket().set_option(asio::socket_base::keep_alive(true), ignored);
+  if (const auto& faults = shard.shared().faults) tls_.set_faults(faults(side));
 }
 
 half_connection::~half_connection() = default;

@@ -2,11 +2,13 @@
 // What every worker's share of the data plane reads in common. Owned by data_plane;
 // outlives every worker_shard, half and session.
 
+#include "common/io_faults.hpp"
 #include "proxy/data_plane_config.hpp"
 #include "proxy/rendezvous.hpp"
 #include "proxy/source_limiter.hpp"
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -24,6 +26,8 @@ struct plane_shared {
   std::atomic<std::uint64_t> live_sessions{0};
   /// Set once when draining starts (PROTOCOL.md 3.5); new hellos get 503.
   std::atomic<bool> draining{false};
+  /// Tests only (common/io_faults.hpp): the faults each new connection's stream gets.
+  std::function<std::unique_ptr<io_faults>(role)> faults;
   /// One shard per worker, indexed like the workers.
   std::vector<worker_shard*> shards;
 };

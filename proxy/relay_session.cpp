@@ -123,6 +123,7 @@ void relay_session::pump(direction& d) {
       // (close_notify + FIN) and keep relaying the other direction.
       shard_.buffers().release(std::move(d.buf));
       tls_socket::result r = d.to->try_shutdown();
+      if (r.ec) return fail(r.ec);  // PROTOCOL.md 3.5: a write failure closes both sides
       if (r.wait != tls_socket::want::nothing) return wait(d, *d.to, r.wait);
       d.done = true;
       if (other(d).done) finish("closed");

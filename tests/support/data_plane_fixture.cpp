@@ -66,6 +66,7 @@ data_plane_fixture::data_plane_fixture(data_plane_options options) : workers_(op
       std::shared_ptr<SSL_CTX>(must(make_server_ctx(ms), "module server ctx").release(), SSL_CTX_free);
 
   plane_ = std::make_unique<proxy::data_plane>(workers_);
+  if (options.faults) plane_->inject_faults(std::move(options.faults));
   if (auto st = plane_->start(config); !st.ok()) throw std::runtime_error(std::string(st.message()));
   ports_ = plane_->ports();
 

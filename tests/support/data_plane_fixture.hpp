@@ -20,6 +20,8 @@ struct data_plane_options {
   bool require_endpoint_cert = false;
   unsigned workers = 2;
   std::chrono::seconds drain_timeout{30};
+  /// Faults for each accepted connection's stream (common/io_faults.hpp); none if empty.
+  std::function<std::unique_ptr<io_faults>(proxy::role)> faults;
 };
 
 class data_plane_fixture {
