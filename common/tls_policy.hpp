@@ -18,8 +18,6 @@ namespace zp {
 inline constexpr const char* k_tls_cipher_list =
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384";
-/// Bytes OpenSSL reads from the socket at once (several 16 KiB records).
-inline constexpr std::size_t k_tls_read_buffer = 64 * 1024;
 /// The only ECDHE groups offered or accepted.
 inline constexpr const char* k_tls_groups = "X25519:P-256:P-384";
 

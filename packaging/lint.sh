@@ -6,3 +6,5 @@ mapfile -t files < <(git ls-files '*.cpp' '*.hpp' 2>/dev/null || find . -name '*
 [ ${#files[@]} -gt 0 ] || exit 0
 clang-format --dry-run --Werror "${files[@]}"
 echo "lint: ${#files[@]} files formatted"
+# The floors of ARCHITECTURE.md: includes only run down, never into packaging/, no cycles.
+python3 packaging/lint-includes.py

@@ -23,15 +23,8 @@ api_error wrong_state(std::string_view why) { return {409, "wrong_state", std::s
 }  // namespace
 
 const char* control_plane::state_name(state s) {
-  switch (s) {
-    case state::unprovisioned:
-      return "unprovisioned";
-    case state::provisioned:
-      return "provisioned";
-    case state::draining:
-      return "draining";
-  }
-  return "unknown";
+  static constexpr const char* k_names[] = {"unprovisioned", "provisioned", "draining"};
+  return k_names[static_cast<std::size_t>(s)];
 }
 
 control_plane::control_plane(const state_store& store, identity id, state_store::data_plane_keys keys,

@@ -12,6 +12,10 @@
 #include <set>
 
 namespace zp::provisioning {
+
+absl::Status invalid_field(std::string_view field, std::string_view message) {
+  return absl::InvalidArgumentError(str_cat(field, ": ", message));
+}
 namespace {
 
 using json = nlohmann::json;

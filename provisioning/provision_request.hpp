@@ -8,12 +8,14 @@
 #include "common/openssl_ptr.hpp"
 #include "proxy/data_plane_config.hpp"
 
+#include <absl/status/status.h>
 #include <nlohmann/json_fwd.hpp>
 
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -24,6 +26,9 @@ struct field_error {
   std::string field;
   std::string message;
 };
+
+/// A rejected field as the Status a state file's parser returns: "field: message".
+absl::Status invalid_field(std::string_view field, std::string_view message);
 
 /// PEM texts that passed validation, kept verbatim for persistence.
 struct certificate_set {

@@ -1,17 +1,8 @@
 #include "provisioning/provisioned_state.hpp"
 
-#include "common/strings.hpp"
-
 namespace zp::provisioning {
-namespace {
 
 using json = nlohmann::json;
-
-absl::Status bad(std::string_view field, std::string_view what) {
-  return absl::InvalidArgumentError(str_cat(field, ": ", what));
-}
-
-}  // namespace
 
 json to_json(const provisioned_state& s) {
   const provision_request& c = s.config;
@@ -29,31 +20,32 @@ json to_json(const provisioned_state& s) {
 }
 
 absl::StatusOr<provisioned_state> provisioned_from_json(const json& j) {
-  if (!j.is_object()) return bad("(top level)", "not an object");
-  if (j.value("format", 0) != 1) return bad("format", "unknown or missing format version");
+  if (!j.is_object()) return invalid_field("(top level)", "not an object");
+  if (j.value("format", 0) != 1) return invalid_field("format", "unknown or missing format version");
   provisioned_state out;
   provision_request& c = out.config;
-  if (!j.contains("module_server_ca") || !j["module_server_ca"].is_string()) return bad("module_server_ca", "missing");
+  if (!j.contains("module_server_ca") || !j["module_server_ca"].is_string())
+    return invalid_field("module_server_ca", "missing");
   c.module_server_ca = j["module_server_ca"].get<std::string>();
   if (j.contains("endpoint_client_ca") && j["endpoint_client_ca"].is_string()) {
     c.endpoint_client_ca = j["endpoint_client_ca"].get<std::string>();
   }
-  if (!j.contains("certificates") || !j["certificates"].is_object()) return bad("certificates", "missing");
+  if (!j.contains("certificates") || !j["certificates"].is_object()) return invalid_field("certificates", "missing");
   const json& certs = j["certificates"];
   if (certs.contains("rsa") && certs["rsa"].is_string()) c.certificates.rsa = certs["rsa"].get<std::string>();
   if (certs.contains("ecdsa") && certs["ecdsa"].is_string()) c.certificates.ecdsa = certs["ecdsa"].get<std::string>();
-  if (!c.certificates.rsa && !c.certificates.ecdsa) return bad("certificates", "neither rsa nor ecdsa");
+  if (!c.certificates.rsa && !c.certificates.ecdsa) return invalid_field("certificates", "neither rsa nor ecdsa");
   for (const char* port : {"endpoint_port", "module_server_port"}) {
     if (!j.contains(port) || !j[port].is_number_unsigned() || j[port].get<std::uint64_t>() == 0 ||
         j[port].get<std::uint64_t>() > 65535) {
-      return bad(port, "missing or out of range");
+      return invalid_field(port, "missing or out of range");
     }
   }
   c.endpoint_port = j["endpoint_port"].get<std::uint16_t>();
   c.module_server_port = j["module_server_port"].get<std::uint16_t>();
-  if (!j.contains("settings")) return bad("settings", "missing");
+  if (!j.contains("settings")) return invalid_field("settings", "missing");
   auto settings = parse_settings(j["settings"], "settings", proxy::session_settings{});
-  if (auto* e = std::get_if<field_error>(&settings)) return bad(e->field, e->message);
+  if (auto* e = std::get_if<field_error>(&settings)) return invalid_field(e->field, e->message);
   c.settings = std::get<proxy::session_settings>(settings);
   out.provisioned_at = j.value("provisioned_at", std::time_t{0});
   return out;

@@ -7,9 +7,6 @@
 #include <openssl/crypto.h>
 #include <nlohmann/json.hpp>
 
-#include <algorithm>
-#include <iterator>
-
 namespace zp::provisioning {
 namespace {
 
@@ -61,117 +58,89 @@ std::optional<api_response> routes::authenticate(const http_request& req, const 
   return std::nullopt;
 }
 
+namespace {
+
+// One row per route of PROTOCOL.md 4.2. `run` gets the path after `path` (for a
+// prefix route) and, for a route with a body, the parsed JSON object.
+struct route {
+  std::string_view method;
+  std::string_view path;
+  bool prefix = false;             // path is a prefix ("/v1/sessions/<id>")
+  bool needs_provisioned = false;  // 409 wrong_state before provisioning
+  bool takes_body = false;
+  api_response (*run)(control_plane& plane, std::string_view rest, const json& body);
+};
+
+const json k_no_body;
+
+constexpr route k_routes[] = {
+    {"GET", "/v1/identity", false, false, false,
+     [](control_plane& p, std::string_view, const json&) { return ok(p.identity_json()); }},
+    {"POST", "/v1/csr", false, false, true,
+     [](control_plane& p, std::string_view, const json& body) {
+       auto csr = parse_csr(body);
+       if (auto* e = std::get_if<field_error>(&csr))
+         return error(400, "bad_request", str_cat(e->field, ": ", e->message));
+       return answer(p.csr(std::get<csr_request>(csr)));
+     }},
+    {"POST", "/v1/provision", false, false, true,
+     [](control_plane& p, std::string_view, const json& body) { return answer(p.provision(body)); }},
+    {"GET", "/v1/status", false, true, false,
+     [](control_plane& p, std::string_view, const json&) { return ok(p.status()); }},
+    {"GET", "/v1/diagnostics", false, true, false,
+     [](control_plane& p, std::string_view, const json&) { return ok(p.diagnostics()); }},
+    {"GET", "/metrics", false, true, false,
+     [](control_plane& p, std::string_view, const json&) {
+       return api_response{200, p.metrics(), "text/plain; version=0.0.4; charset=utf-8"};
+     }},
+    {"GET", "/v1/sessions", false, true, false,
+     [](control_plane& p, std::string_view, const json&) { return ok(p.sessions()); }},
+    {"DELETE", "/v1/sessions/", true, true, false,
+     [](control_plane& p, std::string_view id, const json&) { return answer(p.kill(id)); }},
+    {"PUT", "/v1/certificates", false, true, true,
+     [](control_plane& p, std::string_view, const json& body) { return answer(p.rotate(body)); }},
+    {"PUT", "/v1/settings", false, true, true,
+     [](control_plane& p, std::string_view, const json& body) { return answer(p.update_settings(body)); }},
+    {"GET", "/v1/trust", false, true, false,
+     [](control_plane& p, std::string_view, const json&) { return ok(p.trust_json()); }},
+    {"POST", "/v1/trust/revoke", false, true, true,
+     [](control_plane& p, std::string_view, const json& body) { return answer(p.revoke(body)); }},
+    {"POST", "/v1/deprovision", false, true, false,
+     [](control_plane& p, std::string_view, const json&) {
+       if (p.current() == control_plane::state::draining) return error(409, "wrong_state", "the proxy is draining");
+       return answer(p.deprovision());
+     }},
+};
+
+bool matches(const route& r, std::string_view path) {
+  return r.prefix ? path.size() >= r.path.size() && path.substr(0, r.path.size()) == r.path : path == r.path;
+}
+
+}  // namespace
+
 api_response routes::handle(const http_request& req, const api_request_context& ctx) const {
   std::string_view path = req.target;
   path = path.substr(0, path.find('?'));  // no route takes a query string
-  const std::string& m = req.method;
   // Unknown paths are 404 before any authentication: the route list is public
   // (PROTOCOL.md 4.2), so answering 404 reveals nothing.
-  static constexpr std::string_view k_routes[] = {
-      "/v1/identity", "/v1/csr",          "/v1/provision", "/v1/status", "/v1/diagnostics",  "/metrics",
-      "/v1/sessions", "/v1/certificates", "/v1/settings",  "/v1/trust",  "/v1/trust/revoke", "/v1/deprovision"};
-  const bool known = std::find(std::begin(k_routes), std::end(k_routes), path) != std::end(k_routes) ||
-                     path.rfind("/v1/sessions/", 0) == 0;
-  if (!known) return error(404, "not_found", "no such route");
+  const route* found = nullptr;
+  for (const route& r : k_routes) {
+    if (!matches(r, path)) continue;
+    found = &r;
+    if (r.method == req.method) break;
+  }
+  if (found == nullptr) return error(404, "not_found", "no such route");
   if (auto denied = authenticate(req, ctx, path == "/v1/identity")) return *denied;
-
-  auto body_json = [&]() -> std::variant<json, api_response> {
-    auto parsed = parse_json_object(req.body);
-    if (auto* e = std::get_if<field_error>(&parsed))
-      return error(400, "bad_request", str_cat(e->field, ": ", e->message));
-    return std::get<json>(std::move(parsed));
-  };
-  using state = control_plane::state;
-  const bool provisioned = plane_.current() != state::unprovisioned;
-  auto need_provisioned = [&]() -> std::optional<api_response> {
-    if (provisioned) return std::nullopt;
+  if (found->method != req.method) return error(405, "method_not_allowed", str_cat("use ", found->method));
+  if (found->needs_provisioned && plane_.current() == control_plane::state::unprovisioned) {
     return error(409, "wrong_state", "the proxy is not provisioned");
-  };
-  auto method_is = [&](std::string_view want) -> std::optional<api_response> {
-    if (m == want) return std::nullopt;
-    return error(405, "method_not_allowed", str_cat("use ", want));
-  };
-#define ZP_REQUIRE(x) \
-  if (auto r = (x)) return *r
-
-  if (path == "/v1/identity") {
-    ZP_REQUIRE(method_is("GET"));
-    return ok(plane_.identity_json());
   }
-  if (path == "/v1/csr") {
-    ZP_REQUIRE(method_is("POST"));
-    auto body = body_json();
-    if (auto* r = std::get_if<api_response>(&body)) return *r;
-    auto csr = parse_csr(std::get<json>(body));
-    if (auto* e = std::get_if<field_error>(&csr)) return error(400, "bad_request", str_cat(e->field, ": ", e->message));
-    return answer(plane_.csr(std::get<csr_request>(csr)));
-  }
-  if (path == "/v1/provision") {
-    ZP_REQUIRE(method_is("POST"));
-    auto body = body_json();
-    if (auto* r = std::get_if<api_response>(&body)) return *r;
-    return answer(plane_.provision(std::get<json>(body)));
-  }
-  if (path == "/v1/status") {
-    ZP_REQUIRE(method_is("GET"));
-    ZP_REQUIRE(need_provisioned());
-    return ok(plane_.status());
-  }
-  if (path == "/v1/diagnostics") {
-    ZP_REQUIRE(method_is("GET"));
-    ZP_REQUIRE(need_provisioned());
-    return ok(plane_.diagnostics());
-  }
-  if (path == "/metrics") {
-    ZP_REQUIRE(method_is("GET"));
-    ZP_REQUIRE(need_provisioned());
-    return {200, plane_.metrics(), "text/plain; version=0.0.4; charset=utf-8"};
-  }
-  if (path == "/v1/sessions") {
-    ZP_REQUIRE(method_is("GET"));
-    ZP_REQUIRE(need_provisioned());
-    return ok(plane_.sessions());
-  }
-  constexpr std::string_view sessions_prefix = "/v1/sessions/";
-  if (path.substr(0, sessions_prefix.size()) == sessions_prefix) {
-    ZP_REQUIRE(method_is("DELETE"));
-    ZP_REQUIRE(need_provisioned());
-    return answer(plane_.kill(path.substr(sessions_prefix.size())));
-  }
-  if (path == "/v1/certificates") {
-    ZP_REQUIRE(method_is("PUT"));
-    ZP_REQUIRE(need_provisioned());
-    auto body = body_json();
-    if (auto* r = std::get_if<api_response>(&body)) return *r;
-    return answer(plane_.rotate(std::get<json>(body)));
-  }
-  if (path == "/v1/settings") {
-    ZP_REQUIRE(method_is("PUT"));
-    ZP_REQUIRE(need_provisioned());
-    auto body = body_json();
-    if (auto* r = std::get_if<api_response>(&body)) return *r;
-    return answer(plane_.update_settings(std::get<json>(body)));
-  }
-  if (path == "/v1/trust") {
-    ZP_REQUIRE(method_is("GET"));
-    ZP_REQUIRE(need_provisioned());
-    return ok(plane_.trust_json());
-  }
-  if (path == "/v1/trust/revoke") {
-    ZP_REQUIRE(method_is("POST"));
-    ZP_REQUIRE(need_provisioned());
-    auto body = body_json();
-    if (auto* r = std::get_if<api_response>(&body)) return *r;
-    return answer(plane_.revoke(std::get<json>(body)));
-  }
-  if (path == "/v1/deprovision") {
-    ZP_REQUIRE(method_is("POST"));
-    ZP_REQUIRE(need_provisioned());
-    if (plane_.current() == state::draining) return error(409, "wrong_state", "the proxy is draining");
-    return answer(plane_.deprovision());
-  }
-#undef ZP_REQUIRE
-  return error(404, "not_found", "no such route");
+  const std::string_view rest = found->prefix ? path.substr(found->path.size()) : std::string_view();
+  if (!found->takes_body) return found->run(plane_, rest, k_no_body);
+  auto parsed = parse_json_object(req.body);
+  if (auto* e = std::get_if<field_error>(&parsed))
+    return error(400, "bad_request", str_cat(e->field, ": ", e->message));
+  return found->run(plane_, rest, std::get<json>(parsed));
 }
 
 }  // namespace zp::provisioning

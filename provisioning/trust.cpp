@@ -2,7 +2,7 @@
 
 #include "common/fingerprint.hpp"
 #include "common/pem.hpp"
-#include "common/strings.hpp"
+#include "provisioning/provision_request.hpp"
 #include "provisioning/x509_text.hpp"
 
 #include <nlohmann/json.hpp>
@@ -10,15 +10,8 @@
 #include <algorithm>
 
 namespace zp::provisioning {
-namespace {
 
 using json = nlohmann::json;
-
-absl::Status bad(std::string_view field, std::string_view what) {
-  return absl::InvalidArgumentError(str_cat(field, ": ", what));
-}
-
-}  // namespace
 
 bool trust_state::is_revoked(const std::string& fingerprint) const {
   return std::find(revoked.begin(), revoked.end(), fingerprint) != revoked.end();
@@ -33,16 +26,16 @@ json to_json(const trust_state& t) {
 }
 
 absl::StatusOr<trust_state> trust_from_json(const json& j) {
-  if (!j.is_object() || j.value("format", 0) != 1) return bad("format", "unknown or missing format version");
+  if (!j.is_object() || j.value("format", 0) != 1) return invalid_field("format", "unknown or missing format version");
   trust_state out;
-  if (!j.contains("revoked") || !j["revoked"].is_array()) return bad("revoked", "missing");
+  if (!j.contains("revoked") || !j["revoked"].is_array()) return invalid_field("revoked", "missing");
   for (const auto& fp : j["revoked"]) {
-    if (!fp.is_string() || fp.get<std::string>().size() != 64) return bad("revoked", "bad fingerprint");
+    if (!fp.is_string() || fp.get<std::string>().size() != 64) return invalid_field("revoked", "bad fingerprint");
     out.revoked.push_back(fp.get<std::string>());
   }
-  if (!j.contains("history") || !j["history"].is_array()) return bad("history", "missing");
+  if (!j.contains("history") || !j["history"].is_array()) return invalid_field("history", "missing");
   for (const auto& e : j["history"]) {
-    if (!e.is_object()) return bad("history", "bad entry");
+    if (!e.is_object()) return invalid_field("history", "bad entry");
     out.history.push_back({e.value("time", std::time_t{0}), e.value("action", std::string()),
                            e.value("fingerprint", std::string()), e.value("subject", std::string())});
   }

@@ -26,6 +26,8 @@ class buffer_pool {
     if (b && free_.size() < k_max_free) free_.push_back(std::move(b));
   }
   std::size_t size() const { return size_; }
+  /// Buffers kept for reuse now.
+  std::size_t free_count() const { return free_.size(); }
 
  private:
   std::size_t size_;

@@ -92,6 +92,13 @@ void half_connection::arm(std::chrono::steady_clock::duration d, void (half_conn
   }));
 }
 
+void half_connection::wait_then(tls_socket::want w, void (half_connection::*next)()) {
+  tls_.async_wait(w, guard([this, next](std::error_code ec) {
+                    if (ec) return finish();  // our close, or the socket failed: nobody to answer
+                    (this->*next)();
+                  }));
+}
+
 void half_connection::start() {
   // PROTOCOL.md 3.2: hello_timeout also bounds the handshake.
   arm(config_->settings.hello_timeout, &half_connection::on_handshake_or_hello_timeout);
@@ -156,11 +163,7 @@ void half_connection::do_read_hello() {
       continue;
     }
     if (r.wait != tls_socket::want::nothing) {
-      tls_.async_wait(r.wait, guard([this](std::error_code ec) {
-                        if (ec) return finish();
-                        do_read_hello();
-                      }));
-      return;
+      return wait_then(r.wait, &half_connection::do_read_hello);
     }
     // The client left (or broke TLS) before finishing its hello: nobody to answer.
     return finish();
@@ -326,11 +329,7 @@ void half_connection::do_respond_write() {
   }
   if (r.ec) return finish();
   if (r.wait != tls_socket::want::nothing) {
-    tls_.async_wait(r.wait, guard([this](std::error_code ec) {
-                      if (ec) return finish();
-                      do_respond_write();
-                    }));
-    return;
+    return wait_then(r.wait, &half_connection::do_respond_write);
   }
   do_respond_write();
 }
@@ -345,11 +344,7 @@ void half_connection::linger_then_close() {
     if (lingered_ > k_max_linger_bytes) return finish();
     if (r.bytes > 0) continue;
     if (r.wait != tls_socket::want::nothing) {
-      tls_.async_wait(r.wait, guard([this](std::error_code ec) {
-                        if (ec) return finish();
-                        linger_then_close();
-                      }));
-      return;
+      return wait_then(r.wait, &half_connection::linger_then_close);
     }
     return finish();
   }

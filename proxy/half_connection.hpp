@@ -87,6 +87,8 @@ class half_connection : public deferred_deletion<half_connection> {
   void do_respond_write();
   void linger_then_close();
   void arm(std::chrono::steady_clock::duration d, void (half_connection::*on_expiry)());
+  // Waits for `w`, then runs `next`; a failed wait finishes the half.
+  void wait_then(tls_socket::want w, void (half_connection::*next)());
   void on_handshake_or_hello_timeout();
   void on_pair_timeout();
 

@@ -1,33 +1,26 @@
 #include "proxy/stats.hpp"
 
 #include <algorithm>
+#include <iterator>
 
 namespace zp::proxy {
 
+namespace {
+
+// Indexed by the enums' values, in declaration order.
+constexpr std::string_view k_reject_reason_names[] = {"bad_request",      "not_found",        "method_not_allowed",
+                                                      "upgrade_required", "session_conflict", "too_many_pending",
+                                                      "unavailable",      "peer_timeout",     "hello_timeout"};
+static_assert(std::size(k_reject_reason_names) == std::size_t(reject_reason::count));
+constexpr std::string_view k_handshake_failure_names[] = {
+    "timeout",         "protocol_version",    "no_shared_cipher", "no_certificate",
+    "bad_certificate", "revoked_certificate", "closed",           "other"};
+static_assert(std::size(k_handshake_failure_names) == std::size_t(handshake_failure::count));
+
+}  // namespace
+
 std::string_view reject_reason_name(reject_reason r) {
-  switch (r) {
-    case reject_reason::bad_request:
-      return "bad_request";
-    case reject_reason::not_found:
-      return "not_found";
-    case reject_reason::method_not_allowed:
-      return "method_not_allowed";
-    case reject_reason::upgrade_required:
-      return "upgrade_required";
-    case reject_reason::session_conflict:
-      return "session_conflict";
-    case reject_reason::too_many_pending:
-      return "too_many_pending";
-    case reject_reason::unavailable:
-      return "unavailable";
-    case reject_reason::peer_timeout:
-      return "peer_timeout";
-    case reject_reason::hello_timeout:
-      return "hello_timeout";
-    case reject_reason::count:
-      break;
-  }
-  return "unknown";
+  return r < reject_reason::count ? k_reject_reason_names[std::size_t(r)] : "unknown";
 }
 
 reject_reason reason_for_status(int status) {
@@ -54,27 +47,7 @@ reject_reason reason_for_status(int status) {
 }
 
 std::string_view handshake_failure_name(handshake_failure f) {
-  switch (f) {
-    case handshake_failure::timeout:
-      return "timeout";
-    case handshake_failure::protocol_version:
-      return "protocol_version";
-    case handshake_failure::no_shared_cipher:
-      return "no_shared_cipher";
-    case handshake_failure::no_certificate:
-      return "no_certificate";
-    case handshake_failure::bad_certificate:
-      return "bad_certificate";
-    case handshake_failure::revoked_certificate:
-      return "revoked_certificate";
-    case handshake_failure::closed:
-      return "closed";
-    case handshake_failure::other:
-      return "other";
-    case handshake_failure::count:
-      break;
-  }
-  return "unknown";
+  return f < handshake_failure::count ? k_handshake_failure_names[std::size_t(f)] : "unknown";
 }
 
 void worker_counters::observe(histogram_id h, double seconds) {

@@ -39,11 +39,12 @@ absl::StatusOr<tls_identity> load_identity(const std::string& cert_flag, const s
 // with readiness-driven I/O because tls_socket::try_read drains every buffered record
 // before it asks to wait.
 absl::Status tune(SSL_CTX* ctx, const std::string& suite) {
+  constexpr std::size_t k_read_ahead = 64 * 1024;  // several 16 KiB records per read
   if (!SSL_CTX_set_cipher_list(ctx, suite.c_str())) {
     return absl::InvalidArgumentError(str_cat("--suite: OpenSSL refuses ", suite));
   }
   SSL_CTX_set_read_ahead(ctx, 1);
-  SSL_CTX_set_default_read_buffer_len(ctx, k_tls_read_buffer);
+  SSL_CTX_set_default_read_buffer_len(ctx, k_read_ahead);
   return absl::OkStatus();
 }
 

@@ -183,15 +183,19 @@ int main(int argc, char** argv) {
   std::vector<std::string> dns, ips, settings;
   int days = 397, ep_port = 17486, ms_port = 17487;
   prov->add_option("--module-server-ca", ms_ca, "Module Server CA certificate(s) (PEM)")->required();
-  prov->add_option("--zone-ca-cert", zone_cert, "Zone CA certificate (PEM)")->required();
-  prov->add_option("--zone-ca-key", zone_key, "Zone CA private key (PEM)")->required();
+  // The proxy's certificates are signed here with the zone CA: provision and rotate-certs.
+  auto add_signing_options = [&](CLI::App* sub) {
+    sub->add_option("--zone-ca-cert", zone_cert, "Zone CA certificate (PEM)")->required();
+    sub->add_option("--zone-ca-key", zone_key, "Zone CA private key (PEM)")->required();
+    sub->add_option("--cn", cn, "Common name of the proxy's certificates");
+    sub->add_option("--dns", dns, "DNS name for the certificates; repeatable");
+    sub->add_option("--ip", ips, "IP address for the certificates; repeatable");
+    sub->add_option("--days", days, "Certificate lifetime in days (default 397)");
+  };
+  add_signing_options(prov);
   prov->add_option("--endpoint-ca", ep_ca, "Require endpoint client certificates from this CA (PEM)");
   prov->add_option("--endpoint-port", ep_port, "Endpoint port (default 17486)");
   prov->add_option("--module-server-port", ms_port, "Module Server port (default 17487)");
-  prov->add_option("--cn", cn, "Common name of the proxy's certificates");
-  prov->add_option("--dns", dns, "DNS name for the certificates; repeatable");
-  prov->add_option("--ip", ips, "IP address for the certificates; repeatable");
-  prov->add_option("--days", days, "Certificate lifetime in days (default 397)");
   prov->add_option("--set", settings, "A setting, key=value (e.g. pair_timeout_s=30); repeatable");
   app.add_subcommand("status", "Listeners, session counts, certificate expiry");
   app.add_subcommand("diagnostics", "Configuration, counters, recent errors, limits");
@@ -200,12 +204,7 @@ int main(int argc, char** argv) {
   std::string kill_id;
   kill->add_option("id", kill_id, "The full 32-character session id")->required();
   auto* rotate = app.add_subcommand("rotate-certs", "New certificates for the proxy's keys, without a restart");
-  rotate->add_option("--zone-ca-cert", zone_cert, "Zone CA certificate (PEM)")->required();
-  rotate->add_option("--zone-ca-key", zone_key, "Zone CA private key (PEM)")->required();
-  rotate->add_option("--cn", cn, "Common name");
-  rotate->add_option("--dns", dns, "DNS name; repeatable");
-  rotate->add_option("--ip", ips, "IP address; repeatable");
-  rotate->add_option("--days", days, "Lifetime in days (default 397)");
+  add_signing_options(rotate);
   auto* set = app.add_subcommand("settings", "Show settings, or change some: settings key=value ...");
   set->add_option("assignments", settings, "key=value pairs");
   app.add_subcommand("trust", "Trusted CAs, revoked certificates, trust history");
