@@ -25,6 +25,20 @@ void add_sink(spdlog::sink_ptr sink) {
   spdlog::default_logger()->sinks().push_back(std::move(sink));
 }
 
+bool rate_limit::allow(std::uint64_t& suppressed) {
+  const std::int64_t now =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  std::int64_t next = next_ns_.load(std::memory_order_relaxed);
+  // One caller per interval wins the CAS and writes the line; the others count.
+  if (now < next || !next_ns_.compare_exchange_strong(next, now + std::chrono::nanoseconds(interval_).count(),
+                                                      std::memory_order_relaxed)) {
+    suppressed_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  suppressed = suppressed_.exchange(0, std::memory_order_relaxed);
+  return true;
+}
+
 absl::StatusOr<spdlog::level::level_enum> parse_level(std::string_view name) {
   if (name == "trace") return spdlog::level::trace;
   if (name == "debug") return spdlog::level::debug;

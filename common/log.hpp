@@ -6,6 +6,9 @@
 #include <absl/status/statusor.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -18,6 +21,23 @@ void init(spdlog::level::level_enum level);
 void add_sink(spdlog::sink_ptr sink);
 /// trace|debug|info|warn|error → level, or InvalidArgument naming the value.
 absl::StatusOr<spdlog::level::level_enum> parse_level(std::string_view name);
+/// For an event that can repeat without bound (refused connections, failing accepts): at
+/// most one log line per interval, and that line says how many were left out. A flood of
+/// bad clients then costs one line per interval, while counters keep the exact tally.
+/// Thread-safe and lock-free.
+class rate_limit {
+ public:
+  explicit rate_limit(std::chrono::milliseconds interval = std::chrono::seconds(10)) : interval_(interval) {}
+  /// True when a line may be written now; `suppressed` is then how many were not since
+  /// the last one.
+  bool allow(std::uint64_t& suppressed);
+
+ private:
+  const std::chrono::milliseconds interval_;
+  std::atomic<std::int64_t> next_ns_{0};  // steady clock
+  std::atomic<std::uint64_t> suppressed_{0};
+};
+
 /// A value safe to print after `key=`: bare when it has no space, quote, '=' or
 /// control character; otherwise double-quoted with \" and \\ and \xNN escapes.
 std::string q(std::string_view value);

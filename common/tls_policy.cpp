@@ -94,6 +94,11 @@ absl::StatusOr<ssl_ctx_ptr> make_server_ctx(const server_tls_options& options) {
       X509_STORE_add_cert(store, ca);
       sk_X509_NAME_push(names, X509_NAME_dup(X509_get_subject_name(ca)));
     }
+    // A provisioned CA may be an intermediate (the Module Server's issuing CA under a
+    // corporate root): a chain that ends at any provisioned certificate is trusted.
+    // Without this, such a CA was accepted at provisioning and then every client
+    // certificate failed, locking the operator out for good.
+    X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN);
     SSL_CTX_set_cert_store(ctx.get(), store);      // ctx owns store now
     SSL_CTX_set_client_CA_list(ctx.get(), names);  // ctx owns names now
     SSL_CTX_set_verify(ctx.get(),

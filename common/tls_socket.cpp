@@ -9,13 +9,25 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <utility>
 
 namespace zp {
+namespace {
+
+std::atomic<std::uint64_t> g_open_connections{0};
+
+// One descriptor closed that a tls_socket (or its released form) held.
+void closed_one() { g_open_connections.fetch_sub(1, std::memory_order_relaxed); }
+
+}  // namespace
+
+std::uint64_t open_tls_connections() { return g_open_connections.load(std::memory_order_relaxed); }
 
 tls_socket::tls_socket(asio::ip::tcp::socket socket, SSL_CTX* ctx, bool server)
     : socket_(std::move(socket)), ssl_(SSL_new(ctx)) {
+  if (socket_.is_open()) g_open_connections.fetch_add(1, std::memory_order_relaxed);
   socket_.non_blocking(true);
   SSL_set_fd(ssl_.get(), static_cast<int>(socket_.native_handle()));
   if (server) {
@@ -34,7 +46,10 @@ tls_socket::released::released(released&& other) noexcept
 
 tls_socket::released& tls_socket::released::operator=(released&& other) noexcept {
   if (this != &other) {
-    if (fd >= 0) ::close(fd);
+    if (fd >= 0) {
+      ::close(fd);
+      closed_one();
+    }
     fd = std::exchange(other.fd, -1);
     ssl = std::move(other.ssl);
     protocol = other.protocol;
@@ -46,7 +61,10 @@ tls_socket::released& tls_socket::released::operator=(released&& other) noexcept
 
 tls_socket::released::~released() {
   ssl.reset();
-  if (fd >= 0) ::close(fd);
+  if (fd >= 0) {
+    ::close(fd);
+    closed_one();
+  }
 }
 
 tls_socket::tls_socket(asio::io_context& io, released&& from)
@@ -57,7 +75,10 @@ tls_socket::tls_socket(asio::io_context& io, released&& from)
     // Not expected for a valid fd (assign only registers it with the reactor). Close the
     // connection now and detach the SSL* from the fd number, so every operation here
     // fails (EBADF) instead of touching a descriptor this object does not own.
-    ::close(std::exchange(from.fd, -1));
+    if (from.fd >= 0) {
+      ::close(std::exchange(from.fd, -1));
+      closed_one();
+    }
     if (ssl_) SSL_set_fd(ssl_.get(), -1);
     return;
   }
@@ -70,8 +91,13 @@ tls_socket::released tls_socket::release() {
   std::error_code ec;
   auto local = socket_.local_endpoint(ec);
   out.protocol = ec ? asio::ip::tcp::v4() : local.protocol();
-  out.fd = socket_.is_open() ? socket_.release(ec) : -1;
-  if (ec) out.fd = -1;
+  const bool was_open = socket_.is_open();
+  out.fd = was_open ? socket_.release(ec) : -1;
+  if (ec) {
+    // Not detached: if asio closed it, it is gone; if not, our close() counts it later.
+    out.fd = -1;
+    if (was_open && !socket_.is_open()) closed_one();
+  }
   out.ssl = std::move(ssl_);
   out.sent_shutdown = sent_shutdown_;
   out.faults = std::move(faults_);
@@ -82,7 +108,7 @@ void tls_socket::reset() {
   if (!socket_.is_open()) return;
   std::error_code ignored;
   socket_.set_option(asio::socket_base::linger(true, 0), ignored);
-  socket_.close(ignored);
+  close();
 }
 
 tls_socket::result tls_socket::classify(int ssl_ret, std::size_t bytes) {
@@ -178,8 +204,10 @@ tls_socket::result tls_socket::try_shutdown() {
 }
 
 void tls_socket::close() {
+  if (!socket_.is_open()) return;
   std::error_code ignored;
   socket_.close(ignored);
+  closed_one();
 }
 
 X509* tls_socket::peer_certificate() const { return SSL_get0_peer_certificate(ssl_.get()); }

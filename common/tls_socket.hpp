@@ -24,6 +24,11 @@
 
 namespace zp {
 
+/// Connections held by tls_sockets (and their released forms) in this process, for the
+/// descriptor reserve of PROTOCOL.md 3.6: one descriptor each, counted from the moment a
+/// tls_socket takes a socket until that socket is closed, wherever it moved meanwhile.
+std::uint64_t open_tls_connections();
+
 class tls_socket {
  public:
   /// Readiness a try_*() call needs before it can make progress.
@@ -56,7 +61,7 @@ class tls_socket {
   tls_socket(asio::io_context& io, released&& from);
   tls_socket(const tls_socket&) = delete;
   tls_socket& operator=(const tls_socket&) = delete;
-  ~tls_socket() = default;
+  ~tls_socket() { close(); }
 
   /// One step of the handshake.
   result try_handshake();

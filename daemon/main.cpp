@@ -34,6 +34,13 @@ int fail(std::string_view message, int status) {
   return status;
 }
 
+// Exit status of a failed start: 2 for what a restart cannot fix (a bad value, a damaged
+// or foreign state directory: the unit's RestartPreventExitStatus=2 stops a restart loop),
+// 1 for what may pass (a port still taken), which systemd retries.
+int start_failure_status(const absl::Status& st) {
+  return st.code() == absl::StatusCode::kFailedPrecondition || st.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+}
+
 void default_workers(zp::daemon_config& config) {
   if (config.workers == 0) config.workers = std::max(1u, std::thread::hardware_concurrency());
 }
@@ -68,7 +75,7 @@ int run_as_service(const zp::windows::service_options& options) {
     event_log->set_pattern("%v");
     zp::log::add_sink(std::move(event_log));
   }
-  if (auto st = zp::run_daemon(config); !st.ok()) return fail_event(zp::message_of(st), 1);
+  if (auto st = zp::run_daemon(config); !st.ok()) return fail_event(zp::message_of(st), start_failure_status(st));
   return 0;
 }
 
@@ -136,6 +143,8 @@ int main(int argc, char** argv) {
   default_workers(config);
 
   zp::log::init(config.log_level);
-  if (auto run_status = zp::run_daemon(config); !run_status.ok()) return fail(zp::message_of(run_status), 1);
+  if (auto run_status = zp::run_daemon(config); !run_status.ok()) {
+    return fail(zp::message_of(run_status), start_failure_status(run_status));
+  }
   return 0;
 }

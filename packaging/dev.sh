@@ -41,8 +41,12 @@ cmd_run() {
     sleep 0.1
   done
   if [ -f "$dev/state/bootstrap-token" ]; then
-    # First run: provision with the dev PKI (zone CA signs the proxy's CSRs).
-    build/bin/zoneproxyctl --proxy 127.0.0.1:17488 --token-file "$dev/state/bootstrap-token" provision \
+    # First run: provision with the dev PKI (zone CA signs the proxy's CSRs), pinning the
+    # proxy's identity read from its own state directory, as an operator pins the log's.
+    local pin
+    pin=$(openssl x509 -in "$dev/state/identity/ecdsa.crt" -pubkey -noout | openssl pkey -pubin -outform der |
+      sha256sum | cut -d' ' -f1)
+    build/bin/zoneproxyctl --proxy 127.0.0.1:17488 --pin "$pin" --token-file "$dev/state/bootstrap-token" provision \
       --module-server-ca "$dev/pki/ms-ca.crt" --zone-ca-cert "$dev/pki/zone-ca.crt" \
       --zone-ca-key "$dev/pki/zone-ca.key" --cn zoneproxy-dev --ip 127.0.0.1 --dns localhost >/dev/null
   fi

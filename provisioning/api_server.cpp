@@ -6,16 +6,35 @@
 #include "common/tls_error.hpp"
 #include "common/tls_socket.hpp"
 
-#include <asio/error.hpp>
+#include "common/source_limiter.hpp"
 #include "common/strings.hpp"
 
+#include <asio/error.hpp>
+
+#include <algorithm>
 #include <array>
 
 namespace zp::provisioning {
 
+std::string_view api_refusal_name(api_refusal r) {
+  static constexpr std::string_view k_names[] = {"anonymous_per_source", "anonymous_evicted", "anonymous_closed",
+                                                 "trusted_full",         "handshake_failed",  "untrusted"};
+  static_assert(std::size(k_names) == std::size_t(api_refusal::count));
+  return r < api_refusal::count ? k_names[std::size_t(r)] : "unknown";
+}
+
+// What the server and its connections share, on the control thread only.
 struct api_server::shared {
   api_handler handler;
   api_limits limits;
+  std::function<bool()> certificates_required;
+  std::vector<std::weak_ptr<api_connection>> connections;  // oldest first
+  const api_connection* serving = nullptr;                 // whose request the handler runs
+  std::array<std::uint64_t, std::size_t(api_refusal::count)> refused{};
+
+  void count(api_refusal r) { ++refused[std::size_t(r)]; }
+  template <typename Pred>
+  std::size_t live_where(Pred pred);
 };
 
 /// One HTTPS connection on 17488. Kept alive by its own pending handlers
@@ -23,8 +42,10 @@ struct api_server::shared {
 /// a time, plus the deadline timer, which only ever closes the socket.
 class api_connection : public std::enable_shared_from_this<api_connection> {
  public:
-  api_connection(asio::ip::tcp::socket socket, SSL_CTX* ctx, std::shared_ptr<const api_server::shared> shared)
+  api_connection(asio::ip::tcp::socket socket, const asio::ip::address& source, SSL_CTX* ctx,
+                 std::shared_ptr<api_server::shared> shared)
       : peer_(describe(socket)),
+        source_(source),
         tls_(std::move(socket), ctx),
         timer_(tls_.socket().get_executor()),
         shared_(std::move(shared)),
@@ -36,9 +57,19 @@ class api_connection : public std::enable_shared_from_this<api_connection> {
   }
 
   void close() {
+    closed_ = true;
     timer_.cancel();
     tls_.close();
   }
+
+  /// Anonymous until its handshake showed a trusted certificate (PROTOCOL.md 4.2).
+  bool trusted() const { return trusted_; }
+  /// Answer the request being served, then close (its certificate stopped being trusted
+  /// by that very request: a deprovision, a revocation of itself).
+  void close_after_response() { close_after_response_ = true; }
+  bool closed() const { return closed_; }
+  const asio::ip::address& source() const { return source_; }
+  X509* client_cert() const { return tls_.peer_certificate(); }
 
  private:
   static std::string describe(const asio::ip::tcp::socket& s) {
@@ -61,11 +92,27 @@ class api_connection : public std::enable_shared_from_this<api_connection> {
   }
 
   void on_handshake(std::error_code ec) {
+    if (closed_) return;
     if (ec) {
       // Scanners and clients offering a refused version or suite end here; debug
       // level keeps a flood of them out of the log.
       SPDLOG_DEBUG("event=api_handshake_failed peer={} reason={}", peer_, tls_reason_name(ec));
+      shared_->count(api_refusal::handshake_failed);
       return close();
+    }
+    if (shared_->certificates_required()) {
+      // PROTOCOL.md 4.2 (1.1): without a trusted certificate the connection is closed now,
+      // before a byte of a request is read; the handshake already refused an untrusted
+      // or revoked one.
+      if (tls_.peer_certificate() == nullptr) {
+        shared_->count(api_refusal::anonymous_closed);
+        return close();
+      }
+      if (shared_->live_where([](const api_connection& c) { return c.trusted(); }) >= shared_->limits.max_trusted) {
+        shared_->count(api_refusal::trusted_full);
+        return close();
+      }
+      trusted_ = true;
     }
     arm(shared_->limits.idle_timeout);
     do_read();
@@ -114,9 +161,11 @@ class api_connection : public std::enable_shared_from_this<api_connection> {
       return respond_and_close(http_error_response(400, "bad_request", "only HTTP/1.1 is supported"));
     }
     api_request_context ctx{tls_.peer_certificate(), peer_};
+    shared_->serving = this;
     api_response res = shared_->handler(req, ctx);
+    shared_->serving = nullptr;
     if (res.status == 0) return close();  // refused without an answer (revoked client)
-    const bool keep_alive = req.keep_alive;
+    const bool keep_alive = req.keep_alive && !close_after_response_;
     std::string head = str_cat("HTTP/1.1 ", res.status, " ", http_reason(res.status), "\r\n");
     if (res.status != 204) {
       str_append(head, "Content-Type: ", res.content_type, "\r\nContent-Length: ", res.body.size(), "\r\n");
@@ -165,20 +214,34 @@ class api_connection : public std::enable_shared_from_this<api_connection> {
   static constexpr std::size_t k_max_linger = 2 * 1024 * 1024;
 
   std::string peer_;
+  asio::ip::address source_;
   tls_socket tls_;
   asio::steady_timer timer_;
-  std::shared_ptr<const api_server::shared> shared_;
+  std::shared_ptr<api_server::shared> shared_;
   http_request_parser parser_;
   std::array<char, 16 * 1024> buf_{};
   std::string pending_;  // received but not yet parsed (pipelining)
   std::string out_;      // the response being written
   bool request_started_ = false;
+  bool trusted_ = false;
+  bool closed_ = false;
+  bool close_after_response_ = false;
   std::size_t lingered_ = 0;
 };
 
-api_server::api_server(asio::io_context& io, ctx_provider ctx, api_handler handler, api_limits limits)
+template <typename Pred>
+std::size_t api_server::shared::live_where(Pred pred) {
+  std::size_t n = 0;
+  for (const auto& weak : connections) {
+    if (auto c = weak.lock(); c && !c->closed() && pred(*c)) ++n;
+  }
+  return n;
+}
+
+api_server::api_server(asio::io_context& io, ctx_provider ctx, std::function<bool()> certificates_required,
+                       api_handler handler, api_limits limits)
     : ctx_(std::move(ctx)),
-      shared_(std::make_shared<const shared>(shared{std::move(handler), limits})),
+      shared_(std::make_shared<shared>(shared{std::move(handler), limits, std::move(certificates_required), {}, {}})),
       acceptor_(io),
       accept_backoff_(io) {}
 
@@ -197,10 +260,53 @@ void api_server::stop() {
   std::error_code ignored;
   acceptor_.close(ignored);
   accept_backoff_.cancel();
-  for (auto& weak : connections_) {
+  for (auto& weak : shared_->connections) {
     if (auto c = weak.lock()) c->close();
   }
-  connections_.clear();
+  shared_->connections.clear();
+}
+
+void api_server::close_untrusted(const std::function<bool(X509* client_cert)>& trusted) {
+  for (auto& weak : shared_->connections) {
+    auto c = weak.lock();
+    if (!c || c->closed() || !c->trusted() || trusted(c->client_cert())) continue;
+    shared_->count(api_refusal::untrusted);
+    if (c.get() == shared_->serving) {
+      c->close_after_response();
+    } else {
+      c->close();
+    }
+  }
+}
+
+std::uint64_t api_server::refused(api_refusal r) const { return shared_->refused[std::size_t(r)]; }
+
+bool api_server::admit_anonymous(const asio::ip::address& source) {
+  auto& all = shared_->connections;
+  std::erase_if(all, [](const auto& w) {
+    auto c = w.lock();
+    return !c || c->closed();
+  });
+  const auto key = source_key(source);
+  const auto anonymous = [](const api_connection& c) { return !c.trusted(); };
+  if (shared_->live_where([&](const api_connection& c) { return anonymous(c) && source_key(c.source()) == key; }) >=
+      shared_->limits.max_anonymous_per_source) {
+    shared_->count(api_refusal::anonymous_per_source);
+    return false;
+  }
+  if (shared_->live_where(anonymous) >= shared_->limits.max_anonymous) {
+    // The oldest anonymous connection goes: a newcomer may be the trusted client the
+    // silent ones are keeping out, and it needs only its handshake to prove it.
+    for (auto& weak : all) {
+      auto c = weak.lock();
+      if (c && !c->closed() && anonymous(*c)) {
+        shared_->count(api_refusal::anonymous_evicted);
+        c->close();
+        break;
+      }
+    }
+  }
+  return true;
 }
 
 void api_server::do_accept() {
@@ -215,26 +321,44 @@ void api_server::on_accept(std::error_code ec, asio::ip::tcp::socket socket) {
   if (stopped_ || ec == asio::error::operation_aborted) return;
   if (ec) {
     // EMFILE/ENFILE/ENOBUFS: the pending connection stays in the backlog; back off
-    // instead of spinning on an accept that keeps failing.
-    SPDLOG_WARN("event=accept_failed listener=provisioning error={}", log::q(ec.message()));
+    // instead of spinning on an accept that keeps failing, and free a descriptor: the
+    // oldest anonymous connection goes first (PROTOCOL.md 3.6: running out of
+    // descriptors never stops 17488 from answering a trusted client).
+    if (std::uint64_t suppressed = 0; refusal_log_.allow(suppressed)) {
+      spdlog::warn("event=accept_failed listener=provisioning error={} suppressed={}", log::q(ec.message()),
+                   suppressed);
+    }
+    for (auto& weak : shared_->connections) {
+      auto c = weak.lock();
+      if (c && !c->closed() && !c->trusted()) {
+        shared_->count(api_refusal::anonymous_evicted);
+        c->close();
+        break;
+      }
+    }
     accept_backoff_.expires_after(std::chrono::milliseconds(100));
     accept_backoff_.async_wait([this](std::error_code wait_ec) {
       if (!wait_ec && !stopped_) do_accept();
     });
     return;
   }
-  std::erase_if(connections_, [](const auto& w) { return w.expired(); });
-  if (connections_.size() >= shared_->limits.max_connections) {
-    SPDLOG_WARN("event=api_connection_refused reason=too_many_connections limit={}", shared_->limits.max_connections);
+  std::error_code ec_remote;
+  const auto remote = socket.remote_endpoint(ec_remote);
+  if (ec_remote || !admit_anonymous(remote.address())) {
+    if (std::uint64_t suppressed = 0; !ec_remote && refusal_log_.allow(suppressed)) {
+      spdlog::info("event=api_connection_refused reason=anonymous_per_source peer={} suppressed={}",
+                   remote.address().to_string(), suppressed);
+    }
     std::error_code ignored;
+    socket.set_option(asio::socket_base::linger(true, 0), ignored);
     socket.close(ignored);
   } else {
     std::error_code ignored;
     socket.set_option(asio::ip::tcp::no_delay(true), ignored);
     socket.set_option(asio::socket_base::keep_alive(true), ignored);
     auto ctx = ctx_();
-    auto conn = std::make_shared<api_connection>(std::move(socket), ctx.get(), shared_);
-    connections_.push_back(conn);
+    auto conn = std::make_shared<api_connection>(std::move(socket), remote.address(), ctx.get(), shared_);
+    shared_->connections.push_back(conn);
     conn->start();
   }
   do_accept();

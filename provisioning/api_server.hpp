@@ -8,6 +8,7 @@
 // api_connection is kept alive by the handlers of its pending operations (asio's
 // shared_from_this idiom) and closed by stop().
 
+#include "common/log.hpp"
 #include "provisioning/api_types.hpp"
 
 #include <absl/status/statusor.h>
@@ -18,6 +19,8 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <string_view>
+#include <vector>
 
 #include <openssl/ssl.h>
 
@@ -32,8 +35,27 @@ struct api_limits {
   std::chrono::seconds handshake_timeout{10};
   std::chrono::seconds request_timeout{30};  // from first byte to complete request
   std::chrono::seconds idle_timeout{60};     // keep-alive wait between requests
-  std::size_t max_connections = 256;         // each costs a TLS session and buffers
+  // PROTOCOL.md 4.2 (1.1): a connection is anonymous until its handshake shows a trusted
+  // certificate (before provisioning, for its whole life: token clients). Anonymous ones
+  // are bounded per source and in all, and when they are all taken the oldest makes
+  // room for the newcomer, so silent connections cannot keep a trusted client from
+  // reaching its handshake. Trusted clients have a room of their own.
+  std::size_t max_anonymous_per_source = 8;
+  std::size_t max_anonymous = 64;
+  std::size_t max_trusted = 64;
 };
+
+/// Why 17488 turned a connection away or closed it early; counted, shown in /metrics.
+enum class api_refusal : std::uint8_t {
+  anonymous_per_source,  // closed at accept: that source holds max_anonymous_per_source
+  anonymous_evicted,     // the oldest anonymous connection, closed to make room
+  anonymous_closed,      // handshake done without a trusted certificate after provisioning
+  trusted_full,          // max_trusted trusted connections already open
+  handshake_failed,
+  untrusted,  // its certificate stopped being trusted (revoked, CA gone)
+  count
+};
+std::string_view api_refusal_name(api_refusal r);
 
 class api_server {
  public:
@@ -42,13 +64,21 @@ class api_server {
   /// to live until the call returns).
   using ctx_provider = std::function<std::shared_ptr<SSL_CTX>()>;
 
-  api_server(asio::io_context& io, ctx_provider ctx, api_handler handler, api_limits limits = {});
+  /// `certificates_required`: true when a connection must show a trusted certificate in
+  /// its handshake (provisioned), false when clients are token holders (unprovisioned).
+  api_server(asio::io_context& io, ctx_provider ctx, std::function<bool()> certificates_required, api_handler handler,
+             api_limits limits = {});
   ~api_server();
 
   /// Binds and listens; answers the bound endpoint (port 0 picks one).
   absl::StatusOr<asio::ip::tcp::endpoint> listen(const asio::ip::tcp::endpoint& at);
   /// Closes the listener and every open connection.
   void stop();
+  /// Closes every connection with a client certificate that `trusted` no longer accepts
+  /// (PROTOCOL.md 4.2: revoked, or its CA removed), idle or not.
+  void close_untrusted(const std::function<bool(X509* client_cert)>& trusted);
+  /// Refusals so far, by reason (control thread).
+  std::uint64_t refused(api_refusal r) const;
 
   /// Handler and limits, shared with connections so none of them points back here.
   struct shared;
@@ -57,13 +87,17 @@ class api_server {
   void do_accept();
   void on_accept(std::error_code ec, asio::ip::tcp::socket socket);
 
+  // Makes room for one more anonymous connection from `source`; false if that source
+  // already holds its share.
+  bool admit_anonymous(const asio::ip::address& source);
+
   ctx_provider ctx_;
-  std::shared_ptr<const shared> shared_;
+  std::shared_ptr<shared> shared_;
   asio::ip::tcp::acceptor acceptor_;
   asio::steady_timer accept_backoff_;
-  // Weak references so stop() can close live connections; expired ones are pruned on
-  // accept, so the vector never holds more than max_connections live entries.
-  std::vector<std::weak_ptr<api_connection>> connections_;
+  // The connections (weak references, oldest first, in shared_) are pruned on accept, so
+  // the list holds at most max_anonymous + max_trusted live entries.
+  log::rate_limit refusal_log_;
   bool stopped_ = false;
 };
 

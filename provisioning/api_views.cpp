@@ -2,7 +2,7 @@
 
 #include "common/fingerprint.hpp"
 #include "common/pem.hpp"
-#include "provisioning/process_stats.hpp"
+#include "provisioning/process_metrics.hpp"
 #include "provisioning/x509_text.hpp"
 
 namespace zp::provisioning {

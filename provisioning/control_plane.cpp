@@ -35,6 +35,16 @@ validation_context control_plane::validation() const {
   return {keys_.rsa.get(), keys_.ecdsa.get(), opts_.provisioning_port, std::time(nullptr)};
 }
 
+void control_plane::record_trusted_cas() {
+  trust_state next = trust_.with_trusted_cas(provisioned_->config.module_server_ca, provisioned_->provisioned_at);
+  if (next.history.size() == trust_.state().history.size()) return;  // recorded already
+  if (auto st = store_.save_trust(next); !st.ok()) {
+    spdlog::error("event=trust_history_write_failed error={}", log::q(message_of(st)));
+    return;
+  }
+  trust_.commit(std::move(next));
+}
+
 absl::StatusOr<provisioned_contexts> control_plane::build(const provision_request& req) const {
   return build_provisioned_contexts(req, keys_, trust_.revoked(), opts_.local);
 }
@@ -71,6 +81,7 @@ absl::Status control_plane::restore() {
     return absl::OkStatus();
   }
   provisioned_ = std::move(**provisioned);
+  record_trusted_cas();
   // The certificates must still belong to our keys; anything else is a damaged or
   // foreign state dir, and coming up with it would serve the wrong identity.
   for (auto [pem, key, name] : {std::tuple{&provisioned_->config.certificates.rsa, keys_.rsa.get(), "rsa"},
@@ -124,16 +135,16 @@ api_result<json> control_plane::provision(const json& body) {
   if (auto st = plane_.start(contexts->data_plane); !st.ok()) {
     return api_error{409, "port_unavailable", message_of(st)};
   }
-  trust_state trust = trust_.with_trusted_cas(req.module_server_ca);
   provisioned_state next{std::move(req), std::time(nullptr)};
-  absl::Status st = store_.save_trust(trust);
-  if (st.ok()) st = store_.save_provisioned(next);  // the commit point
-  if (!st.ok()) {
+  // provisioned.json is the commit point, so it is written first: a crash right after it
+  // leaves a provisioning whose "trusted" history entries restore() writes (never
+  // history for a provisioning that did not happen).
+  if (auto st = store_.save_provisioned(next); !st.ok()) {
     plane_.stop();
     return internal(st);
   }
-  trust_.commit(std::move(trust));
   provisioned_ = std::move(next);
+  record_trusted_cas();
   if (auto removed = store_.remove_bootstrap_token(); !removed.ok()) {
     spdlog::error("event=token_removal_failed error={}", log::q(message_of(removed)));
   }
@@ -210,21 +221,42 @@ api_result<json> control_plane::revoke(const json& body) {
     trust_.commit(std::move(next));
   }
   const std::size_t closed = plane_.running() ? plane_.close_revoked(fp) : 0;
+  // PROTOCOL.md 4.2: also 17488 connections of that certificate, idle or not.
+  close_connections_([&](X509* cert) { return cert_sha256_hex(cert) != fp; });
   spdlog::info("event=certificate_revoked fingerprint={} sessions_closed={}", fp, closed);
   return json{{"revoked", fp}, {"sessions_closed", closed}};
 }
 
 api_result<json> control_plane::deprovision() {
-  plane_.stop();  // closes every session and both listeners
-  if (auto st = store_.remove_provisioned(); !st.ok()) return internal(st);
-  provisioned_.reset();
-  trust_state next = trust_.with_event("deprovisioned");
-  if (auto st = store_.save_trust(next); st.ok()) trust_.commit(std::move(next));
+  // A transaction: everything that can fail is prepared first, then provisioned.json goes
+  // (the commit point), then the rest cannot fail. A failure before the commit changes
+  // nothing: the data plane keeps running and the state stays provisioned.
+  auto identity_ctx = build_identity_context(identity_);
+  if (!identity_ctx.ok()) return internal(identity_ctx.status());
+  // The token is written before the commit; a crash in between leaves it beside
+  // provisioned.json, and restore() deletes it.
   auto token = store_.new_bootstrap_token();
   if (!token.ok()) return internal(token.status());
+  if (auto st = store_.remove_provisioned(); !st.ok()) {
+    if (auto removed = store_.remove_bootstrap_token(); !removed.ok()) {
+      spdlog::error("event=token_removal_failed error={}", log::q(message_of(removed)));
+    }
+    return internal(st);
+  }
+  plane_.stop();  // closes every session and both listeners
+  provisioned_.reset();
   token_ = std::move(*token);
-  if (auto st = serve_identity(); !st.ok()) return internal(st);
+  api_ctx_.store(*identity_ctx);
   state_ = state::unprovisioned;
+  // PROTOCOL.md 4.2: no certificate is trusted any more; the caller's own connection is
+  // closed after this answer.
+  close_connections_([](X509*) { return false; });
+  trust_state next = trust_.with_event("deprovisioned");
+  if (auto st = store_.save_trust(next); st.ok()) {
+    trust_.commit(std::move(next));
+  } else {
+    spdlog::error("event=trust_history_write_failed error={}", log::q(message_of(st)));
+  }
   spdlog::info("event=deprovisioned token_file={}", log::q(store_.token_path().string()));
   return json{{"state", state_name(state_)}};
 }

@@ -81,6 +81,11 @@ class control_plane {
   api_result<nlohmann::json> deprovision();
   std::string metrics();
 
+  /// Closes the 17488 connections whose client certificate `trusted` refuses; the daemon
+  /// wires it to the API server. Called when trust shrinks (revocation, deprovisioning).
+  using connection_closer = std::function<void(const std::function<bool(X509* client_cert)>& trusted)>;
+  void set_connection_closer(connection_closer closer) { close_connections_ = std::move(closer); }
+
   /// SIGTERM: draining (PROTOCOL.md 3.5); `done` runs on `io` when the data plane is
   /// finished.
   void begin_drain(asio::io_context& io, std::function<void()> done);
@@ -90,6 +95,9 @@ class control_plane {
   const provision_request* config() const { return provisioned_ ? &provisioned_->config : nullptr; }
   absl::StatusOr<provisioned_contexts> build(const provision_request& req) const;
   absl::Status serve_identity();
+  // Writes the "trusted" history entries of the provisioned Module Server CAs unless the
+  // history has them since the provisioning (a crash may have come in between).
+  void record_trusted_cas();
   proxy_facts facts() const;
 
   const state_store& store_;
@@ -101,6 +109,7 @@ class control_plane {
   std::optional<provisioned_state> provisioned_;
   trust_registry trust_;
   std::string token_;
+  connection_closer close_connections_ = [](const auto&) {};
   std::atomic<std::shared_ptr<SSL_CTX>> api_ctx_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };

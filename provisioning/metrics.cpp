@@ -1,6 +1,6 @@
 #include "provisioning/metrics.hpp"
 
-#include "provisioning/process_stats.hpp"
+#include "provisioning/process_metrics.hpp"
 
 #include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>

@@ -16,6 +16,28 @@ namespace zp::provisioning {
 absl::Status invalid_field(std::string_view field, std::string_view message) {
   return absl::InvalidArgumentError(str_cat(field, ": ", message));
 }
+
+absl::StatusOr<std::int64_t> integer_field(const nlohmann::json& object, std::string_view name,
+                                           std::optional<std::int64_t> if_absent) {
+  auto it = object.find(name);
+  if (it == object.end()) {
+    if (if_absent) return *if_absent;
+    return invalid_field(name, "missing");
+  }
+  if (!it->is_number_integer()) return invalid_field(name, "must be an integer");
+  return it->get<std::int64_t>();
+}
+
+absl::StatusOr<std::string> string_field(const nlohmann::json& object, std::string_view name,
+                                         std::optional<std::string> if_absent) {
+  auto it = object.find(name);
+  if (it == object.end()) {
+    if (if_absent) return *if_absent;
+    return invalid_field(name, "missing");
+  }
+  if (!it->is_string()) return invalid_field(name, "must be a string");
+  return it->get<std::string>();
+}
 namespace {
 
 using json = nlohmann::json;
@@ -134,7 +156,8 @@ validated<proxy::session_settings> parse_settings(const json& s, std::string_vie
   if (!s.is_object()) return err(field, "must be an object");
   if (auto e = unknown_fields(s, field,
                               {"pair_timeout_s", "idle_timeout_s", "hello_timeout_s", "max_sessions", "max_pending",
-                               "max_pending_per_source"})) {
+                               "max_pending_per_source", "max_admitting", "max_admitting_per_source",
+                               "max_early_data_bytes", "proxy_protocol_sources"})) {
     return *e;
   }
   proxy::session_settings out = current;
@@ -145,6 +168,22 @@ validated<proxy::session_settings> parse_settings(const json& s, std::string_vie
   if (auto e = take_uint(s, field, "max_pending", 1, k_max_pending_limit, out.max_pending)) return *e;
   if (auto e = take_uint(s, field, "max_pending_per_source", 1, k_max_pending_limit, out.max_pending_per_source)) {
     return *e;
+  }
+  if (auto e = take_uint(s, field, "max_admitting", 1, k_max_admitting_limit, out.max_admitting)) return *e;
+  if (auto e =
+          take_uint(s, field, "max_admitting_per_source", 1, k_max_admitting_limit, out.max_admitting_per_source)) {
+    return *e;
+  }
+  if (auto e = take_uint(s, field, "max_early_data_bytes", 0, k_max_early_data_limit, out.max_early_data_bytes)) {
+    return *e;
+  }
+  // PROTOCOL.md 3.7: this build reads no PROXY protocol header, so it takes only the
+  // default (no balancer); a list it would silently ignore is refused instead.
+  if (auto p = s.find("proxy_protocol_sources"); p != s.end()) {
+    if (!p->is_array()) return err(join(field, "proxy_protocol_sources"), "must be an array of CIDR strings");
+    if (!p->empty()) {
+      return err(join(field, "proxy_protocol_sources"), "PROXY protocol v2 is not supported by this build");
+    }
   }
   return out;
 }
@@ -241,7 +280,11 @@ json settings_to_json(const proxy::session_settings& s) {
           {"hello_timeout_s", s.hello_timeout.count()},
           {"max_sessions", s.max_sessions},
           {"max_pending", s.max_pending},
-          {"max_pending_per_source", s.max_pending_per_source}};
+          {"max_pending_per_source", s.max_pending_per_source},
+          {"max_admitting", s.max_admitting},
+          {"max_admitting_per_source", s.max_admitting_per_source},
+          {"max_early_data_bytes", s.max_early_data_bytes},
+          {"proxy_protocol_sources", json::array()}};
 }
 
 }  // namespace zp::provisioning

@@ -9,6 +9,7 @@
 #include "proxy/data_plane_config.hpp"
 
 #include <absl/status/status.h>
+#include <absl/status/statusor.h>
 #include <nlohmann/json_fwd.hpp>
 
 #include <chrono>
@@ -29,6 +30,13 @@ struct field_error {
 
 /// A rejected field as the Status a state file's parser returns: "field: message".
 absl::Status invalid_field(std::string_view field, std::string_view message);
+/// A state file's integer member `name` of `object`, `if_absent` when it is missing (an
+/// error when that is nullopt); a member of another type is an error naming it.
+absl::StatusOr<std::int64_t> integer_field(const nlohmann::json& object, std::string_view name,
+                                           std::optional<std::int64_t> if_absent);
+/// The same for a string member.
+absl::StatusOr<std::string> string_field(const nlohmann::json& object, std::string_view name,
+                                         std::optional<std::string> if_absent);
 
 /// PEM texts that passed validation, kept verbatim for persistence.
 struct certificate_set {
@@ -66,6 +74,8 @@ struct validation_context {
 inline constexpr std::uint64_t k_max_timeout_s = 7 * 24 * 3600;
 inline constexpr std::uint64_t k_max_sessions_limit = 10'000'000;
 inline constexpr std::uint64_t k_max_pending_limit = 1'000'000;
+inline constexpr std::uint64_t k_max_admitting_limit = 1'000'000;
+inline constexpr std::uint64_t k_max_early_data_limit = std::uint64_t{1} << 40;
 
 template <typename T>
 using validated = std::variant<T, field_error>;

@@ -21,7 +21,9 @@ json to_json(const provisioned_state& s) {
 
 absl::StatusOr<provisioned_state> provisioned_from_json(const json& j) {
   if (!j.is_object()) return invalid_field("(top level)", "not an object");
-  if (j.value("format", 0) != 1) return invalid_field("format", "unknown or missing format version");
+  auto format = integer_field(j, "format", std::nullopt);
+  if (!format.ok()) return format.status();
+  if (*format != 1) return invalid_field("format", "unknown format version");
   provisioned_state out;
   provision_request& c = out.config;
   if (!j.contains("module_server_ca") || !j["module_server_ca"].is_string())
@@ -47,7 +49,9 @@ absl::StatusOr<provisioned_state> provisioned_from_json(const json& j) {
   auto settings = parse_settings(j["settings"], "settings", proxy::session_settings{});
   if (auto* e = std::get_if<field_error>(&settings)) return invalid_field(e->field, e->message);
   c.settings = std::get<proxy::session_settings>(settings);
-  out.provisioned_at = j.value("provisioned_at", std::time_t{0});
+  auto at = integer_field(j, "provisioned_at", 0);
+  if (!at.ok()) return at.status();
+  out.provisioned_at = static_cast<std::time_t>(*at);
   return out;
 }
 

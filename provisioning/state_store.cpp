@@ -2,11 +2,13 @@
 
 #include "common/atomic_file.hpp"
 #include "common/fingerprint.hpp"
+#include "common/log.hpp"
 #include "common/pem.hpp"
+#include "common/strings.hpp"
 #include "provisioning/key_factory.hpp"
 
 #include <openssl/rand.h>
-#include "common/strings.hpp"
+#include <spdlog/spdlog.h>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -95,6 +97,17 @@ absl::StatusOr<state_store> state_store::open(const fs::path& dir) {
     if (::chmod(abs.c_str(), 0700) != 0) return errno_error("cannot chmod state directory", abs);
   }
   if (auto status = check_owned_private_dir(abs); !status.ok()) return status;
+  // Temporaries of an atomic write or key-directory creation that a crash interrupted:
+  // only this process writes here, so any left now is garbage, and some hold private keys.
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(abs, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() > 1 && name[0] == '.' && name.find(".tmp-") != std::string::npos) {
+      std::error_code removed;
+      fs::remove_all(it->path(), removed);
+      spdlog::info("event=leftover_temporary_removed path={}", log::q(it->path().string()));
+    }
+  }
   return state_store(abs);
 }
 

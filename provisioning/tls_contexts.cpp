@@ -63,6 +63,7 @@ absl::StatusOr<provisioned_contexts> build_provisioned_contexts(const provision_
   cfg->module_server_port = req.module_server_port;
   cfg->settings = req.settings;
   cfg->drain_timeout = local.drain_timeout;
+  cfg->is_revoked = [revoked](const std::string& fingerprint) { return revoked->contains(fingerprint); };
   cfg->endpoint_ctx = shared(std::move(*ep_ctx));
   cfg->module_server_ctx = shared(std::move(*ms_ctx));
   return provisioned_contexts{std::move(cfg), shared(std::move(*api_ctx))};

@@ -2,6 +2,7 @@
 
 #include "common/fingerprint.hpp"
 #include "common/pem.hpp"
+#include "common/strings.hpp"
 #include "provisioning/provision_request.hpp"
 #include "provisioning/x509_text.hpp"
 
@@ -26,7 +27,10 @@ json to_json(const trust_state& t) {
 }
 
 absl::StatusOr<trust_state> trust_from_json(const json& j) {
-  if (!j.is_object() || j.value("format", 0) != 1) return invalid_field("format", "unknown or missing format version");
+  if (!j.is_object()) return invalid_field("(top level)", "not an object");
+  auto format = integer_field(j, "format", std::nullopt);
+  if (!format.ok()) return format.status();
+  if (*format != 1) return invalid_field("format", "unknown format version");
   trust_state out;
   if (!j.contains("revoked") || !j["revoked"].is_array()) return invalid_field("revoked", "missing");
   for (const auto& fp : j["revoked"]) {
@@ -34,10 +38,18 @@ absl::StatusOr<trust_state> trust_from_json(const json& j) {
     out.revoked.push_back(fp.get<std::string>());
   }
   if (!j.contains("history") || !j["history"].is_array()) return invalid_field("history", "missing");
-  for (const auto& e : j["history"]) {
-    if (!e.is_object()) return invalid_field("history", "bad entry");
-    out.history.push_back({e.value("time", std::time_t{0}), e.value("action", std::string()),
-                           e.value("fingerprint", std::string()), e.value("subject", std::string())});
+  for (std::size_t i = 0; i < j["history"].size(); ++i) {
+    const json& e = j["history"][i];
+    const std::string at = str_cat("history[", i, "]");
+    if (!e.is_object()) return invalid_field(at, "not an object");
+    auto time = integer_field(e, "time", 0);
+    auto action = string_field(e, "action", "");
+    auto fingerprint = string_field(e, "fingerprint", "");
+    auto subject = string_field(e, "subject", "");
+    for (const absl::Status& st : {time.status(), action.status(), fingerprint.status(), subject.status()}) {
+      if (!st.ok()) return absl::InvalidArgumentError(str_cat(at, ".", st.message()));
+    }
+    out.history.push_back({static_cast<std::time_t>(*time), *action, *fingerprint, *subject});
   }
   return out;
 }
@@ -48,13 +60,16 @@ void revocation_set::replace(absl::flat_hash_set<std::string> fingerprints) {
   set_.store(std::make_shared<const absl::flat_hash_set<std::string>>(std::move(fingerprints)));
 }
 
-trust_state trust_registry::with_trusted_cas(const std::string& ca_pem) const {
+trust_state trust_registry::with_trusted_cas(const std::string& ca_pem, std::time_t when) const {
   trust_state next = state_;
   auto cas = parse_certificates_pem(ca_pem);
-  if (cas.ok()) {
-    for (auto& ca : *cas) {
-      next.history.push_back({std::time(nullptr), "trusted", cert_sha256_hex(ca.get()), subject_of(ca.get())});
-    }
+  if (!cas.ok()) return next;
+  for (auto& ca : *cas) {
+    const std::string fp = cert_sha256_hex(ca.get());
+    const bool recorded = std::any_of(state_.history.begin(), state_.history.end(), [&](const trust_event& e) {
+      return e.action == "trusted" && e.fingerprint == fp && e.time >= when;
+    });
+    if (!recorded) next.history.push_back({when, "trusted", fp, subject_of(ca.get())});
   }
   return next;
 }

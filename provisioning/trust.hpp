@@ -56,8 +56,9 @@ class trust_registry {
   const std::shared_ptr<revocation_set>& revoked() const { return revoked_; }
   bool is_revoked(const std::string& fingerprint) const { return state_.is_revoked(fingerprint); }
 
-  /// The state with a "trusted" entry for every CA certificate in `ca_pem`.
-  trust_state with_trusted_cas(const std::string& ca_pem) const;
+  /// The state with a "trusted" entry, at `when`, for every CA certificate in `ca_pem`
+  /// that has none at or after `when`.
+  trust_state with_trusted_cas(const std::string& ca_pem, std::time_t when) const;
   /// The state with `fingerprint` revoked (unchanged if it already is).
   trust_state with_revoked(const std::string& fingerprint) const;
   /// The state with one more history entry.

@@ -1,5 +1,8 @@
 #include "proxy/data_plane.hpp"
 
+#include "common/process_stats.hpp"
+#include "common/tls_socket.hpp"
+
 #include "proxy/half_connection.hpp"
 #include "proxy/relay_session.hpp"
 #include "proxy/worker_shard.hpp"
@@ -22,7 +25,13 @@ absl::Status data_plane::start(std::shared_ptr<const data_plane_config> config) 
   if (running_) return absl::FailedPreconditionError("data plane already running");
   shared_.config.store(config);
   shared_.draining.store(false);
-  shared_.table = std::make_unique<half_table>(config->settings.max_pending);
+  // The table is sized once: for max_pending, or for as many halves as there can be
+  // descriptors (a waiting half holds one), whichever is larger, so PUT /v1/settings can
+  // raise max_pending up to what the process can hold without a new table.
+  const std::uint64_t fds = fd_limit();
+  shared_.table = std::make_unique<half_table>(
+      std::max<std::uint64_t>(config->settings.max_pending, std::min<std::uint64_t>(fds, k_max_table_capacity)));
+  shared_.admit.set_fd_budget(fds, open_fd_count() - std::min(open_fd_count(), open_tls_connections()));
   shards_.clear();
   shared_.shards.clear();
   for (std::size_t i = 0; i < workers_.size(); ++i) {

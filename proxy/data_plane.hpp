@@ -26,6 +26,9 @@ class worker_shard;
 
 class data_plane {
  public:
+  /// Most waiting halves the session table is ever sized for (see start()).
+  static constexpr std::uint64_t k_max_table_capacity = 1'000'000;
+
   explicit data_plane(worker_pool& workers);
   ~data_plane();
   data_plane(const data_plane&) = delete;

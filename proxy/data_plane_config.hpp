@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,6 +25,10 @@ struct session_settings {
   std::uint64_t max_sessions = 100000;
   std::uint64_t max_pending = 100000;
   std::uint64_t max_pending_per_source = 64;
+  // PROTOCOL.md 3.6 (admission before the hello).
+  std::uint64_t max_admitting = 10000;
+  std::uint64_t max_admitting_per_source = 32;
+  std::uint64_t max_early_data_bytes = 256ull * 1024 * 1024;
 };
 
 /// Fixed protocol bounds (PROTOCOL.md 3.2, 3.5).
@@ -42,6 +47,10 @@ struct data_plane_config {
   /// when an endpoint CA was provisioned.
   std::shared_ptr<SSL_CTX> endpoint_ctx;
   std::shared_ptr<SSL_CTX> module_server_ctx;
+  /// Whether a Module Server certificate (SHA-256, hex) is revoked now; checked again when
+  /// a handshake ends and when a relay starts (a revocation may land in between). Empty:
+  /// nothing is revoked.
+  std::function<bool(const std::string&)> is_revoked;
 };
 
 }  // namespace zp::proxy

@@ -14,6 +14,8 @@
 
 #include <array>
 
+#include <sys/socket.h>
+
 namespace zp::proxy {
 namespace {
 
@@ -54,9 +56,11 @@ handshake_failure classify_handshake(const std::error_code& ec, SSL* ssl) {
 }  // namespace
 
 half_connection::half_connection(worker_shard& shard, role side, asio::ip::tcp::socket socket,
-                                 std::shared_ptr<const data_plane_config> config)
+                                 std::shared_ptr<const data_plane_config> config, admission::ticket ticket,
+                                 bool in_fd_reserve)
     : deferred_deletion(shard),
       side_(side),
+      in_fd_reserve_(in_fd_reserve),
       config_(std::move(config)),
       remote_([&] {
         std::error_code ec;
@@ -65,7 +69,8 @@ half_connection::half_connection(worker_shard& shard, role side, asio::ip::tcp::
       }()),
       tls_(std::move(socket), side == role::endpoint ? config_->endpoint_ctx.get() : config_->module_server_ctx.get()),
       timer_(shard.io()),
-      parser_(make_hello_parser()) {
+      parser_(make_hello_parser()),
+      admitting_(std::move(ticket)) {
   std::error_code ignored;
   tls_.socket().set_option(asio::ip::tcp::no_delay(true), ignored);
   tls_.socket().set_option(asio::socket_base::keep_alive(true), ignored);
@@ -74,12 +79,28 @@ half_connection::half_connection(worker_shard& shard, role side, asio::ip::tcp::
 
 half_connection::~half_connection() = default;
 
+void half_connection::set_phase(phase next) {
+  const auto in_table = [](phase p) { return p == phase::waiting || p == phase::claimed; };
+  if (in_table(phase_) && !in_table(next)) {
+    // Out of the table: its early data no longer counts against max_early_data_bytes
+    // (the session holds it now, or it is dropped), and nobody needs to watch the socket.
+    shard_.shared().admit.drop_early_data(early_.size());
+    if (watched_) shard_.hangups().unwatch(static_cast<int>(tls_.socket().native_handle()));
+    watched_ = false;
+    pending_slot_.release();
+  } else if (!in_table(phase_) && in_table(next)) {
+    shard_.shared().admit.hold_early_data(early_.size());
+    admitting_.release();  // PROTOCOL.md 3.6: waiting is bounded by the pending limits
+  }
+  if (next == phase::done) admitting_.release();
+  phase_ = next;
+}
+
 void half_connection::finish() {
-  phase_ = phase::done;
+  set_phase(phase::done);
   ++timer_generation_;
   timer_.cancel();
   tls_.close();
-  pending_slot_.release();
   maybe_destroy();
 }
 
@@ -117,8 +138,13 @@ void half_connection::do_handshake() {
   if (r.ec) return on_handshake_failed(r.ec);
   if (side_ == role::module_server) {
     if (X509* cert = tls_.peer_certificate()) cert_sha256_ = cert_sha256_hex(cert);
+    // Revoked after the handshake's own check but before its end (PROTOCOL.md 4.2).
+    if (config_->is_revoked && config_->is_revoked(cert_sha256_)) {
+      shard_.counters().add(counter::handshake_failures, side_, handshake_failure::revoked_certificate);
+      return finish();
+    }
   }
-  phase_ = phase::hello;
+  set_phase(phase::hello);
   // PROTOCOL.md 3.2: the hello must be complete within hello_timeout of the handshake.
   arm(config_->settings.hello_timeout, &half_connection::on_handshake_or_hello_timeout);
   do_read_hello();
@@ -181,17 +207,25 @@ void half_connection::on_hello() {
   const session_settings& settings = config_->settings;
   if (shared.draining.load(std::memory_order_acquire)) return respond(k_draining);
   if (shared.live_sessions.load(std::memory_order_relaxed) >= settings.max_sessions) return respond(k_unavailable);
+  // PROTOCOL.md 3.6: max_pending as set now, up or down (the table's own capacity is
+  // only a ceiling, see data_plane::start).
+  if (shared.table->waiting(role::endpoint) + shared.table->waiting(role::module_server) >= settings.max_pending) {
+    return respond(k_unavailable);
+  }
   if (side_ == role::endpoint) {
     pending_slot_ = shared.limiter.try_acquire(remote_.address(), settings.max_pending_per_source);
     if (!pending_slot_) return respond(k_too_many_pending);
   }
   // Set before arriving: once stored, a claim may be posted to this worker (it runs after
   // this function returns) and finds us waiting.
-  phase_ = phase::waiting;
+  set_phase(phase::waiting);
   switch (rendezvous::arrive(*this)) {
     case rendezvous::outcome::paired:
       return;  // handed over to the session
     case rendezvous::outcome::waiting:
+      // PROTOCOL.md 3.6: a connection accepted into the descriptor reserve may only be a
+      // second half. It found no peer, so it leaves again (or was claimed meanwhile).
+      if (in_fd_reserve_) return stop_waiting(&k_unavailable);
       arm(settings.pair_timeout, &half_connection::on_pair_timeout);
       return read_while_waiting();
     case rendezvous::outcome::conflict:
@@ -202,10 +236,9 @@ void half_connection::on_hello() {
 }
 
 half_handoff half_connection::hand_over() {
-  phase_ = phase::done;
+  set_phase(phase::done);
   ++timer_generation_;
   timer_.cancel();
-  pending_slot_.release();
   half_handoff h;
   h.remote = remote_;
   h.early_data = std::move(early_);
@@ -219,14 +252,17 @@ half_handoff half_connection::hand_over() {
 
 void half_connection::read_while_waiting() {
   std::array<char, k_read_chunk> chunk;
+  admission& admit = shard_.shared().admit;
   while (phase_ == phase::waiting) {
-    // PROTOCOL.md 3.2: at most 64 KiB of early data, then stop reading (backpressure).
-    // Until then every read also watches for the client leaving (3.3).
+    // PROTOCOL.md 3.2 and 3.6: at most 64 KiB of early data per half and
+    // max_early_data_bytes over all, then stop reading (backpressure). Every read also
+    // watches for the client leaving (3.3); once reads stop, the hangup watch does.
     const std::size_t room = k_max_early_data - early_.size();
-    if (room == 0) return;
+    if (room == 0 || !admit.early_data_room(config_->settings)) return watch_for_hangup();
     tls_socket::result r = tls_.try_read(chunk.data(), std::min(chunk.size(), room));
     if (r.bytes > 0) {
       early_.append(chunk.data(), r.bytes);
+      admit.hold_early_data(r.bytes);
       continue;
     }
     if (r.wait != tls_socket::want::nothing) {
@@ -245,6 +281,21 @@ void half_connection::read_while_waiting() {
   }
 }
 
+void half_connection::watch_for_hangup() {
+  // PROTOCOL.md 3.4: "a waiting half stays watched", also when it is not read. The watch
+  // is dropped (set_phase) before the socket is closed or handed over, so `this` is alive
+  // whenever the callback runs.
+  const int fd = static_cast<int>(tls_.socket().native_handle());
+  watched_ = shard_.hangups().watch(fd, [this, fd] {
+    watched_ = false;
+    int error = 0;
+    socklen_t len = sizeof error;
+    ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len);
+    stream_ = error != 0 ? half_stream::failed : half_stream::ended;
+    stop_waiting(nullptr);
+  });
+}
+
 void half_connection::on_pair_timeout() { stop_waiting(&k_peer_timeout); }
 
 void half_connection::on_drain() {
@@ -256,17 +307,16 @@ void half_connection::stop_waiting(const hello_error* answer) {
   if (!rendezvous::leave(*this)) {
     // A peer claimed us first; its message is on the way and will hand us over (with
     // stream_ telling the session what happened meanwhile).
-    phase_ = phase::claimed;
+    set_phase(phase::claimed);
     return;
   }
-  pending_slot_.release();
   if (answer != nullptr && stream_ == half_stream::open) return respond(*answer);
   finish();
 }
 
 void half_connection::abort() {
   if (phase_ == phase::waiting && !rendezvous::leave(*this)) {
-    phase_ = phase::claimed;  // the claim message still owns the last word
+    set_phase(phase::claimed);  // the claim message still owns the last word
     return;
   }
   if (phase_ != phase::claimed) finish();
@@ -305,13 +355,12 @@ std::optional<session_info> half_connection::info() const {
 }
 
 void half_connection::respond(const hello_error& error) {
-  pending_slot_.release();
   shard_.counters().add(counter::rejected, side_, reason_for_status(error.status));
   shard_.record_error(side_, remote_.address(), str_cat(error.status, " ", error.code));
   SPDLOG_DEBUG("event=hello_refused listener={} peer={} status={} code={} session={}", role_name(side_),
                remote_.address().to_string(), error.status, error.code,
                phase_ == phase::hello ? std::string("-") : id_.prefix());
-  phase_ = phase::responding;
+  set_phase(phase::responding);
   arm(k_respond_deadline, &half_connection::finish);
   out_ = http_error_response(error.status, error.code, error.message);
   out_off_ = 0;

@@ -10,14 +10,15 @@
 // I1, I2).
 
 #include "common/http_request_parser.hpp"
+#include "common/source_limiter.hpp"
 #include "common/tls_socket.hpp"
+#include "proxy/admission.hpp"
 #include "proxy/data_plane_config.hpp"
 #include "proxy/deferred_deletion.hpp"
 #include "proxy/hello.hpp"
 #include "proxy/rendezvous.hpp"
 #include "proxy/reports.hpp"
 #include "proxy/session_id.hpp"
-#include "proxy/source_limiter.hpp"
 #include "proxy/stats.hpp"
 
 #include <asio/ip/tcp.hpp>
@@ -37,8 +38,10 @@ class half_connection : public deferred_deletion<half_connection> {
  public:
   using clock = std::chrono::steady_clock;
 
+  /// A connection admitted by `ticket` (PROTOCOL.md 3.6); `in_fd_reserve`: accepted into
+  /// the descriptor reserve, so it may only be a second half.
   half_connection(worker_shard& shard, role side, asio::ip::tcp::socket socket,
-                  std::shared_ptr<const data_plane_config> config);
+                  std::shared_ptr<const data_plane_config> config, admission::ticket ticket, bool in_fd_reserve);
   ~half_connection();
   half_connection(const half_connection&) = delete;
   half_connection& operator=(const half_connection&) = delete;
@@ -76,7 +79,11 @@ class half_connection : public deferred_deletion<half_connection> {
   // of the first three → responding → done. `claimed`: its leave() lost to a claim.
   enum class phase { handshake, hello, waiting, claimed, responding, done };
 
+  // Every phase change goes through here: it keeps what the phases hold (admission slot,
+  // early-data bytes counted, the hangup watch, the pending slot) in step with them.
+  void set_phase(phase next);
   void finish();  // phase done, socket closed
+  void watch_for_hangup();
   void do_handshake();
   void on_handshake_failed(const std::error_code& ec);
   void do_read_hello();
@@ -93,6 +100,7 @@ class half_connection : public deferred_deletion<half_connection> {
   void on_pair_timeout();
 
   const role side_;
+  const bool in_fd_reserve_;
   std::shared_ptr<const data_plane_config> config_;
   asio::ip::tcp::endpoint remote_;
   tls_socket tls_;
@@ -101,13 +109,15 @@ class half_connection : public deferred_deletion<half_connection> {
   std::string early_;  // early data (PROTOCOL.md 3.2), at most k_max_early_data bytes
   session_id id_{};
   std::string cert_sha256_;
-  source_slot pending_slot_;  // endpoint halves, while waiting (PROTOCOL.md 3.4, 429)
-  std::string out_;           // the error response being written
+  admission::ticket admitting_;  // from accept until waiting or done (PROTOCOL.md 3.6)
+  source_slot pending_slot_;     // endpoint halves, while waiting (PROTOCOL.md 3.4, 429)
+  std::string out_;              // the error response being written
   std::size_t out_off_ = 0;
   std::size_t lingered_ = 0;  // bytes discarded while lingering before close
   clock::time_point hello_done_at_{};
   phase phase_ = phase::handshake;
   half_stream stream_ = half_stream::open;  // what the client did while waiting
+  bool watched_ = false;                    // in the shard's hangup watch
   std::uint64_t timer_generation_ = 0;
 };
 

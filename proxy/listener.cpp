@@ -56,9 +56,9 @@ void listener::on_accept(std::error_code ec, asio::ip::tcp::socket socket) {
     counters_.add(counter::accept_errors, kind_);
     auto& delay = state_->backoff_delay;
     delay = std::clamp(delay * 2, k_min_backoff, k_max_backoff);
-    if (delay == k_min_backoff || delay == k_max_backoff) {
-      spdlog::warn("event=accept_failed listener={} error={} retry_ms={}", role_name(kind_), log::q(ec.message()),
-                   delay.count());
+    if (std::uint64_t suppressed = 0; log_limit_.allow(suppressed)) {
+      spdlog::warn("event=accept_failed listener={} error={} retry_ms={} suppressed={}", role_name(kind_),
+                   log::q(ec.message()), delay.count(), suppressed);
     }
     state_->backoff.expires_after(delay);
     state_->backoff.async_wait([this, st = state_](std::error_code wait_ec) {

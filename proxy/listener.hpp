@@ -3,6 +3,7 @@
 // port and the kernel spreads connections, so no accept crosses threads).
 // Owner: its worker_shard; runs only on that worker after bind().
 
+#include "common/log.hpp"
 #include "proxy/stats.hpp"
 
 #include <absl/status/status.h>
@@ -46,6 +47,7 @@ class listener {
   role kind_;
   worker_counters& counters_;
   accept_handler on_accept_;
+  log::rate_limit log_limit_;  // a failing accept repeats every backoff step
 };
 
 }  // namespace zp::proxy

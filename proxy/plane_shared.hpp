@@ -3,9 +3,10 @@
 // outlives every worker_shard, half and session.
 
 #include "common/io_faults.hpp"
+#include "common/source_limiter.hpp"
+#include "proxy/admission.hpp"
 #include "proxy/data_plane_config.hpp"
 #include "proxy/rendezvous.hpp"
-#include "proxy/source_limiter.hpp"
 
 #include <atomic>
 #include <functional>
@@ -20,7 +21,10 @@ struct plane_shared {
   /// The configuration new connections take; swapped whole, read without locks.
   std::atomic<std::shared_ptr<const data_plane_config>> config;
   std::unique_ptr<half_table> table;
+  /// Waiting halves per source on the endpoint port (PROTOCOL.md 3.4, 429).
   source_limiter limiter;
+  /// Everything before pairing (PROTOCOL.md 3.6).
+  admission admit;
   /// Live paired sessions across all workers (PROTOCOL.md 3.4: max_sessions). Touched
   /// once when a session starts and once when it ends, never per byte.
   std::atomic<std::uint64_t> live_sessions{0};

@@ -66,6 +66,12 @@ void relay_session::start() {
   SPDLOG_DEBUG("event=session_paired session={} worker={} endpoint={}", id_.prefix(), shard_.index(),
                e.remote.address().to_string());
   if (e.stream == half_stream::failed || m.stream == half_stream::failed) return fail(asio::error::connection_reset);
+  // A revocation that landed while the Module Server half was on its way here found it in
+  // no list (PROTOCOL.md 4.2: its sessions are closed).
+  if (config_->is_revoked && config_->is_revoked(m.cert_sha256)) {
+    SPDLOG_DEBUG("event=session_refused session={} reason=revoked_certificate", id_.prefix());
+    return close();
+  }
 
   // PROTOCOL.md 3.3: both get the 101, then the relay starts with the early data.
   auto setup = [](direction& d, tls_socket& from, tls_socket& to, half_handoff& sender) {

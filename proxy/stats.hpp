@@ -41,6 +41,9 @@ enum class reject_reason : std::uint8_t {
   unavailable,
   peer_timeout,
   hello_timeout,
+  admitting_per_source,  // PROTOCOL.md 3.6: closed at accept
+  admitting_total,
+  fd_reserve,
   count
 };
 std::string_view reject_reason_name(reject_reason r);

@@ -8,7 +8,7 @@
 namespace zp::proxy {
 
 worker_shard::worker_shard(asio::io_context& io, unsigned index, plane_shared& shared)
-    : io_(io), index_(index), shared_(shared), buffers_(k_relay_buffer) {}
+    : io_(io), index_(index), shared_(shared), buffers_(k_relay_buffer), hangups_(io) {}
 
 worker_shard::~worker_shard() = default;
 
@@ -95,9 +95,37 @@ void worker_shard::record_error(role listener, const asio::ip::address& peer, st
   errors_.push_back({std::chrono::system_clock::now(), listener, peer.to_string(), std::string(reason)});
 }
 
-void worker_shard::on_accept(role kind, asio::ip::tcp::socket socket) {
+void worker_shard::refuse_at_accept(role side, asio::ip::tcp::socket& socket, reject_reason why) {
+  counters_.add(counter::rejected, side, why);
+  // PROTOCOL.md 3.6: closed at accept, no TLS, no response; a reset, so no TIME_WAIT is
+  // left on our side for a flood.
+  std::error_code ignored;
+  socket.set_option(asio::socket_base::linger(true, 0), ignored);
+  socket.close(ignored);
+}
+
+void worker_shard::on_accept(role side, asio::ip::tcp::socket socket) {
   auto config = shared_.config.load(std::memory_order_acquire);
-  halves_.push_back(std::make_unique<half_connection>(*this, kind, std::move(socket), std::move(config)));
+  std::error_code ec;
+  const auto remote = socket.remote_endpoint(ec);
+  if (ec) return;  // gone before we looked; closing the socket is all there is to do
+  admission::ticket ticket;
+  bool in_reserve = false;
+  switch (shared_.admit.admit(remote.address(), config->settings, ticket)) {
+    case admission::verdict::refused_per_source:
+      return refuse_at_accept(side, socket, reject_reason::admitting_per_source);
+    case admission::verdict::refused_total:
+      return refuse_at_accept(side, socket, reject_reason::admitting_total);
+    case admission::verdict::refused_fd_reserve:
+      return refuse_at_accept(side, socket, reject_reason::fd_reserve);
+    case admission::verdict::admitted_in_reserve:
+      in_reserve = true;
+      break;
+    case admission::verdict::admitted:
+      break;
+  }
+  halves_.push_back(std::make_unique<half_connection>(*this, side, std::move(socket), std::move(config),
+                                                      std::move(ticket), in_reserve));
   half_connection* h = halves_.back().get();
   h->self_ = std::prev(halves_.end());
   half_count_.store(halves_.size(), std::memory_order_relaxed);

@@ -8,6 +8,7 @@
 // other threads reach a shard only by posting to its io_context.
 
 #include "proxy/buffer_pool.hpp"
+#include "proxy/hangup_watch.hpp"
 #include "proxy/listener.hpp"
 #include "proxy/plane_shared.hpp"
 #include "proxy/reports.hpp"
@@ -54,6 +55,7 @@ class worker_shard {
   worker_counters& counters() { return counters_; }
   const worker_counters& counters() const { return counters_; }
   buffer_pool& buffers() { return buffers_; }
+  hangup_watch& hangups() { return hangups_; }
   /// Live sessions and in-flight halves on this worker (written by it, read by anyone).
   std::uint64_t session_count() const { return session_count_.load(std::memory_order_relaxed); }
   std::uint64_t half_count() const { return half_count_.load(std::memory_order_relaxed); }
@@ -81,13 +83,15 @@ class worker_shard {
   void destroy(relay_session* s);
 
  private:
-  void on_accept(role kind, asio::ip::tcp::socket socket);
+  void on_accept(role side, asio::ip::tcp::socket socket);
+  void refuse_at_accept(role side, asio::ip::tcp::socket& socket, reject_reason why);
 
   asio::io_context& io_;
   const unsigned index_;
   plane_shared& shared_;
   worker_counters counters_;
   buffer_pool buffers_;
+  hangup_watch hangups_;
   std::optional<listener> endpoint_listener_;
   std::optional<listener> module_server_listener_;
   std::list<std::unique_ptr<half_connection>> halves_;

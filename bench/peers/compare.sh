@@ -177,7 +177,9 @@ start_zoneproxy
 prov_addr=127.0.0.1:$prov_port
 # max_pending_per_source: every harness connection comes from 127.0.0.1, and the idle
 # and pairing scenarios keep thousands of halves waiting at once.
-"$bin/zoneproxyctl" --proxy "$prov_addr" --token-file "$tmp/state/bootstrap-token" provision \
+pin=$(openssl x509 -in "$tmp/state/identity/ecdsa.crt" -pubkey -noout | openssl pkey -pubin -outform der |
+  sha256sum | cut -d' ' -f1)
+"$bin/zoneproxyctl" --proxy "$prov_addr" --pin "$pin" --token-file "$tmp/state/bootstrap-token" provision \
   --module-server-ca "$tmp/pki/ms-ca.crt" --zone-ca-cert "$tmp/pki/zone-ca.crt" \
   --zone-ca-key "$tmp/pki/zone-ca.key" --cn zoneproxy-bench --ip 127.0.0.1 --dns localhost \
   --endpoint-port "$ep_port" --module-server-port "$ms_port" \

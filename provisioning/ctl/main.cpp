@@ -23,8 +23,9 @@ constexpr int k_ok = 0, k_refused = 1, k_unreachable = 2;
 
 struct globals {
   std::string proxy = "127.0.0.1:17488";
-  std::string cert, key, ca, token, token_file;
+  std::string cert, key, ca, token_file;
   std::vector<std::string> pins;
+  bool insecure = false;
   bool json_out = false;
   int timeout_s = 15;
 };
@@ -61,9 +62,20 @@ zp::ctl::client_options options_from(const globals& g) {
     o.trusted = std::move(*cas);
   }
   o.pins = g.pins;
-  o.token = g.token;
-  if (o.token.empty() && !g.token_file.empty())
+  // The bootstrap token comes from a file or the environment, never the command line
+  // (which any local user can read in /proc), and goes only to a proxy whose identity was
+  // checked: by pin, by CA, or by an explicit --insecure.
+  if (!g.token_file.empty()) {
     o.token = std::string(zp::trim_ascii(read_or_die(g.token_file, "--token-file")));
+  } else if (const char* env = std::getenv("ZONEPROXY_BOOTSTRAP_TOKEN"); env != nullptr) {
+    o.token = std::string(zp::trim_ascii(env));
+  }
+  if (!o.token.empty() && o.pins.empty() && o.trusted.empty() && !g.insecure) {
+    std::exit(
+        fail("refusing to send the bootstrap token to an unverified proxy: give --pin <SPKI SHA-256 from the "
+             "proxy's log> or --ca <CA file>, or --insecure",
+             k_unreachable));
+  }
   o.timeout = std::chrono::seconds(g.timeout_s);
   return o;
 }
@@ -172,8 +184,10 @@ int main(int argc, char** argv) {
   app.add_option("--key", g.key, "Its private key (PEM; default: in --cert)");
   app.add_option("--ca", g.ca, "CA (PEM) the proxy's certificate must chain to (e.g. the zone CA)");
   app.add_option("--pin", g.pins, "Accept the proxy only with this SPKI SHA-256 (hex); repeatable");
-  app.add_option("--token", g.token, "Bootstrap token (before provisioning)");
-  app.add_option("--token-file", g.token_file, "File holding the bootstrap token");
+  app.add_flag("--insecure", g.insecure,
+               "Send the bootstrap token even though neither --pin nor --ca verifies the proxy");
+  app.add_option("--token-file", g.token_file,
+                 "File holding the bootstrap token (or set ZONEPROXY_BOOTSTRAP_TOKEN); needs --pin or --ca");
   app.add_flag("--json", g.json_out, "Print the proxy's JSON instead of a table");
   app.add_option("--timeout", g.timeout_s, "Seconds to wait for the proxy (default 15)");
 

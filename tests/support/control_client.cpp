@@ -58,9 +58,19 @@ run_result ctl(std::uint16_t port, std::vector<std::string> args, bool with_cert
   return run(argv, std::chrono::seconds(60));
 }
 
+std::string identity_pin(const std::filesystem::path& state_dir) {
+  std::ifstream in(state_dir / "identity" / "ecdsa.crt");
+  std::stringstream pem;
+  pem << in.rdbuf();
+  auto certs = parse_certificates_pem(pem.str());
+  return certs.ok() && !certs->empty() ? spki_sha256_hex(certs->front().get()) : std::string();
+}
+
 std::optional<std::pair<std::uint16_t, std::uint16_t>> provision(daemon& d, std::vector<std::string> extra) {
   const std::uint16_t ep = free_port(), ms = free_port();
-  std::vector<std::string> args = {"--token-file",
+  std::vector<std::string> args = {"--pin",
+                                   identity_pin(d.state_dir()),
+                                   "--token-file",
                                    (d.state_dir() / "bootstrap-token").string(),
                                    "provision",
                                    "--module-server-ca",

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
 #include <optional>
 #include <string>
 
@@ -26,6 +27,8 @@ ssl_ctx_ptr module_server_ctx(const std::string& name = "ms-client");
 
 /// SHA-256 of a test PKI certificate file, hex.
 std::string pki_cert_sha256(const std::string& name);
+/// The SPKI SHA-256 of a state directory's ECDSA identity: what an operator pins.
+std::string identity_pin(const std::filesystem::path& state_dir);
 
 /// Runs zoneproxyctl with the test PKI's certificate options plus `args`.
 run_result ctl(std::uint16_t port, std::vector<std::string> args, bool with_cert = true);

@@ -61,6 +61,10 @@ data_plane_fixture::data_plane_fixture(data_plane_options options) : workers_(op
   config->module_server_port = 0;
   config->settings = options.settings;
   config->drain_timeout = options.drain_timeout;
+  config->is_revoked = [mu = revoked_mu_, set = revoked_](const std::string& fingerprint) {
+    std::lock_guard lock(*mu);
+    return set->count(fingerprint) != 0;
+  };
   config->endpoint_ctx = std::shared_ptr<SSL_CTX>(must(make_server_ctx(ep), "endpoint ctx").release(), SSL_CTX_free);
   config->module_server_ctx =
       std::shared_ptr<SSL_CTX>(must(make_server_ctx(ms), "module server ctx").release(), SSL_CTX_free);

@@ -1,9 +1,11 @@
 #pragma once
-// PROTOCOL.md 3.4 row 429: at most max_pending_per_source waiting halves per source
-// address on the endpoint port. Halves from one address land on any worker, so the
-// counts are shared: 64 shards, each a small mutex-guarded map. The lock covers a
-// hash-map update and nothing else (never I/O), and is taken once when a half starts
-// waiting and once when it stops, never per byte.
+// Counts per source, for every per-source limit of PROTOCOL.md: waiting halves (3.4,
+// 429), admitting connections (3.6), anonymous 17488 connections (4.2). A source is an
+// IPv4 address or an IPv6 /64 (3.6: one host's addresses), IPv4-mapped IPv6 counting as
+// IPv4. Connections from one source land on any worker, so the counts are shared: 64
+// shards, each a small mutex-guarded map. The lock covers a hash-map update and nothing
+// else (never I/O), and is taken once when a connection takes a slot and once when it
+// gives it back, never per byte.
 
 #include <asio/ip/address.hpp>
 
@@ -13,9 +15,13 @@
 #include <cstdint>
 #include <mutex>
 
-namespace zp::proxy {
+namespace zp {
 
 class source_limiter;
+
+/// The source an address counts as: an IPv4 address (IPv4-mapped IPv6 included), or an
+/// IPv6 /64. Equal keys, one source.
+std::array<unsigned char, 16> source_key(const asio::ip::address& a);
 
 /// One slot held for a source; given back when released or destroyed. Move-only.
 class source_slot {
@@ -34,6 +40,10 @@ class source_slot {
 
  private:
   friend class source_limiter;
+
+  /// The source an address counts as: an IPv4 address (IPv4-mapped IPv6 included), or an
+  /// IPv6 /64. Equal keys, one source.
+  std::array<unsigned char, 16> source_key(const asio::ip::address& a);
   source_slot(source_limiter* limiter, const asio::ip::address& source) : limiter_(limiter), source_(source) {}
 
   source_limiter* limiter_ = nullptr;
@@ -48,8 +58,10 @@ class source_limiter {
   bool acquire(const asio::ip::address& source, std::uint64_t limit);
   /// Returns a slot taken by acquire().
   void release(const asio::ip::address& source);
-  /// Slots held by one address (tests, diagnostics).
+  /// Slots held by one source (tests, diagnostics).
   std::uint64_t held(const asio::ip::address& source);
+  /// Sources holding at least one slot.
+  std::size_t sources();
 
  private:
   struct key {
@@ -64,10 +76,11 @@ class source_limiter {
     std::mutex mu;
     absl::flat_hash_map<key, std::uint64_t> counts;
   };
+  friend std::array<unsigned char, 16> source_key(const asio::ip::address& a);
   static key key_of(const asio::ip::address& a);
   shard& shard_of(const key& k);
 
   std::array<shard, 64> shards_;
 };
 
-}  // namespace zp::proxy
+}  // namespace zp

@@ -1,4 +1,4 @@
-#include "provisioning/process_stats.hpp"
+#include "common/process_stats.hpp"
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
-namespace zp::provisioning {
+namespace zp {
 
 std::uint64_t open_fd_count() {
   std::error_code ec;
@@ -30,4 +30,4 @@ std::uint64_t resident_bytes() {
   return resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
 }
 
-}  // namespace zp::provisioning
+}  // namespace zp

@@ -1,18 +1,12 @@
 #pragma once
-// This process's resource use, for /v1/diagnostics and /metrics (read from /proc),
-// each figure declared once in k_process_stats.
+// This process's resource figures in /v1/diagnostics and /metrics, each declared once.
+
+#include "common/process_stats.hpp"
 
 #include <cstdint>
 #include <string_view>
 
 namespace zp::provisioning {
-
-/// Open file descriptors now.
-std::uint64_t open_fd_count();
-/// The descriptor limit in force (RLIMIT_NOFILE soft limit).
-std::uint64_t fd_limit();
-/// Resident set size in bytes.
-std::uint64_t resident_bytes();
 
 /// One figure: where /v1/diagnostics puts it (`object`.`key`), its gauge in /metrics.
 struct process_stat_def {

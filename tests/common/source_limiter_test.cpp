@@ -1,11 +1,11 @@
 // The per-source count behind PROTOCOL.md 3.4's 429: a limit per address, IPv4 and
 // IPv4-mapped IPv6 as one source, and slots that give themselves back.
 
-#include "proxy/source_limiter.hpp"
+#include "common/source_limiter.hpp"
 
 #include <gtest/gtest.h>
 
-namespace zp::proxy {
+namespace zp {
 namespace {
 
 const auto k_a = asio::ip::make_address("192.0.2.1");
@@ -26,6 +26,15 @@ TEST(SourceLimiter, Ipv4AndItsMappedIpv6FormAreOneSource) {
   source_limiter l;
   EXPECT_TRUE(l.acquire(k_a, 1));
   EXPECT_FALSE(l.acquire(asio::ip::make_address("::ffff:192.0.2.1"), 1));
+}
+
+TEST(SourceLimiter, AnIpv6SourceIsItsSlash64) {
+  source_limiter l;
+  EXPECT_TRUE(l.acquire(asio::ip::make_address("2001:db8:1:2::1"), 2));
+  EXPECT_TRUE(l.acquire(asio::ip::make_address("2001:db8:1:2:ffff:ffff:ffff:ffff"), 2));
+  EXPECT_FALSE(l.acquire(asio::ip::make_address("2001:db8:1:2:abcd::9"), 2)) << "same /64";
+  EXPECT_TRUE(l.acquire(asio::ip::make_address("2001:db8:1:3::1"), 2)) << "next /64";
+  EXPECT_EQ(l.sources(), 2u);
 }
 
 TEST(SourceLimiter, ALimitOfZeroRefusesEverythingAndKeepsNoEntry) {
@@ -52,4 +61,4 @@ TEST(SourceLimiter, ASlotGivesItselfBackWhenDestroyedOrReleasedAndMovesOwnership
 }
 
 }  // namespace
-}  // namespace zp::proxy
+}  // namespace zp

@@ -1,10 +1,11 @@
-#include "proxy/source_limiter.hpp"
+#include "common/source_limiter.hpp"
 
 #include <absl/hash/hash.h>
 
+#include <algorithm>
 #include <utility>
 
-namespace zp::proxy {
+namespace zp {
 
 source_slot::source_slot(source_slot&& other) noexcept
     : limiter_(std::exchange(other.limiter_, nullptr)), source_(other.source_) {}
@@ -26,8 +27,16 @@ source_slot source_limiter::try_acquire(const asio::ip::address& source, std::ui
   return acquire(source, limit) ? source_slot(this, source) : source_slot();
 }
 
+std::array<unsigned char, 16> source_key(const asio::ip::address& a) { return source_limiter::key_of(a).bytes; }
+
 source_limiter::key source_limiter::key_of(const asio::ip::address& a) {
-  // IPv4 and IPv4-mapped IPv6 are one source.
+  // IPv4 and IPv4-mapped IPv6 are one source; any other IPv6 address counts by its /64,
+  // which one host can fill with addresses at will.
+  if (a.is_v6() && !a.to_v6().is_v4_mapped()) {
+    key k{a.to_v6().to_bytes()};
+    std::fill(k.bytes.begin() + 8, k.bytes.end(), 0);
+    return k;
+  }
   asio::ip::address_v6 v6 = a.is_v4() ? asio::ip::make_address_v6(asio::ip::v4_mapped, a.to_v4()) : a.to_v6();
   return key{v6.to_bytes()};
 }
@@ -64,4 +73,17 @@ std::uint64_t source_limiter::held(const asio::ip::address& source) {
   return it == s.counts.end() ? 0 : it->second;
 }
 
-}  // namespace zp::proxy
+}  // namespace zp
+
+namespace zp {
+
+std::size_t source_limiter::sources() {
+  std::size_t n = 0;
+  for (shard& s : shards_) {
+    std::lock_guard lock(s.mu);
+    n += s.counts.size();
+  }
+  return n;
+}
+
+}  // namespace zp

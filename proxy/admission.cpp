@@ -1,0 +1,56 @@
+#include "proxy/admission.hpp"
+
+#include "common/tls_socket.hpp"
+
+#include <algorithm>
+#include <utility>
+
+namespace zp::proxy {
+
+admission::ticket::ticket(ticket&& other) noexcept
+    : slot_(std::move(other.slot_)), total_(std::exchange(other.total_, nullptr)) {}
+
+admission::ticket& admission::ticket::operator=(ticket&& other) noexcept {
+  if (this != &other) {
+    release();
+    slot_ = std::move(other.slot_);
+    total_ = std::exchange(other.total_, nullptr);
+  }
+  return *this;
+}
+
+void admission::ticket::release() {
+  slot_.release();
+  if (total_ != nullptr) std::exchange(total_, nullptr)->fetch_sub(1, std::memory_order_relaxed);
+}
+
+void admission::set_fd_budget(std::uint64_t limit, std::uint64_t base) {
+  fd_limit_ = limit;
+  fd_base_ = base;
+}
+
+std::uint64_t admission::fds_in_use() const { return fd_base_ + open_tls_connections(); }
+
+std::uint64_t admission::fd_reserve() const { return std::max<std::uint64_t>(64, fd_limit_ / 100); }
+
+admission::verdict admission::admit(const asio::ip::address& source, const session_settings& settings, ticket& out) {
+  verdict v = verdict::admitted;
+  if (fd_limit_ > 0) {
+    // +1: the descriptor just accepted is not counted yet.
+    const std::uint64_t used = fds_in_use() + 1, reserve = fd_reserve();
+    if (used + reserve / 2 >= fd_limit_) return verdict::refused_fd_reserve;
+    if (used + reserve >= fd_limit_) v = verdict::admitted_in_reserve;
+  }
+  if (total_.fetch_add(1, std::memory_order_relaxed) >= settings.max_admitting) {
+    total_.fetch_sub(1, std::memory_order_relaxed);
+    return verdict::refused_total;
+  }
+  ticket t;
+  t.total_ = &total_;
+  t.slot_ = per_source_.try_acquire(source, settings.max_admitting_per_source);
+  if (!t.slot_) return verdict::refused_per_source;  // t's destructor gives the total back
+  out = std::move(t);
+  return v;
+}
+
+}  // namespace zp::proxy
