@@ -85,6 +85,11 @@ absl::StatusOr<std::string> read_file(const std::filesystem::path& path, std::si
 }
 
 absl::Status remove_file_durably(const std::filesystem::path& path) {
+  // Test hook, like ZP_TEST_CRASH_BEFORE_RENAME: a removal that fails (as on a read-only
+  // or failing disk), which root in a test sandbox cannot provoke with permissions.
+  if (const char* fail = std::getenv("ZP_TEST_FAIL_REMOVE"); fail != nullptr && path.filename() == fail) {
+    return errno_status("cannot remove", path, EIO);
+  }
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) return errno_status("cannot remove", path, errno);
   return fsync_directory(path.has_parent_path() ? path.parent_path() : ".");
 }

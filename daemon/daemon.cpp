@@ -119,7 +119,7 @@ absl::Status run_daemon(const daemon_config& config) {
       control, [&] { return control_plane.api_ctx(); },
       [&] { return control_plane.current() != provisioning::control_plane::state::unprovisioned; },
       [&](const http_request& req, const provisioning::api_request_context& c) { return routes.handle(req, c); });
-  control_plane.set_connection_closer([&](const auto& trusted) { api.close_untrusted(trusted); });
+  control_plane.attach_api(&api);
   std::error_code ec;
   auto bind_address = asio::ip::make_address(config.bind, ec);
   if (ec) return absl::InvalidArgumentError(str_cat("bind: invalid value \"", config.bind, "\""));

@@ -194,11 +194,6 @@ api_result<json> control_plane::update_settings(const json& body) {
   if (auto* e = std::get_if<field_error>(&parsed)) return bad_request(*e);
   provisioned_state next = *provisioned_;
   next.config.settings = std::get<proxy::session_settings>(parsed);
-  if (next.config.settings.max_pending > plane_.table_capacity()) {
-    return api_error{400, "bad_request",
-                     str_cat("settings.max_pending: at most ", plane_.table_capacity(),
-                             " without re-provisioning (the pairing table is sized at provisioning)")};
-  }
   auto current = plane_.config();
   auto cfg = std::make_shared<proxy::data_plane_config>(*current);
   cfg->settings = next.config.settings;
@@ -222,7 +217,7 @@ api_result<json> control_plane::revoke(const json& body) {
   }
   const std::size_t closed = plane_.running() ? plane_.close_revoked(fp) : 0;
   // PROTOCOL.md 4.2: also 17488 connections of that certificate, idle or not.
-  close_connections_([&](X509* cert) { return cert_sha256_hex(cert) != fp; });
+  if (api_ != nullptr) api_->close_untrusted([&](X509* cert) { return cert_sha256_hex(cert) != fp; });
   spdlog::info("event=certificate_revoked fingerprint={} sessions_closed={}", fp, closed);
   return json{{"revoked", fp}, {"sessions_closed", closed}};
 }
@@ -250,7 +245,7 @@ api_result<json> control_plane::deprovision() {
   state_ = state::unprovisioned;
   // PROTOCOL.md 4.2: no certificate is trusted any more; the caller's own connection is
   // closed after this answer.
-  close_connections_([](X509*) { return false; });
+  if (api_ != nullptr) api_->close_untrusted([](X509*) { return false; });
   trust_state next = trust_.with_event("deprovisioned");
   if (auto st = store_.save_trust(next); st.ok()) {
     trust_.commit(std::move(next));
@@ -265,6 +260,9 @@ std::string control_plane::metrics() {
   const proxy::plane_stats stats = plane_.stats();
   metrics_input in;
   in.stats = &stats;
+  for (std::size_t r = 0; api_ != nullptr && r < in.api_refused.size(); ++r) {
+    in.api_refused[r] = api_->refused(api_refusal(r));
+  }
   in.state = state_name(state_);
   if (provisioned_) {
     const auto& c = provisioned_->config.certificates;

@@ -7,6 +7,7 @@
 // the signal handler), so its own state needs no locks; the TLS contexts and the
 // revocation set it publishes are read by other threads through atomic snapshots.
 
+#include "provisioning/api_server.hpp"
 #include "provisioning/api_types.hpp"
 #include "provisioning/api_views.hpp"
 #include "provisioning/provision_request.hpp"
@@ -81,10 +82,9 @@ class control_plane {
   api_result<nlohmann::json> deprovision();
   std::string metrics();
 
-  /// Closes the 17488 connections whose client certificate `trusted` refuses; the daemon
-  /// wires it to the API server. Called when trust shrinks (revocation, deprovisioning).
-  using connection_closer = std::function<void(const std::function<bool(X509* client_cert)>& trusted)>;
-  void set_connection_closer(connection_closer closer) { close_connections_ = std::move(closer); }
+  /// The 17488 server, whose connections are closed when trust shrinks (revocation,
+  /// deprovisioning) and whose refusals /metrics shows; may stay unset (tests).
+  void attach_api(api_server* api) { api_ = api; }
 
   /// SIGTERM: draining (PROTOCOL.md 3.5); `done` runs on `io` when the data plane is
   /// finished.
@@ -109,7 +109,7 @@ class control_plane {
   std::optional<provisioned_state> provisioned_;
   trust_registry trust_;
   std::string token_;
-  connection_closer close_connections_ = [](const auto&) {};
+  api_server* api_ = nullptr;
   std::atomic<std::shared_ptr<SSL_CTX>> api_ctx_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };

@@ -109,6 +109,11 @@ std::string render_metrics(const metrics_input& in) {
   for (const auto& [type, when] : in.certificate_expiry) {
     out.add("zoneproxy_certificate_expiry_timestamp_seconds", "", MetricType::Gauge, when, {label("type", type)});
   }
+  for (std::size_t r = 0; r < in.api_refused.size(); ++r) {
+    out.add("zoneproxy_api_connections_refused_total",
+            "17488 connections turned away or closed early, by reason (PROTOCOL.md 4.2).", MetricType::Counter,
+            static_cast<double>(in.api_refused[r]), {label("reason", api_refusal_name(api_refusal(r)))});
+  }
   out.add("zoneproxy_build_info", "Always 1; the version is in the label.", MetricType::Gauge, 1,
           {label("version", ZONEPROXY_VERSION)});
   for (const process_stat_def& d : k_process_stats) {

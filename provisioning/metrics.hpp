@@ -5,7 +5,10 @@
 // process figures from k_process_stats. What only the control plane knows (its state,
 // certificate expiry, the build) is declared here, once.
 
+#include "provisioning/api_server.hpp"
 #include "proxy/stats.hpp"
+
+#include <array>
 
 #include <string>
 #include <utility>
@@ -17,6 +20,7 @@ struct metrics_input {
   const proxy::plane_stats* stats = nullptr;
   std::string state;                                               // unprovisioned | provisioned | draining
   std::vector<std::pair<std::string, double>> certificate_expiry;  // key type → unix time
+  std::array<std::uint64_t, std::size_t(api_refusal::count)> api_refused{};
 };
 
 /// The whole exposition, serialised by prometheus-cpp's TextSerializer.

@@ -9,8 +9,10 @@
 //   max_admitting_per_source per source (IPv4 address, IPv6 /64) over both data ports,
 //   max_admitting in all; over either, the connection is closed at accept.
 // - Descriptors: a reserve of max(64, 1 % of the limit). A data-port connection accepted
-//   into the reserve may only be a second half (it pairs, or is refused 503); one that
-//   would take the upper half of the reserve is closed at accept: that half is 17488's.
+//   into the reserve may only be a second half (it pairs, or is refused 503) and must
+//   finish its hello within 2 s, so silent connections cannot sit on the reserve; one
+//   that would take the upper half of the reserve is closed at accept: that half is
+//   17488's.
 // - Early data held by all waiting halves together: at most max_early_data_bytes; past
 //   it, waiting halves stop being read (backpressure).
 //

@@ -75,6 +75,8 @@ plane_stats data_plane::stats() const {
   for (role r : {role::endpoint, role::module_server}) {
     out.gauges[gauge_cell(gauge::sessions_waiting, std::size_t(r))] = waiting(r);
   }
+  out.gauges[gauge_cell(gauge::admitting)] = shared_.admit.admitting();
+  out.gauges[gauge_cell(gauge::early_data_bytes)] = shared_.admit.early_data_bytes();
   for (const auto& shard : shards_) {
     plane_stats::worker& w = out.workers.emplace_back();
     const worker_counters& c = shard->counters();

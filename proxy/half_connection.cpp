@@ -26,6 +26,9 @@ constexpr std::size_t k_read_chunk = 16 * 1024;
 // send while we linger so our close does not turn into a reset that eats the response.
 constexpr auto k_respond_deadline = std::chrono::seconds(5);
 constexpr std::size_t k_max_linger_bytes = 256 * 1024;
+// Handshake and hello of a connection accepted into the descriptor reserve (PROTOCOL.md
+// 3.6): a Module Server completing a pairing needs well under this.
+constexpr std::chrono::seconds k_reserve_hello_timeout{2};
 
 handshake_failure classify_handshake(const std::error_code& ec, SSL* ssl) {
   if (ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::error::broken_pipe) {
@@ -120,9 +123,16 @@ void half_connection::wait_then(tls_socket::want w, void (half_connection::*next
                   }));
 }
 
+std::chrono::seconds half_connection::hello_deadline() const {
+  // A connection in the descriptor reserve must show soon that it is a second half: a
+  // silent one there would keep the reserve from the second halves it exists for.
+  return in_fd_reserve_ ? std::min(config_->settings.hello_timeout, k_reserve_hello_timeout)
+                        : config_->settings.hello_timeout;
+}
+
 void half_connection::start() {
   // PROTOCOL.md 3.2: hello_timeout also bounds the handshake.
-  arm(config_->settings.hello_timeout, &half_connection::on_handshake_or_hello_timeout);
+  arm(hello_deadline(), &half_connection::on_handshake_or_hello_timeout);
   do_handshake();
 }
 
@@ -146,7 +156,7 @@ void half_connection::do_handshake() {
   }
   set_phase(phase::hello);
   // PROTOCOL.md 3.2: the hello must be complete within hello_timeout of the handshake.
-  arm(config_->settings.hello_timeout, &half_connection::on_handshake_or_hello_timeout);
+  arm(hello_deadline(), &half_connection::on_handshake_or_hello_timeout);
   do_read_hello();
 }
 

@@ -97,6 +97,7 @@ class half_connection : public deferred_deletion<half_connection> {
   // Waits for `w`, then runs `next`; a failed wait finishes the half.
   void wait_then(tls_socket::want w, void (half_connection::*next)());
   void on_handshake_or_hello_timeout();
+  std::chrono::seconds hello_deadline() const;
   void on_pair_timeout();
 
   const role side_;

@@ -177,7 +177,7 @@ inline constexpr std::array<double, 14> k_histogram_bounds = {0.0001, 0.00025, 0
                                                               0.025,  0.1,     1,      10,    60,     600,   3600};
 
 /// Plane-wide gauges (read at snapshot time, not counted by workers).
-enum class gauge : std::uint8_t { sessions_active, sessions_waiting, count };
+enum class gauge : std::uint8_t { sessions_active, sessions_waiting, admitting, early_data_bytes, count };
 struct gauge_def {
   gauge id;
   std::string_view key;  // in /v1/status "sessions"
@@ -190,6 +190,10 @@ inline constexpr gauge_def k_gauges[] = {
     {gauge::sessions_active, "live", "zoneproxy_sessions_active", "Paired sessions relaying now."},
     {gauge::sessions_waiting, "waiting", "zoneproxy_sessions_waiting", "Halves waiting for their peer, by role.",
      &k_by_role},
+    {gauge::admitting, "admitting", "zoneproxy_connections_admitting",
+     "Data-plane connections between accept and waiting or pairing (PROTOCOL.md 3.6)."},
+    {gauge::early_data_bytes, "early_data_bytes", "zoneproxy_early_data_bytes",
+     "Early data held by all waiting halves together."},
 };
 static_assert(std::size(k_gauges) == std::size_t(gauge::count));
 /// Where a gauge's values sit in plane_stats::gauges, as cell() for counters.

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -73,8 +74,6 @@ std::optional<std::pair<std::uint16_t, std::uint16_t>> provision(daemon& d, std:
                                    "--token-file",
                                    (d.state_dir() / "bootstrap-token").string(),
                                    "provision",
-                                   "--module-server-ca",
-                                   (test_pki() / "ms-ca.crt").string(),
                                    "--zone-ca-cert",
                                    (test_pki() / "zone-ca.crt").string(),
                                    "--zone-ca-key",
@@ -85,6 +84,9 @@ std::optional<std::pair<std::uint16_t, std::uint16_t>> provision(daemon& d, std:
                                    std::to_string(ms),
                                    "--ip",
                                    "127.0.0.1"};
+  if (std::find(extra.begin(), extra.end(), "--module-server-ca") == extra.end()) {
+    args.insert(args.end(), {"--module-server-ca", (test_pki() / "ms-ca.crt").string()});
+  }
   args.insert(args.end(), extra.begin(), extra.end());
   auto r = ctl(d.provisioning_port(), args, /*with_cert=*/false);
   if (r.status != 0) {

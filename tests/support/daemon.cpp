@@ -21,18 +21,12 @@ const fs::path& test_pki() {
   return pki;
 }
 
-daemon::daemon(std::vector<std::string> extra_args, fs::path state_dir, std::vector<std::string> env)
+daemon::daemon(std::vector<std::string> extra_args, fs::path state_dir, std::vector<std::string> env,
+               std::vector<std::string> launcher)
     : state_dir_(state_dir.empty() ? dir_.path() / "state" : std::move(state_dir)) {
-  std::vector<std::string> argv = {(bin_dir() / "zoneproxy").string(),
-                                   "run",
-                                   "--state-dir",
-                                   state_dir_.string(),
-                                   "--bind",
-                                   "127.0.0.1",
-                                   "--provisioning-port",
-                                   "0",
-                                   "--workers",
-                                   "2"};
+  std::vector<std::string> argv = std::move(launcher);
+  argv.insert(argv.end(), {(bin_dir() / "zoneproxy").string(), "run", "--state-dir", state_dir_.string(), "--bind",
+                           "127.0.0.1", "--provisioning-port", "0", "--workers", "2"});
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   proc_ = std::make_unique<process>(argv, dir_.path() / "daemon.log", std::move(env));
 }

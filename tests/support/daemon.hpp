@@ -17,9 +17,10 @@ const std::filesystem::path& test_pki();
 
 class daemon {
  public:
-  /// Starts the daemon with `state_dir` (created under a temp dir when empty).
+  /// Starts the daemon with `state_dir` (created under a temp dir when empty), through
+  /// `launcher` when given (e.g. {"/usr/bin/prlimit", "--nofile=400:400", "--"}).
   explicit daemon(std::vector<std::string> extra_args = {}, std::filesystem::path state_dir = {},
-                  std::vector<std::string> env = {});
+                  std::vector<std::string> env = {}, std::vector<std::string> launcher = {});
 
   /// True once the control API logged its listening address (or false on timeout/exit).
   bool wait_ready();

@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -13,7 +14,53 @@
 
 namespace zp::test {
 
-tls_client::tls_client(std::uint16_t port, SSL_CTX* ctx, std::chrono::milliseconds timeout) {
+namespace {
+
+// Binds `fd` to `source` (port 0) so a connection comes from that loopback address.
+bool bind_source(int fd, const char* source) {
+  if (source == nullptr) return true;
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  return ::inet_pton(AF_INET, source, &from.sin_addr) == 1 &&
+         ::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) == 0;
+}
+
+sockaddr_in loopback(std::uint16_t port) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return addr;
+}
+
+}  // namespace
+
+int raw_connect(std::uint16_t port, const std::string& source) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr = loopback(port);
+  if (fd < 0 || !bind_source(fd, source.c_str()) ||
+      ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    if (fd >= 0) ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool closed_within(int fd, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  char buf[4096];
+  while (true) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+    const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) return true;
+  }
+}
+
+tls_client::tls_client(std::uint16_t port, SSL_CTX* ctx, std::chrono::milliseconds timeout, const char* source) {
   // A server that closes while we write (e.g. after a 413) must fail the write, not
   // kill the test binary.
   static const bool sigpipe_ignored = (std::signal(SIGPIPE, SIG_IGN), true);
@@ -26,11 +73,8 @@ tls_client::tls_client(std::uint16_t port, SSL_CTX* ctx, std::chrono::millisecon
   ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   int one = 1;
   ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+  sockaddr_in addr = loopback(port);
+  if (!bind_source(fd_, source) || ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     error_ = std::strerror(errno);
     ::close(fd_);
     fd_ = -1;

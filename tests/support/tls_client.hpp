@@ -23,8 +23,10 @@ struct http_reply {
 
 class tls_client {
  public:
-  /// Connects to 127.0.0.1:port (TCP only; call handshake() next).
-  tls_client(std::uint16_t port, SSL_CTX* ctx, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  /// Connects to 127.0.0.1:port (TCP only; call handshake() next), from `source` (an
+  /// address of 127.0.0.0/8) when given, so tests can play many hosts.
+  tls_client(std::uint16_t port, SSL_CTX* ctx, std::chrono::milliseconds timeout = std::chrono::seconds(10),
+             const char* source = nullptr);
   tls_client(const tls_client&) = delete;
   tls_client& operator=(const tls_client&) = delete;
   ~tls_client();
@@ -68,6 +70,12 @@ class tls_client {
   int error_reason_ = 0;
   std::string buffered_;  // bytes read past a response
 };
+
+/// A plain TCP connection to 127.0.0.1:port from `source` (127.0.0.0/8); the fd, or -1.
+int raw_connect(std::uint16_t port, const std::string& source = "127.0.0.1");
+/// True when the peer closes or resets `fd` within `timeout` (anything it sends first is
+/// read and dropped); false if the connection is still open then.
+bool closed_within(int fd, std::chrono::milliseconds timeout);
 
 /// A client SSL_CTX pinned to one protocol version and one cipher string, with the
 /// client's own policy floor lowered so it really offers what the test asks for.
