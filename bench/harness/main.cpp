@@ -90,7 +90,11 @@ class watchdog {
 
 steady_clock::time_point hard_deadline(const options& o) {
   const bool counted = o.scenario == scenario_kind::pairing || o.scenario == scenario_kind::idle;
-  return steady_clock::now() + (counted ? count_budget(o) : o.duration()) + std::chrono::seconds(30);
+  // slowloris: two phases and a ramp of up to 10 s.
+  const auto run = counted                                  ? count_budget(o)
+                   : o.scenario == scenario_kind::slowloris ? 2 * o.duration() + std::chrono::seconds(10)
+                                                            : o.duration();
+  return steady_clock::now() + run + std::chrono::seconds(30);
 }
 
 int run(const options& o) {
@@ -129,6 +133,9 @@ int run(const options& o) {
       break;
     case scenario_kind::churn:
       r = run_churn(c);
+      break;
+    case scenario_kind::slowloris:
+      r = run_slowloris(c);
       break;
   }
   (*t)->stop();

@@ -93,14 +93,17 @@ options resolve(CLI::App& app, const std::map<std::string, std::string>& v) {
   } else {
     refuse("--target", value("--target"), "zoneproxy or forward");
   }
-  if (!given("--scenario")) throw bad_usage{"--scenario: required (throughput|latency|handshakes|pairing|idle|churn)"};
+  if (!given("--scenario")) {
+    throw bad_usage{"--scenario: required (throughput|latency|handshakes|pairing|idle|churn|slowloris)"};
+  }
   const std::string s = value("--scenario");
   const std::pair<const char*, scenario_kind> names[] = {{"throughput", scenario_kind::throughput},
                                                          {"latency", scenario_kind::latency},
                                                          {"handshakes", scenario_kind::handshakes},
                                                          {"pairing", scenario_kind::pairing},
                                                          {"idle", scenario_kind::idle},
-                                                         {"churn", scenario_kind::churn}};
+                                                         {"churn", scenario_kind::churn},
+                                                         {"slowloris", scenario_kind::slowloris}};
   bool known = false;
   for (const auto& [name, kind] : names) {
     if (s == name) {
@@ -108,10 +111,11 @@ options resolve(CLI::App& app, const std::map<std::string, std::string>& v) {
       known = true;
     }
   }
-  if (!known) refuse("--scenario", s, "throughput|latency|handshakes|pairing|idle|churn");
+  if (!known) refuse("--scenario", s, "throughput|latency|handshakes|pairing|idle|churn|slowloris");
 
   if (given("--endpoint")) o.endpoint = parse_host_port("--endpoint", value("--endpoint"));
   if (given("--module-server")) o.module_server = parse_host_port("--module-server", value("--module-server"));
+  if (given("--control")) o.control = parse_host_port("--control", value("--control"));
   if (given("--client-cert")) o.client_cert = existing_file("--client-cert", value("--client-cert"));
   if (given("--client-key")) o.client_key = existing_file("--client-key", value("--client-key"));
   if (given("--ca")) o.ca = existing_file("--ca", value("--ca"));
@@ -128,11 +132,12 @@ options resolve(CLI::App& app, const std::map<std::string, std::string>& v) {
   if (given("--connections")) {
     o.connections = static_cast<unsigned>(parse_uint("--connections", value("--connections"), 1, 10000));
   } else {
-    o.connections = o.scenario == scenario_kind::throughput ? 4
-                    : o.scenario == scenario_kind::latency  ? 16
-                    : o.scenario == scenario_kind::churn    ? 32
-                    : o.scenario == scenario_kind::idle     ? 16  // sessions opened in parallel
-                                                            : 8;
+    o.connections = o.scenario == scenario_kind::throughput  ? 4
+                    : o.scenario == scenario_kind::latency   ? 16
+                    : o.scenario == scenario_kind::churn     ? 32
+                    : o.scenario == scenario_kind::idle      ? 16  // sessions opened in parallel
+                    : o.scenario == scenario_kind::slowloris ? 1   // pairing loops beside the attack
+                                                             : 8;
   }
   if (given("--direction")) {
     const std::string d = value("--direction");
@@ -146,7 +151,9 @@ options resolve(CLI::App& app, const std::map<std::string, std::string>& v) {
   }
   if (given("--duration")) o.duration_s = parse_positive("--duration", value("--duration"), 86400);
   if (given("--count")) {
-    const std::uint64_t hi = o.scenario == scenario_kind::idle ? k_max_idle_sessions : 10'000'000;
+    const std::uint64_t hi = o.scenario == scenario_kind::idle        ? k_max_idle_sessions
+                             : o.scenario == scenario_kind::slowloris ? k_max_slow_connections
+                                                                      : 10'000'000;
     o.count = static_cast<unsigned>(parse_uint("--count", value("--count"), 1, hi));
   }
   if (given("--rate")) o.rate = parse_positive("--rate", value("--rate"), 100000);
@@ -159,7 +166,9 @@ options resolve(CLI::App& app, const std::map<std::string, std::string>& v) {
     if (o.client_cert.empty()) throw bad_usage{"--client-cert: required with --target zoneproxy"};
     if (o.client_key.empty()) throw bad_usage{"--client-key: required with --target zoneproxy"};
   } else {
-    if (o.scenario == scenario_kind::pairing) throw bad_usage{"--scenario: pairing needs --target zoneproxy"};
+    if (o.scenario == scenario_kind::pairing || o.scenario == scenario_kind::slowloris) {
+      throw bad_usage{"--scenario: pairing and slowloris need --target zoneproxy"};
+    }
     if (!given("--connect")) throw bad_usage{"--connect: required with --target forward"};
     if (o.backend_cert.empty()) throw bad_usage{"--backend-cert: required with --target forward"};
     if (o.backend_key.empty()) throw bad_usage{"--backend-key: required with --target forward"};
@@ -174,9 +183,10 @@ std::variant<options, parse_exit> parse_options(int argc, char** argv) {
   std::map<std::string, std::string> values;
   const std::pair<const char*, const char*> flags[] = {
       {"--target", "zoneproxy|forward"},
-      {"--scenario", "throughput|latency|handshakes|pairing|idle|churn"},
+      {"--scenario", "throughput|latency|handshakes|pairing|idle|churn|slowloris"},
       {"--endpoint", "zoneproxy endpoint port HOST:PORT (default 127.0.0.1:17486)"},
       {"--module-server", "zoneproxy Module Server port HOST:PORT (default 127.0.0.1:17487)"},
+      {"--control", "slowloris: the control API HOST:PORT the operator probes (default 127.0.0.1:17488)"},
       {"--client-cert", "Module Server client certificate (zoneproxy target)"},
       {"--client-key", "Module Server client key (zoneproxy target)"},
       {"--ca", "CA file verifying the proxy's or forwarder's certificate (default: no verification)"},
@@ -189,9 +199,11 @@ std::variant<options, parse_exit> parse_options(int argc, char** argv) {
       {"--direction", "throughput: one|both (default one)"},
       {"--message-size", "latency/handshake message size (64); throughput chunk size (16384)"},
       {"--duration",
-       "seconds for throughput/latency/handshakes/churn (default 10); pairing/idle: time budget "
-       "of duration + 10 ms per counted session"},
-      {"--count", "pairing: pairs; idle: sessions (default 1000, idle max 8000)"},
+       "seconds for throughput/latency/handshakes/churn, and for each slowloris phase (default 10); pairing/idle: "
+       "time budget of duration + 10 ms per counted session"},
+      {"--count",
+       "pairing: pairs; idle: sessions; slowloris: slow connections (default 1000; idle max 8000, slowloris max "
+       "9000)"},
       {"--rate", "churn: new sessions per second (default 50)"},
       {"--threads", "harness I/O threads (default 2)"},
       {"--proxy-pid", "PID[,PID...] of the process(es) under test, for CPU s/GB and RSS"},
@@ -230,6 +242,8 @@ const char* name_of(scenario_kind s) {
       return "idle";
     case scenario_kind::churn:
       return "churn";
+    case scenario_kind::slowloris:
+      return "slowloris";
   }
   return "?";
 }

@@ -14,7 +14,7 @@
 namespace zp::bench {
 
 enum class target_kind { zoneproxy, forward };
-enum class scenario_kind { throughput, latency, handshakes, pairing, idle, churn };
+enum class scenario_kind { throughput, latency, handshakes, pairing, idle, churn, slowloris };
 
 /// Host and port of a flag like --endpoint 127.0.0.1:17486.
 struct host_port {
@@ -27,6 +27,7 @@ struct options {
   scenario_kind scenario = scenario_kind::throughput;
   host_port endpoint{"127.0.0.1", 17486};
   host_port module_server{"127.0.0.1", 17487};
+  host_port control{"127.0.0.1", 17488};  // slowloris: the operator's port
   std::string client_cert, client_key, ca;
   host_port connect;
   host_port backend_listen{"127.0.0.1", 17500};
@@ -51,6 +52,8 @@ struct options {
 /// The largest --count for idle: two sockets per session on each side, under the 20,000
 /// descriptors a process may open here (`ulimit -Hn`).
 inline constexpr unsigned k_max_idle_sessions = 8000;
+/// The largest --count for slowloris: one socket each, plus the measuring sessions.
+inline constexpr unsigned k_max_slow_connections = 9000;
 
 /// What parsing decided: run with these options, or exit now with a status (0 after
 /// --help, 2 on bad usage) after printing `message`.

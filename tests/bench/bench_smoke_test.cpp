@@ -176,6 +176,21 @@ TEST_F(BenchSmoke, ChurnOpensAndClosesEverySessionCleanly) {
   EXPECT_GT(metric(r, "bytes_verified"), 0);
 }
 
+TEST_F(BenchSmoke, SlowlorisMeasuresPairingAndTheOperatorWithAndWithoutTheAttack) {
+  auto r = bench("slowloris", {"--count", "200", "--duration", "1", "--control",
+                               "127.0.0.1:" + std::to_string(d_->provisioning_port())});
+  expect_clean(r, "slowloris", "zoneproxy");
+  for (const char* phase : {"baseline", "attack"}) {
+    const auto& m = r.report["metrics"][phase];
+    ASSERT_TRUE(m.is_object()) << r.output;
+    EXPECT_GT(m["pairs"].get<double>(), 0) << phase;
+    EXPECT_GT(m["status_probes"].get<double>(), 0) << phase;
+    EXPECT_EQ(m["pair_failures"].get<double>(), 0) << phase;
+    EXPECT_EQ(m["status_failures"].get<double>(), 0) << phase;
+  }
+  EXPECT_GT(r.report["metrics"]["attack"]["held_median"].get<double>(), 100) << r.output;
+}
+
 TEST_F(BenchSmoke, AStoppedProxyIsAnErrorRunExit1) {
   ASSERT_EQ(d_->stop(), 0);
   auto r = bench("latency", {"--duration", "1", "--connections", "1"});
