@@ -32,19 +32,19 @@ json certs_json(const std::string& pem) {
 json worker_json(const proxy::plane_stats::worker& w) {
   json out = {{"index", w.index}, {"live_sessions", w.live_sessions}, {"connections_in_setup", w.connections_in_setup}};
   for (const proxy::counter_def& d : proxy::k_counters) {
-    if (d.outer == nullptr) {
+    if (d.outer == proxy::dim::none) {
       out[std::string(d.key)] = w.get(d.id);
       continue;
     }
-    for (std::size_t o = 0; o < d.outer->size; ++o) {
-      json& at = out[std::string(d.outer->value_name(o))][std::string(d.key)];
-      if (d.inner == nullptr) {
+    for (std::size_t o = 0; o < proxy::size_of(d.outer); ++o) {
+      json& at = out[std::string(proxy::value_name(d.outer, o))][std::string(d.key)];
+      if (d.inner == proxy::dim::none) {
         at = w.get(d.id, o);
         continue;
       }
       at = json::object();
-      for (std::size_t i = 0; i < d.inner->size; ++i) {
-        if (auto v = w.get(d.id, o, i)) at[std::string(d.inner->value_name(i))] = v;
+      for (std::size_t i = 0; i < proxy::size_of(d.inner); ++i) {
+        if (auto v = w.get(d.id, o, i)) at[std::string(proxy::value_name(d.inner, i))] = v;
       }
     }
   }
@@ -83,11 +83,12 @@ json status_view(const proxy_facts& facts, const proxy::plane_stats& stats) {
   json sessions = json::object();
   for (const proxy::gauge_def& g : proxy::k_gauges) {
     json& at = sessions[std::string(g.key)];
-    if (g.outer == nullptr) {
+    if (g.outer == proxy::dim::none) {
       at = stats.get(g.id);
       continue;
     }
-    for (std::size_t o = 0; o < g.outer->size; ++o) at[std::string(g.outer->value_name(o))] = stats.get(g.id, o);
+    for (std::size_t o = 0; o < proxy::size_of(g.outer); ++o)
+      at[std::string(proxy::value_name(g.outer, o))] = stats.get(g.id, o);
   }
   return {{"state", facts.state},   {"version", ZONEPROXY_VERSION}, {"uptime_s", facts.uptime.count()},
           {"listeners", listeners}, {"sessions", sessions},         {"certificates", certificates_view(facts.config)}};

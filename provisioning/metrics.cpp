@@ -46,12 +46,14 @@ ClientMetric::Label label(std::string_view name, std::string_view value) {
 
 void add_counters(families& out, const proxy::plane_stats& stats) {
   for (const proxy::counter_def& d : proxy::k_counters) {
-    const std::size_t outer = d.outer ? d.outer->size : 1, inner = d.inner ? d.inner->size : 1;
+    const std::size_t outer = proxy::size_of(d.outer), inner = proxy::size_of(d.inner);
     for (std::size_t o = 0; o < outer; ++o) {
       for (std::size_t i = 0; i < inner; ++i) {
         std::vector<ClientMetric::Label> labels;
-        if (d.outer) labels.push_back(label(d.outer->label, d.outer->value_name(o)));
-        if (d.inner) labels.push_back(label(d.inner->label, d.inner->value_name(i)));
+        if (d.outer != proxy::dim::none)
+          labels.push_back(label(proxy::label_of(d.outer), proxy::value_name(d.outer, o)));
+        if (d.inner != proxy::dim::none)
+          labels.push_back(label(proxy::label_of(d.inner), proxy::value_name(d.inner, i)));
         if (!d.fixed_label.first.empty()) labels.push_back(label(d.fixed_label.first, d.fixed_label.second));
         out.add(d.name, d.help, MetricType::Counter, static_cast<double>(stats.total(d.id, o, i)), std::move(labels));
       }
@@ -81,13 +83,13 @@ void add_histograms(families& out, const proxy::plane_stats& stats) {
 
 void add_gauges(families& out, const proxy::plane_stats& stats) {
   for (const proxy::gauge_def& d : proxy::k_gauges) {
-    if (d.outer == nullptr) {
+    if (d.outer == proxy::dim::none) {
       out.add(d.name, d.help, MetricType::Gauge, static_cast<double>(stats.get(d.id)));
       continue;
     }
-    for (std::size_t o = 0; o < d.outer->size; ++o) {
+    for (std::size_t o = 0; o < proxy::size_of(d.outer); ++o) {
       out.add(d.name, d.help, MetricType::Gauge, static_cast<double>(stats.get(d.id, o)),
-              {label(d.outer->label, d.outer->value_name(o))});
+              {label(proxy::label_of(d.outer), proxy::value_name(d.outer, o))});
     }
   }
 }

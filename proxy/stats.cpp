@@ -50,6 +50,36 @@ std::string_view handshake_failure_name(handshake_failure f) {
   return f < handshake_failure::count ? k_handshake_failure_names[std::size_t(f)] : "unknown";
 }
 
+std::string_view label_of(dim d) {
+  switch (d) {
+    case dim::listener:
+      return "listener";
+    case dim::role:
+      return "role";
+    case dim::reject_reason:
+    case dim::handshake_failure:
+      return "reason";
+    case dim::none:
+      break;
+  }
+  return "";
+}
+
+std::string_view value_name(dim d, std::size_t i) {
+  switch (d) {
+    case dim::listener:
+    case dim::role:
+      return role_name(role(i));
+    case dim::reject_reason:
+      return reject_reason_name(reject_reason(i));
+    case dim::handshake_failure:
+      return handshake_failure_name(handshake_failure(i));
+    case dim::none:
+      break;
+  }
+  return "";
+}
+
 void worker_counters::observe(histogram_id h, double seconds) {
   histogram_cells& c = histograms_[std::size_t(h)];
   const auto it = std::lower_bound(k_histogram_bounds.begin(), k_histogram_bounds.end(), seconds);

@@ -64,18 +64,29 @@ enum class handshake_failure : std::uint8_t {
 };
 std::string_view handshake_failure_name(handshake_failure f);
 
-/// A label of a counter: its Prometheus name and the names of its values, by index.
-struct dimension {
-  std::string_view label;
-  std::size_t size;
-  std::string_view (*value_name)(std::size_t);
-};
-inline constexpr dimension k_by_listener{"listener", k_roles, [](std::size_t i) { return role_name(role(i)); }};
-inline constexpr dimension k_by_reject_reason{"reason", std::size_t(reject_reason::count),
-                                              [](std::size_t i) { return reject_reason_name(reject_reason(i)); }};
-inline constexpr dimension k_by_handshake_failure{"reason", std::size_t(handshake_failure::count), [](std::size_t i) {
-                                                    return handshake_failure_name(handshake_failure(i));
-                                                  }};
+/// A label of a statistic: what it ranges over. (An enum rather than pointers to
+/// descriptor objects: GCC's UBSan cannot evaluate pointer tests in constant expressions.)
+enum class dim : std::uint8_t { none, listener, role, reject_reason, handshake_failure };
+
+/// How many values a label has (1 for none).
+constexpr std::size_t size_of(dim d) {
+  switch (d) {
+    case dim::none:
+      return 1;
+    case dim::listener:
+    case dim::role:
+      return k_roles;
+    case dim::reject_reason:
+      return std::size_t(reject_reason::count);
+    case dim::handshake_failure:
+      return std::size_t(handshake_failure::count);
+  }
+  return 1;
+}
+/// The Prometheus label name ("listener", "role", "reason").
+std::string_view label_of(dim d);
+/// The name of value `i` of a label.
+std::string_view value_name(dim d, std::size_t i);
 
 /// The per-worker counters; the order is k_counters'.
 enum class counter : std::uint8_t {
@@ -100,25 +111,25 @@ struct counter_def {
   std::string_view key;
   std::string_view name;
   std::string_view help;
-  const dimension* outer = nullptr;
-  const dimension* inner = nullptr;
+  dim outer = dim::none;
+  dim inner = dim::none;
   std::pair<std::string_view, std::string_view> fixed_label{};
 };
 
 inline constexpr counter_def k_counters[] = {
     {counter::accepted, "accepted", "zoneproxy_connections_accepted_total", "TCP connections accepted, by listener.",
-     &k_by_listener},
+     dim::listener},
     {counter::accept_errors,
      "accept_errors",
      "zoneproxy_connections_rejected_total",
      "Connections turned away, by listener and reason (a PROTOCOL.md 3.4 code, or fd_exhausted when accept failed "
      "for lack of descriptors).",
-     &k_by_listener,
-     nullptr,
+     dim::listener,
+     dim::none,
      {"reason", "fd_exhausted"}},
-    {counter::rejected, "rejected", "zoneproxy_connections_rejected_total", "", &k_by_listener, &k_by_reject_reason},
+    {counter::rejected, "rejected", "zoneproxy_connections_rejected_total", "", dim::listener, dim::reject_reason},
     {counter::handshake_failures, "handshake_failures", "zoneproxy_tls_handshake_failures_total",
-     "TLS handshakes that failed, by listener and reason.", &k_by_listener, &k_by_handshake_failure},
+     "TLS handshakes that failed, by listener and reason.", dim::listener, dim::handshake_failure},
     {counter::sessions_paired, "sessions_paired", "zoneproxy_sessions_paired_total",
      "Sessions whose two halves were paired."},
     {counter::sessions_ended, "sessions_ended", "zoneproxy_sessions_ended_total", "Paired sessions that ended."},
@@ -128,23 +139,21 @@ inline constexpr counter_def k_counters[] = {
      "bytes_endpoint_to_module_server",
      "zoneproxy_relayed_bytes_total",
      "Bytes relayed, by direction.",
-     nullptr,
-     nullptr,
+     dim::none,
+     dim::none,
      {"direction", "endpoint_to_module_server"}},
     {counter::bytes_module_server_to_endpoint,
      "bytes_module_server_to_endpoint",
      "zoneproxy_relayed_bytes_total",
      "",
-     nullptr,
-     nullptr,
+     dim::none,
+     dim::none,
      {"direction", "module_server_to_endpoint"}},
 };
 static_assert(std::size(k_counters) == std::size_t(counter::count));
 
 /// Cells of one counter (one per combination of its dimensions' values).
-constexpr std::size_t cells_of(const counter_def& d) {
-  return (d.outer ? d.outer->size : 1) * (d.inner ? d.inner->size : 1);
-}
+constexpr std::size_t cells_of(const counter_def& d) { return size_of(d.outer) * size_of(d.inner); }
 /// Where a counter's cells begin in a worker's array.
 constexpr std::size_t first_cell(counter c) {
   std::size_t at = 0;
@@ -155,7 +164,7 @@ inline constexpr std::size_t k_counter_cells = first_cell(counter::count);
 /// The cell of a counter for an (outer, inner) value pair.
 constexpr std::size_t cell(counter c, std::size_t outer = 0, std::size_t inner = 0) {
   const counter_def& d = k_counters[std::size_t(c)];
-  return first_cell(c) + outer * (d.inner ? d.inner->size : 1) + inner;
+  return first_cell(c) + outer * size_of(d.inner) + inner;
 }
 
 /// Histograms (seconds), Prometheus-style fixed upper bounds.
@@ -183,13 +192,12 @@ struct gauge_def {
   std::string_view key;  // in /v1/status "sessions"
   std::string_view name;
   std::string_view help;
-  const dimension* outer = nullptr;
+  dim outer = dim::none;
 };
-inline constexpr dimension k_by_role{"role", k_roles, [](std::size_t i) { return role_name(role(i)); }};
 inline constexpr gauge_def k_gauges[] = {
     {gauge::sessions_active, "live", "zoneproxy_sessions_active", "Paired sessions relaying now."},
     {gauge::sessions_waiting, "waiting", "zoneproxy_sessions_waiting", "Halves waiting for their peer, by role.",
-     &k_by_role},
+     dim::role},
     {gauge::admitting, "admitting", "zoneproxy_connections_admitting",
      "Data-plane connections between accept and waiting or pairing (PROTOCOL.md 3.6)."},
     {gauge::early_data_bytes, "early_data_bytes", "zoneproxy_early_data_bytes",
@@ -199,7 +207,7 @@ static_assert(std::size(k_gauges) == std::size_t(gauge::count));
 /// Where a gauge's values sit in plane_stats::gauges, as cell() for counters.
 constexpr std::size_t gauge_cell(gauge g, std::size_t outer = 0) {
   std::size_t at = 0;
-  for (std::size_t i = 0; i < std::size_t(g); ++i) at += k_gauges[i].outer ? k_gauges[i].outer->size : 1;
+  for (std::size_t i = 0; i < std::size_t(g); ++i) at += size_of(k_gauges[i].outer);
   return at + outer;
 }
 inline constexpr std::size_t k_gauge_cells = gauge_cell(gauge::count);
