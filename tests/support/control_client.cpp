@@ -13,8 +13,8 @@
 #include <algorithm>
 #include <fstream>
 #include <random>
-#include <stdexcept>
 #include <sstream>
+#include <stdexcept>
 
 namespace zp::test {
 
