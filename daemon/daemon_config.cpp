@@ -1,14 +1,37 @@
 #include "daemon/daemon_config.hpp"
 
+#include "common/atomic_file.hpp"
 #include "common/log.hpp"
+#include "common/strings.hpp"
 
 #include <toml++/toml.h>
 #include <asio/ip/address.hpp>
-#include "common/strings.hpp"
 
 #include <sstream>
 
 namespace zp {
+namespace {
+
+// A key or value from the file, fit for a one-line error: control and non-ASCII bytes
+// become \xNN (a quoted TOML key may hold a newline).
+std::string printable(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u >= 0x7f || c == '\\') {
+      out += fmt::format("\\x{:02x}", u);
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// An integer node's value. Only for nodes that are integers: toml++'s value<int64_t>()
+// also converts floats, with undefined behaviour for ones out of range (found by fuzzing).
+std::int64_t integer_of(const toml::node& node) { return node.as_integer()->get(); }
+
+}  // namespace
 
 absl::Status set_bind(daemon_config& config, std::string_view value) {
   std::error_code ec;
@@ -51,17 +74,23 @@ absl::Status set_drain_timeout(daemon_config& config, std::int64_t seconds) {
 }
 
 absl::Status load_config_file(const std::filesystem::path& file, daemon_config& config) {
+  auto text = read_file(file, 1 << 20);
+  if (!text.ok()) return absl::InvalidArgumentError(str_cat("config ", file.string(), ": ", text.status().message()));
+  return parse_config_text(*text, file.string(), config);
+}
+
+absl::Status parse_config_text(std::string_view text, std::string_view name_for_errors, daemon_config& config) {
   auto prefixed = [&](const absl::Status& st) {
-    return absl::InvalidArgumentError(str_cat("config ", file.string(), ": ", st.message()));
+    return absl::InvalidArgumentError(str_cat("config ", printable(name_for_errors), ": ", st.message()));
   };
   toml::table table;
   try {
     // toml++ reports syntax errors by exception; this is start-up, not the data path.
-    table = toml::parse_file(file.string());
+    table = toml::parse(text, name_for_errors);
   } catch (const toml::parse_error& e) {
     const auto& where = e.source().begin;
-    return absl::InvalidArgumentError(
-        str_cat("config ", file.string(), ":", where.line, ":", where.column, ": ", e.description()));
+    return absl::InvalidArgumentError(str_cat("config ", printable(name_for_errors), ":", where.line, ":", where.column,
+                                              ": ", printable(e.description())));
   }
   for (const auto& entry : table) {
     // Named references, not a structured binding: clang 14 cannot capture those.
@@ -77,7 +106,7 @@ absl::Status load_config_file(const std::filesystem::path& file, daemon_config& 
         node.visit([&](const auto& v) { shown << v; });
       }
       return absl::InvalidArgumentError(
-          str_cat(name, ": invalid value \"", shown.str(), "\" (expected ", expected, ")"));
+          str_cat(printable(name), ": invalid value \"", printable(shown.str()), "\" (expected ", expected, ")"));
     };
     if (name == "state_dir") {
       auto v = node.value<std::string>();
@@ -89,19 +118,16 @@ absl::Status load_config_file(const std::filesystem::path& file, daemon_config& 
       auto v = node.value<std::string>();
       st = v ? set_bind(config, *v) : bad_type("an IP address string");
     } else if (name == "provisioning_port") {
-      auto v = node.value<std::int64_t>();
-      st = node.is_integer() ? set_port(config, *v) : bad_type("an integer");
+      st = node.is_integer() ? set_port(config, integer_of(node)) : bad_type("an integer");
     } else if (name == "workers") {
-      auto v = node.value<std::int64_t>();
-      st = node.is_integer() ? set_workers(config, *v) : bad_type("an integer");
+      st = node.is_integer() ? set_workers(config, integer_of(node)) : bad_type("an integer");
     } else if (name == "drain_timeout_s") {
-      auto v = node.value<std::int64_t>();
-      st = node.is_integer() ? set_drain_timeout(config, *v) : bad_type("an integer");
+      st = node.is_integer() ? set_drain_timeout(config, integer_of(node)) : bad_type("an integer");
     } else if (name == "log_level") {
       auto v = node.value<std::string>();
       st = v ? set_log_level(config, *v) : bad_type("trace|debug|info|warn|error");
     } else {
-      st = absl::InvalidArgumentError(str_cat("unknown key \"", name, "\""));
+      st = absl::InvalidArgumentError(str_cat("unknown key \"", printable(name), "\""));
     }
     if (!st.ok()) return prefixed(st);
   }

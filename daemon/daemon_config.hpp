@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace zp {
 
@@ -29,6 +30,8 @@ struct daemon_config {
 /// Reads a TOML file into `config`. Unknown keys and bad values fail with one line
 /// naming the file, the key and the value.
 absl::Status load_config_file(const std::filesystem::path& file, daemon_config& config);
+/// The same for TOML text; `name_for_errors` stands where the file name would.
+absl::Status parse_config_text(std::string_view text, std::string_view name_for_errors, daemon_config& config);
 
 /// Validators shared by the TOML loader and the command line; errors name key and value.
 absl::Status set_bind(daemon_config& config, std::string_view value);

@@ -116,7 +116,7 @@ build_fuzzers() {
 }
 
 # target:corpus-folder pairs of every libFuzzer target.
-fuzz_pairs=(hello_parser_fuzz:hello api_request_fuzz:api)
+fuzz_pairs=(hello_parser_fuzz:hello api_request_fuzz:api state_file_fuzz:state local_config_fuzz:config)
 fuzz_targets=("${fuzz_pairs[@]%%:*}")
 
 cmd_fuzz() {  # [target]: every target (or one) for ZP_FUZZ_SECONDS each
@@ -130,32 +130,42 @@ cmd_fuzz() {  # [target]: every target (or one) for ZP_FUZZ_SECONDS each
   return "$failed"
 }
 
+stage() {  # title: prints the time the previous stage took, then the title
+  [ -z "${stage_started:-}" ] || echo "   ($((SECONDS - stage_started)) s)"
+  stage_started=$SECONDS
+  echo "== $1"
+}
+
 cmd_test() {
   bash packaging/install-deps.sh
   local started=$SECONDS
-  echo "== lint: clang-format"
+  stage "lint: clang-format, include floors"
   bash packaging/lint.sh
-  echo "== build + tests (RelWithDebInfo, -Werror)"
+  stage "build + tests (RelWithDebInfo, -Werror)"
   configure_and_build build
   run_ctest build
-  echo "== build + tests under ASan+UBSan"
+  stage "chaos: 20 s of random sessions, resets and cuts; any lost or altered byte fails"
+  bash bench/own-daemon.sh --scenario chaos --rate 20 --duration 20 >/dev/null
+  stage "build + tests under ASan+UBSan"
   configure_and_build build-asan -DZONEPROXY_SANITIZE=address,undefined -DZONEPROXY_BENCH=OFF
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 run_ctest build-asan
-  echo "== concurrent tests under TSan"
-  # What the tsan label runs: the lock-free session table, and the data plane's rendezvous
-  # and relay tests (worker threads, pairs handed across workers). The slow-reader test is
-  # about memory bounds, not threads, and takes minutes under TSan: it runs in the other two.
+  stage "concurrent tests under TSan"
+  # What the tsan label runs: the lock-free session table, and the data plane's rendezvous,
+  # relay and fault-injection tests (worker threads, pairs handed across workers). The
+  # slow-reader test is about memory bounds, not threads, and takes minutes under TSan:
+  # it runs in the other two.
   cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DZONEPROXY_SANITIZE=thread \
     -DZONEPROXY_BENCH=OFF >/dev/null
   cmake --build build-tsan -j "$jobs" --target session_table_test session_table_stress_test rendezvous_test relay_test \
     fault_injection_test
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 run_ctest build-tsan -L tsan -E SlowReader
-  echo "== fuzzing (libFuzzer, clang, bounded)"
+  stage "fuzzing (libFuzzer, clang, ${ZP_FUZZ_SECONDS:-40} s per target; the seed corpus first)"
   build_fuzzers
   local pair
-  for pair in "${fuzz_pairs[@]}"; do run_fuzzer "${pair%%:*}" "${pair#*:}"; done
-  echo "== packaging: systemd unit, .deb (installed and purged as root), Windows service layer, MSI"
+  for pair in "${fuzz_pairs[@]}"; do ZP_FUZZ_SECONDS=${ZP_FUZZ_SECONDS:-40} run_fuzzer "${pair%%:*}" "${pair#*:}"; done
+  stage "packaging: systemd unit, .deb (installed and purged as root), Windows service layer, MSI"
   bash packaging/ci-packaging.sh
+  stage "done"
   echo "== all tests passed in $((SECONDS - started)) s"
 }
 

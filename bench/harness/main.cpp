@@ -93,6 +93,7 @@ steady_clock::time_point hard_deadline(const options& o) {
   // slowloris: two phases and a ramp of up to 10 s.
   const auto run = counted                                  ? count_budget(o)
                    : o.scenario == scenario_kind::slowloris ? 2 * o.duration() + std::chrono::seconds(10)
+                   : o.scenario == scenario_kind::chaos     ? o.duration() + std::chrono::seconds(60)
                                                             : o.duration();
   return steady_clock::now() + run + std::chrono::seconds(30);
 }
@@ -136,6 +137,9 @@ int run(const options& o) {
       break;
     case scenario_kind::slowloris:
       r = run_slowloris(c);
+      break;
+    case scenario_kind::chaos:
+      r = run_chaos(c);
       break;
   }
   (*t)->stop();

@@ -94,7 +94,7 @@ options resolve(CLI::App& app, const std::map<std::string, std::string>& v) {
     refuse("--target", value("--target"), "zoneproxy or forward");
   }
   if (!given("--scenario")) {
-    throw bad_usage{"--scenario: required (throughput|latency|handshakes|pairing|idle|churn|slowloris)"};
+    throw bad_usage{"--scenario: required (throughput|latency|handshakes|pairing|idle|churn|slowloris|chaos)"};
   }
   const std::string s = value("--scenario");
   const std::pair<const char*, scenario_kind> names[] = {{"throughput", scenario_kind::throughput},
@@ -103,7 +103,8 @@ options resolve(CLI::App& app, const std::map<std::string, std::string>& v) {
                                                          {"pairing", scenario_kind::pairing},
                                                          {"idle", scenario_kind::idle},
                                                          {"churn", scenario_kind::churn},
-                                                         {"slowloris", scenario_kind::slowloris}};
+                                                         {"slowloris", scenario_kind::slowloris},
+                                                         {"chaos", scenario_kind::chaos}};
   bool known = false;
   for (const auto& [name, kind] : names) {
     if (s == name) {
@@ -111,7 +112,7 @@ options resolve(CLI::App& app, const std::map<std::string, std::string>& v) {
       known = true;
     }
   }
-  if (!known) refuse("--scenario", s, "throughput|latency|handshakes|pairing|idle|churn|slowloris");
+  if (!known) refuse("--scenario", s, "throughput|latency|handshakes|pairing|idle|churn|slowloris|chaos");
 
   if (given("--endpoint")) o.endpoint = parse_host_port("--endpoint", value("--endpoint"));
   if (given("--module-server")) o.module_server = parse_host_port("--module-server", value("--module-server"));
@@ -166,8 +167,9 @@ options resolve(CLI::App& app, const std::map<std::string, std::string>& v) {
     if (o.client_cert.empty()) throw bad_usage{"--client-cert: required with --target zoneproxy"};
     if (o.client_key.empty()) throw bad_usage{"--client-key: required with --target zoneproxy"};
   } else {
-    if (o.scenario == scenario_kind::pairing || o.scenario == scenario_kind::slowloris) {
-      throw bad_usage{"--scenario: pairing and slowloris need --target zoneproxy"};
+    if (o.scenario == scenario_kind::pairing || o.scenario == scenario_kind::slowloris ||
+        o.scenario == scenario_kind::chaos) {
+      throw bad_usage{"--scenario: pairing, slowloris and chaos need --target zoneproxy"};
     }
     if (!given("--connect")) throw bad_usage{"--connect: required with --target forward"};
     if (o.backend_cert.empty()) throw bad_usage{"--backend-cert: required with --target forward"};
@@ -183,7 +185,7 @@ std::variant<options, parse_exit> parse_options(int argc, char** argv) {
   std::map<std::string, std::string> values;
   const std::pair<const char*, const char*> flags[] = {
       {"--target", "zoneproxy|forward"},
-      {"--scenario", "throughput|latency|handshakes|pairing|idle|churn|slowloris"},
+      {"--scenario", "throughput|latency|handshakes|pairing|idle|churn|slowloris|chaos"},
       {"--endpoint", "zoneproxy endpoint port HOST:PORT (default 127.0.0.1:17486)"},
       {"--module-server", "zoneproxy Module Server port HOST:PORT (default 127.0.0.1:17487)"},
       {"--control", "slowloris: the control API HOST:PORT the operator probes (default 127.0.0.1:17488)"},
@@ -204,7 +206,7 @@ std::variant<options, parse_exit> parse_options(int argc, char** argv) {
       {"--count",
        "pairing: pairs; idle: sessions; slowloris: slow connections (default 1000; idle max 8000, slowloris max "
        "9000)"},
-      {"--rate", "churn: new sessions per second (default 50)"},
+      {"--rate", "churn, chaos: new sessions per second (default 50)"},
       {"--threads", "harness I/O threads (default 2)"},
       {"--proxy-pid", "PID[,PID...] of the process(es) under test, for CPU s/GB and RSS"},
       {"--label", "free text copied into the JSON"},
@@ -244,6 +246,8 @@ const char* name_of(scenario_kind s) {
       return "churn";
     case scenario_kind::slowloris:
       return "slowloris";
+    case scenario_kind::chaos:
+      return "chaos";
   }
   return "?";
 }

@@ -14,7 +14,7 @@
 namespace zp::bench {
 
 enum class target_kind { zoneproxy, forward };
-enum class scenario_kind { throughput, latency, handshakes, pairing, idle, churn, slowloris };
+enum class scenario_kind { throughput, latency, handshakes, pairing, idle, churn, slowloris, chaos };
 
 /// Host and port of a flag like --endpoint 127.0.0.1:17486.
 struct host_port {

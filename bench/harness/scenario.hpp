@@ -39,6 +39,7 @@ scenario_result run_pairing(run_context& c);
 scenario_result run_idle(run_context& c);
 scenario_result run_churn(run_context& c);
 scenario_result run_slowloris(run_context& c);
+scenario_result run_chaos(run_context& c);
 
 /// Work in flight on the I/O threads, waited for by the main thread with a deadline.
 class tracker {

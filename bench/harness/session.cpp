@@ -216,6 +216,14 @@ void target::open_zoneproxy(asio::io_context& io, opened_handler done) {
   s->io = &io;
   s->a = std::make_unique<tls_conn>(io);
   s->b = std::make_unique<tls_conn>(io);
+  if (o_.scenario == scenario_kind::chaos) {
+    // Endpoints come from all over 127.0.0.0/8 (127.2.0.1 .. 127.2.255.254), as the
+    // internet's would, so per-source limits see many hosts.
+    thread_local std::mt19937 rng{std::random_device{}()};
+    const auto host = static_cast<std::uint16_t>(1 + rng() % 65534);
+    s->a->set_source(asio::ip::make_address_v4(
+        std::array<unsigned char, 4>{127, 2, static_cast<unsigned char>(host >> 8), static_cast<unsigned char>(host)}));
+  }
   op->s = s;
   auto timing = std::make_shared<open_timing>();
   timing->start = steady_clock::now();

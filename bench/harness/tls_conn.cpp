@@ -23,6 +23,15 @@ tls_conn::tls_conn(asio::io_context& io, zp::tls_socket::released&& from, std::s
     : io_(io), tcp_(io), tls_(std::make_unique<zp::tls_socket>(io, std::move(from))), leftover_(std::move(leftover)) {}
 
 void tls_conn::connect(const asio::ip::tcp::endpoint& to, SSL_CTX* ctx, done_handler h) {
+  if (source_) {
+    std::error_code ec;
+    tcp_.open(to.protocol(), ec);
+    if (!ec) tcp_.bind({*source_, 0}, ec);
+    if (ec) {
+      asio::post(io_, [h = std::move(h), ec] { h(ec); });
+      return;
+    }
+  }
   tcp_.async_connect(to, [this, ctx, h = std::move(h)](std::error_code ec) mutable {
     if (ec) {
       h(ec);

@@ -18,6 +18,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -42,6 +43,8 @@ class tls_conn {
   tls_conn(const tls_conn&) = delete;
   tls_conn& operator=(const tls_conn&) = delete;
 
+  /// Connect from this source address (e.g. one of 127.0.0.0/8) instead of the default.
+  void set_source(const asio::ip::address& source) { source_ = source; }
   /// TCP connect (TCP_NODELAY) and the TLS client handshake.
   void connect(const asio::ip::tcp::endpoint& to, SSL_CTX* ctx, done_handler h);
   /// The TLS server handshake of an accepted connection.
@@ -76,6 +79,7 @@ class tls_conn {
 
   asio::io_context& io_;
   asio::ip::tcp::socket tcp_;  // only while connecting
+  std::optional<asio::ip::address> source_;
   std::unique_ptr<zp::tls_socket> tls_;
   std::string leftover_;
   std::vector<char> scratch_;  // read_head / read_to_end

@@ -191,6 +191,16 @@ TEST_F(BenchSmoke, SlowlorisMeasuresPairingAndTheOperatorWithAndWithoutTheAttack
   EXPECT_GT(r.report["metrics"]["attack"]["held_median"].get<double>(), 100) << r.output;
 }
 
+TEST_F(BenchSmoke, ChaosVerifiesCleanSessionsAndTimesTheBrokenOnes) {
+  auto r = bench("chaos", {"--duration", "2", "--rate", "20"});
+  expect_clean(r, "chaos", "zoneproxy");
+  EXPECT_GT(metric(r, "sessions"), 20);
+  EXPECT_EQ(metric(r, "clean") + metric(r, "broken_on_purpose"), metric(r, "sessions"));
+  EXPECT_EQ(metric(r, "broken_closed_within_1s"), metric(r, "broken_on_purpose"));
+  EXPECT_EQ(metric(r, "lost_or_altered"), 0);
+  EXPECT_GT(metric(r, "bytes_verified"), 0);
+}
+
 TEST_F(BenchSmoke, AStoppedProxyIsAnErrorRunExit1) {
   ASSERT_EQ(d_->stop(), 0);
   auto r = bench("latency", {"--duration", "1", "--connections", "1"});

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Runs zoneproxy-bench against a zoneproxy of its own: starts build/bin/zoneproxy on a
+# temporary state dir and PKI, provisions it through zoneproxyctl (pinned), runs
+# `zoneproxy-bench --target zoneproxy` with the ports, certificates and PID filled in and
+# the rest of the arguments as given, prints the bench's JSON on stdout, and stops the
+# daemon by its PID. Loopback only; bounded by the bench's own deadlines. The figures of
+# RELIABILITY.md come from it, e.g.
+#
+#   bash bench/own-daemon.sh --scenario slowloris --count 8000 --duration 30
+#   bash bench/own-daemon.sh --scenario chaos --rate 40 --duration 20
+#
+# ZP_DAEMON_SAMPLES=FILE: also sample the daemon's RSS (KiB), descriptors and live
+# sessions every 10 s into FILE (the soak figure).
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+bin=${ZP_BIN_DIR:-$root/build/bin}
+tmp=$(mktemp -d)
+zp_pid=
+cleanup() {
+  [ -z "$zp_pid" ] || { kill -TERM "$zp_pid" 2>/dev/null || true; wait "$zp_pid" 2>/dev/null || true; }
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+free_ports() {  # n: distinct free TCP ports on 127.0.0.1
+  python3 - "$1" <<'EOF'
+import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks: s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+EOF
+}
+read -r prov_port ep_port ms_port <<<"$(free_ports 3)"
+bash "$root/certs/make-pki.sh" "$tmp/pki" bench >/dev/null
+"$bin/zoneproxy" run --state-dir "$tmp/state" --bind 127.0.0.1 --workers 2 --provisioning-port "$prov_port" \
+  --log-level warn 2>"$tmp/zoneproxy.log" &
+zp_pid=$!
+for _ in $(seq 1 100); do
+  [ -f "$tmp/state/identity/ecdsa.crt" ] && (exec 3<>"/dev/tcp/127.0.0.1/$prov_port") 2>/dev/null && break
+  sleep 0.1
+done
+pin=$(openssl x509 -in "$tmp/state/identity/ecdsa.crt" -pubkey -noout | openssl pkey -pubin -outform der |
+  sha256sum | cut -d' ' -f1)
+# The attack comes from many sources at 16 connections each: the per-source limits stay
+# at their defaults, and so do max_admitting (10000) and the anonymous 17488 limits.
+"$bin/zoneproxyctl" --proxy "127.0.0.1:$prov_port" --pin "$pin" --token-file "$tmp/state/bootstrap-token" provision \
+  --module-server-ca "$tmp/pki/ms-ca.crt" --zone-ca-cert "$tmp/pki/zone-ca.crt" --zone-ca-key "$tmp/pki/zone-ca.key" \
+  --cn zoneproxy-bench --ip 127.0.0.1 --endpoint-port "$ep_port" --module-server-port "$ms_port" >/dev/null
+sampler=
+if [ -n "${ZP_DAEMON_SAMPLES:-}" ]; then
+  (
+    echo "seconds rss_kib fds sessions"
+    start=$SECONDS
+    while kill -0 "$zp_pid" 2>/dev/null; do
+      rss=$(awk '/^VmRSS/ {print $2}' "/proc/$zp_pid/status" 2>/dev/null || echo 0)
+      fds=$(ls "/proc/$zp_pid/fd" 2>/dev/null | wc -l)
+      live=$("$bin/zoneproxyctl" --proxy "127.0.0.1:$prov_port" --cert "$tmp/pki/ms-client.crt" \
+        --key "$tmp/pki/ms-client.key" --json status 2>/dev/null | python3 -c \
+        'import json,sys; print(json.load(sys.stdin)["sessions"]["live"])' 2>/dev/null || echo -1)
+      echo "$((SECONDS - start)) $rss $fds $live"
+      sleep 10
+    done
+  ) >"$ZP_DAEMON_SAMPLES" &
+  sampler=$!
+fi
+rc=0
+"$bin/zoneproxy-bench" --target zoneproxy --endpoint "127.0.0.1:$ep_port" --module-server "127.0.0.1:$ms_port" \
+  --control "127.0.0.1:$prov_port" --client-cert "$tmp/pki/ms-client.crt" --client-key "$tmp/pki/ms-client.key" \
+  --proxy-pid "$zp_pid" --json "$@" || rc=$?
+[ -z "$sampler" ] || kill "$sampler" 2>/dev/null || true
+exit "$rc"
