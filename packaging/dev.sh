@@ -148,7 +148,8 @@ cmd_test() {
   bash bench/own-daemon.sh --scenario chaos --rate 20 --duration 20 >/dev/null
   stage "build + tests under ASan+UBSan"
   configure_and_build build-asan -DZONEPROXY_SANITIZE=address,undefined -DZONEPROXY_BENCH=OFF
-  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 run_ctest build-asan
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 run_ctest build-asan \
+    -LE kill9
   stage "concurrent tests under TSan"
   # What the tsan label runs: the lock-free session table, and the data plane's rendezvous,
   # relay and fault-injection tests (worker threads, pairs handed across workers). The
