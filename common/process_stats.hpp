@@ -11,5 +11,9 @@ std::uint64_t open_fd_count();
 std::uint64_t fd_limit();
 /// Resident set size in bytes.
 std::uint64_t resident_bytes();
+/// CPU time used (user + system), seconds.
+double cpu_seconds();
+/// When the process started, Unix time.
+double start_time_seconds();
 
 }  // namespace zp

@@ -265,13 +265,23 @@ std::string control_plane::metrics() {
   }
   in.state = state_name(state_);
   if (provisioned_) {
-    const auto& c = provisioned_->config.certificates;
-    for (auto [pem, name] : {std::pair{&c.rsa, "rsa"}, std::pair{&c.ecdsa, "ecdsa"}}) {
-      if (!*pem) continue;
-      auto chain = parse_certificates_pem(**pem);
-      if (chain.ok()) in.certificate_expiry.emplace_back(name, static_cast<double>(not_after(chain->front().get())));
+    const provision_request& r = provisioned_->config;
+    const std::pair<const std::optional<std::string>*, const char*> in_force[] = {
+        {&r.certificates.rsa, "rsa"}, {&r.certificates.ecdsa, "ecdsa"}, {&r.endpoint_client_ca, "endpoint_client_ca"}};
+    auto add = [&in](const std::string& pem, const char* use) {
+      auto certs = parse_certificates_pem(pem);
+      if (!certs.ok()) return;
+      for (auto& cert : *certs) {
+        in.certificates.push_back({use, subject_of(cert.get()), static_cast<double>(not_after(cert.get()))});
+      }
+    };
+    for (auto [pem, use] : in_force) {
+      if (*pem) add(**pem, use);
     }
+    add(r.module_server_ca, "module_server_ca");
+    in.settings = &r.settings;
   }
+  in.fd_reserve = plane_.fd_reserve();
   return render_metrics(in);
 }
 

@@ -2,6 +2,7 @@
 
 #include "provisioning/process_metrics.hpp"
 
+#include <openssl/crypto.h>
 #include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
 
@@ -65,12 +66,13 @@ void add_histograms(families& out, const proxy::plane_stats& stats) {
   for (const proxy::histogram_def& d : proxy::k_histograms) {
     ClientMetric m;
     std::uint64_t cumulative = 0;
-    for (std::size_t b = 0; b <= proxy::k_histogram_bounds.size(); ++b) {
+    for (std::size_t b = 0; b <= d.buckets; ++b) {
+      // The +Inf bucket is stored at index `d.buckets` (observe() puts anything above the
+      // last bound there).
       for (const auto& w : stats.workers) cumulative += w.histograms[std::size_t(d.id)].buckets[b];
       ClientMetric::Bucket bucket;
       bucket.cumulative_count = cumulative;
-      bucket.upper_bound =
-          b < proxy::k_histogram_bounds.size() ? proxy::k_histogram_bounds[b] : std::numeric_limits<double>::infinity();
+      bucket.upper_bound = b < d.buckets ? d.bounds[b] : std::numeric_limits<double>::infinity();
       m.histogram.bucket.push_back(bucket);
     }
     for (const auto& w : stats.workers) {
@@ -107,19 +109,48 @@ std::string render_metrics(const metrics_input& in) {
   }
   // Declared even with no sample, so the family is always there to alert on.
   out.get("zoneproxy_certificate_expiry_timestamp_seconds",
-          "notAfter of the provisioned data-plane certificates, by key type.", MetricType::Gauge);
-  for (const auto& [type, when] : in.certificate_expiry) {
-    out.add("zoneproxy_certificate_expiry_timestamp_seconds", "", MetricType::Gauge, when, {label("type", type)});
+          "notAfter of every certificate in force: the proxy's chains (use rsa, ecdsa) and the CAs it trusts.",
+          MetricType::Gauge);
+  for (const auto& c : in.certificates) {
+    out.add("zoneproxy_certificate_expiry_timestamp_seconds", "", MetricType::Gauge, c.not_after,
+            {label("use", c.use), label("subject", c.subject)});
   }
+  // Every limit as a gauge, so fullness is one division (sessions_active / max_sessions).
+  struct limit {
+    std::string_view name, help;
+    std::uint64_t proxy::session_settings::*field;
+  };
+  static constexpr limit k_limits[] = {
+      {"zoneproxy_max_sessions", "settings.max_sessions: live sessions allowed.",
+       &proxy::session_settings::max_sessions},
+      {"zoneproxy_max_pending", "settings.max_pending: waiting halves allowed.", &proxy::session_settings::max_pending},
+      {"zoneproxy_max_pending_per_source", "settings.max_pending_per_source.",
+       &proxy::session_settings::max_pending_per_source},
+      {"zoneproxy_max_admitting", "settings.max_admitting: connections before their hello.",
+       &proxy::session_settings::max_admitting},
+      {"zoneproxy_max_admitting_per_source", "settings.max_admitting_per_source.",
+       &proxy::session_settings::max_admitting_per_source},
+      {"zoneproxy_max_early_data_bytes", "settings.max_early_data_bytes, over all waiting halves.",
+       &proxy::session_settings::max_early_data_bytes},
+  };
+  for (const limit& l : k_limits) {
+    if (in.settings != nullptr) {
+      out.add(l.name, l.help, MetricType::Gauge, static_cast<double>(in.settings->*l.field));
+    }
+  }
+  out.add("zoneproxy_fd_reserve", "Descriptors kept for 17488 and second halves (PROTOCOL.md 3.6).", MetricType::Gauge,
+          static_cast<double>(in.fd_reserve));
   for (std::size_t r = 0; r < in.api_refused.size(); ++r) {
     out.add("zoneproxy_api_connections_refused_total",
             "17488 connections turned away or closed early, by reason (PROTOCOL.md 4.2).", MetricType::Counter,
             static_cast<double>(in.api_refused[r]), {label("reason", api_refusal_name(api_refusal(r)))});
   }
-  out.add("zoneproxy_build_info", "Always 1; the version is in the label.", MetricType::Gauge, 1,
-          {label("version", ZONEPROXY_VERSION)});
+  out.add("zoneproxy_build_info", "Always 1; version, git revision and OpenSSL version are in the labels.",
+          MetricType::Gauge, 1,
+          {label("version", ZONEPROXY_VERSION), label("revision", ZONEPROXY_GIT_REVISION),
+           label("openssl", OpenSSL_version(OPENSSL_VERSION_STRING))});
   for (const process_stat_def& d : k_process_stats) {
-    out.add(d.name, d.help, MetricType::Gauge, static_cast<double>(d.read()));
+    out.add(d.name, d.help, d.counter ? MetricType::Counter : MetricType::Gauge, d.read());
   }
   return prometheus::TextSerializer().Serialize(out.all());
 }

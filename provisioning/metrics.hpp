@@ -6,6 +6,7 @@
 // certificate expiry, the build) is declared here, once.
 
 #include "provisioning/api_server.hpp"
+#include "proxy/data_plane_config.hpp"
 #include "proxy/stats.hpp"
 
 #include <array>
@@ -16,10 +17,19 @@
 
 namespace zp::provisioning {
 
+/// A certificate in force, for its expiry gauge.
+struct certificate_expiry {
+  std::string use;  // rsa | ecdsa (the proxy's chains), module_server_ca, endpoint_client_ca
+  std::string subject;
+  double not_after = 0;  // unix time
+};
+
 struct metrics_input {
   const proxy::plane_stats* stats = nullptr;
-  std::string state;                                               // unprovisioned | provisioned | draining
-  std::vector<std::pair<std::string, double>> certificate_expiry;  // key type → unix time
+  std::string state;  // unprovisioned | provisioned | draining
+  std::vector<certificate_expiry> certificates;
+  const proxy::session_settings* settings = nullptr;  // in force; null while unprovisioned
+  std::uint64_t fd_reserve = 0;
   std::array<std::uint64_t, std::size_t(api_refusal::count)> api_refused{};
 };
 

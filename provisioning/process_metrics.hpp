@@ -8,18 +8,27 @@
 
 namespace zp::provisioning {
 
-/// One figure: where /v1/diagnostics puts it (`object`.`key`), its gauge in /metrics.
+/// One figure: where /v1/diagnostics puts it (`object`.`key`), and its metric in
+/// /metrics, under the standard names of Prometheus' process collector.
 struct process_stat_def {
   std::string_view object;
   std::string_view key;
   std::string_view name;
   std::string_view help;
-  std::uint64_t (*read)();
+  bool counter;
+  double (*read)();
 };
 inline constexpr process_stat_def k_process_stats[] = {
-    {"fds", "open", "zoneproxy_open_fds", "Open file descriptors.", &open_fd_count},
-    {"fds", "limit", "zoneproxy_max_fds", "The file descriptor limit in force.", &fd_limit},
-    {"memory", "rss_bytes", "zoneproxy_resident_memory_bytes", "Resident set size.", &resident_bytes},
+    {"fds", "open", "process_open_fds", "Number of open file descriptors.", false,
+     [] { return static_cast<double>(open_fd_count()); }},
+    {"fds", "limit", "process_max_fds", "Maximum number of open file descriptors.", false,
+     [] { return static_cast<double>(fd_limit()); }},
+    {"memory", "rss_bytes", "process_resident_memory_bytes", "Resident memory size in bytes.", false,
+     [] { return static_cast<double>(resident_bytes()); }},
+    {"process", "cpu_seconds", "process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", true,
+     &cpu_seconds},
+    {"process", "start_time_seconds", "process_start_time_seconds",
+     "Start time of the process since unix epoch in seconds.", false, &start_time_seconds},
 };
 
 }  // namespace zp::provisioning

@@ -62,6 +62,8 @@ class data_plane {
   std::size_t table_capacity() const { return shared_.table ? shared_.table->max_pending() : 0; }
   /// A snapshot of every statistic (proxy/stats.hpp), read without stopping anything.
   plane_stats stats() const;
+  /// The descriptor reserve of PROTOCOL.md 3.6 (0 before the first start).
+  std::uint64_t fd_reserve() const { return shared_.admit.fd_limit() > 0 ? shared_.admit.fd_reserve() : 0; }
   /// Connections (halves + sessions) still held by any worker.
   std::uint64_t held() const;
 

@@ -146,6 +146,12 @@ void half_connection::do_handshake() {
     return;
   }
   if (r.ec) return on_handshake_failed(r.ec);
+  shard_.counters().observe(histogram_id::handshake_duration,
+                            std::chrono::duration<double>(clock::now() - accepted_at_).count());
+  if (const std::size_t suite = suite_index(SSL_CIPHER_get_name(SSL_get_current_cipher(tls_.ssl())));
+      suite < std::size(k_suites)) {
+    shard_.counters().add(counter::handshakes, side_, suite);
+  }
   if (side_ == role::module_server) {
     if (X509* cert = tls_.peer_certificate()) cert_sha256_ = cert_sha256_hex(cert);
     // Revoked after the handshake's own check but before its end (PROTOCOL.md 4.2).

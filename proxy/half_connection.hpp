@@ -115,6 +115,7 @@ class half_connection : public deferred_deletion<half_connection> {
   std::string out_;              // the error response being written
   std::size_t out_off_ = 0;
   std::size_t lingered_ = 0;  // bytes discarded while lingering before close
+  const clock::time_point accepted_at_ = clock::now();
   clock::time_point hello_done_at_{};
   phase phase_ = phase::handshake;
   half_stream stream_ = half_stream::open;  // what the client did while waiting

@@ -50,6 +50,11 @@ std::string_view handshake_failure_name(handshake_failure f) {
   return f < handshake_failure::count ? k_handshake_failure_names[std::size_t(f)] : "unknown";
 }
 
+std::size_t suite_index(std::string_view openssl_name) {
+  return static_cast<std::size_t>(std::find(std::begin(k_suites), std::end(k_suites), openssl_name) -
+                                  std::begin(k_suites));
+}
+
 std::string_view label_of(dim d) {
   switch (d) {
     case dim::listener:
@@ -59,6 +64,8 @@ std::string_view label_of(dim d) {
     case dim::reject_reason:
     case dim::handshake_failure:
       return "reason";
+    case dim::suite:
+      return "suite";
     case dim::none:
       break;
   }
@@ -74,6 +81,8 @@ std::string_view value_name(dim d, std::size_t i) {
       return reject_reason_name(reject_reason(i));
     case dim::handshake_failure:
       return handshake_failure_name(handshake_failure(i));
+    case dim::suite:
+      return i < std::size(k_suites) ? k_suites[i] : "other";
     case dim::none:
       break;
   }
@@ -82,8 +91,9 @@ std::string_view value_name(dim d, std::size_t i) {
 
 void worker_counters::observe(histogram_id h, double seconds) {
   histogram_cells& c = histograms_[std::size_t(h)];
-  const auto it = std::lower_bound(k_histogram_bounds.begin(), k_histogram_bounds.end(), seconds);
-  c.buckets[static_cast<std::size_t>(it - k_histogram_bounds.begin())].add();
+  const histogram_def& d = k_histograms[std::size_t(h)];
+  const auto it = std::lower_bound(d.bounds.begin(), d.bounds.begin() + d.buckets, seconds);
+  c.buckets[static_cast<std::size_t>(it - d.bounds.begin())].add();
   c.count.add();
   c.sum_us.add(static_cast<std::uint64_t>(std::max(0.0, seconds) * 1e6));
 }

@@ -64,9 +64,15 @@ enum class handshake_failure : std::uint8_t {
 };
 std::string_view handshake_failure_name(handshake_failure f);
 
+/// The four suites of PROTOCOL.md 2, as a label of handshake counts (their key type is in
+/// the name). Index of a negotiated suite's OpenSSL name, or k_suites when unknown.
+inline constexpr std::string_view k_suites[] = {"ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
+                                                "ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-AES256-GCM-SHA384"};
+std::size_t suite_index(std::string_view openssl_name);
+
 /// A label of a statistic: what it ranges over. (An enum rather than pointers to
 /// descriptor objects: GCC's UBSan cannot evaluate pointer tests in constant expressions.)
-enum class dim : std::uint8_t { none, listener, role, reject_reason, handshake_failure };
+enum class dim : std::uint8_t { none, listener, role, reject_reason, handshake_failure, suite };
 
 /// How many values a label has (1 for none).
 constexpr std::size_t size_of(dim d) {
@@ -80,6 +86,8 @@ constexpr std::size_t size_of(dim d) {
       return std::size_t(reject_reason::count);
     case dim::handshake_failure:
       return std::size_t(handshake_failure::count);
+    case dim::suite:
+      return std::size(k_suites);
   }
   return 1;
 }
@@ -94,6 +102,7 @@ enum class counter : std::uint8_t {
   accept_errors,
   rejected,
   handshake_failures,
+  handshakes,
   sessions_paired,
   sessions_ended,
   sessions_migrated,
@@ -130,6 +139,9 @@ inline constexpr counter_def k_counters[] = {
     {counter::rejected, "rejected", "zoneproxy_connections_rejected_total", "", dim::listener, dim::reject_reason},
     {counter::handshake_failures, "handshake_failures", "zoneproxy_tls_handshake_failures_total",
      "TLS handshakes that failed, by listener and reason.", dim::listener, dim::handshake_failure},
+    {counter::handshakes, "handshakes", "zoneproxy_tls_handshakes_total",
+     "TLS handshakes completed, by listener and negotiated suite (which names the key type).", dim::listener,
+     dim::suite},
     {counter::sessions_paired, "sessions_paired", "zoneproxy_sessions_paired_total",
      "Sessions whose two halves were paired."},
     {counter::sessions_ended, "sessions_ended", "zoneproxy_sessions_ended_total", "Paired sessions that ended."},
@@ -167,23 +179,39 @@ constexpr std::size_t cell(counter c, std::size_t outer = 0, std::size_t inner =
   return first_cell(c) + outer * size_of(d.inner) + inner;
 }
 
-/// Histograms (seconds), Prometheus-style fixed upper bounds.
-enum class histogram_id : std::uint8_t { pairing_latency, session_duration, count };
+/// Histograms (seconds), Prometheus-style fixed upper bounds, each with buckets that fit
+/// what it measures (at most k_max_buckets finite bounds; unused ones are 0 and ignored).
+inline constexpr std::size_t k_max_buckets = 16;
+enum class histogram_id : std::uint8_t { handshake_duration, pairing_latency, session_duration, count };
 struct histogram_def {
   histogram_id id;
   std::string_view key;
   std::string_view name;
   std::string_view help;
+  std::size_t buckets;  // finite bounds in use
+  std::array<double, k_max_buckets> bounds;
 };
 inline constexpr histogram_def k_histograms[] = {
-    {histogram_id::pairing_latency, "pairing_latency", "zoneproxy_pairing_latency_seconds",
-     "From the second half's complete hello to both halves handed to the relay."},
-    {histogram_id::session_duration, "session_duration", "zoneproxy_session_duration_seconds",
-     "Lifetime of ended sessions."},
+    {histogram_id::handshake_duration,
+     "handshake_duration",
+     "zoneproxy_tls_handshake_duration_seconds",
+     "From accept to the end of a successful data-plane TLS handshake.",
+     12,
+     {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 5}},
+    {histogram_id::pairing_latency,
+     "pairing_latency",
+     "zoneproxy_pairing_latency_seconds",
+     "From the second half's complete hello to both halves handed to the relay.",
+     12,
+     {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1, 10}},
+    {histogram_id::session_duration,
+     "session_duration",
+     "zoneproxy_session_duration_seconds",
+     "Lifetime of ended sessions, from pairing to the end.",
+     12,
+     {1, 10, 60, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600, 86400, 3 * 86400, 7 * 86400}},
 };
 static_assert(std::size(k_histograms) == std::size_t(histogram_id::count));
-inline constexpr std::array<double, 14> k_histogram_bounds = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                                              0.025,  0.1,     1,      10,    60,     600,   3600};
 
 /// Plane-wide gauges (read at snapshot time, not counted by workers).
 enum class gauge : std::uint8_t { sessions_active, sessions_waiting, admitting, early_data_bytes, count };
@@ -214,7 +242,7 @@ inline constexpr std::size_t k_gauge_cells = gauge_cell(gauge::count);
 
 /// A histogram's values: per-bucket (not cumulative) counts, the last one +Inf.
 struct histogram_values {
-  std::array<std::uint64_t, k_histogram_bounds.size() + 1> buckets{};
+  std::array<std::uint64_t, k_max_buckets + 1> buckets{};  // [buckets] is +Inf
   std::uint64_t count = 0;
   double sum = 0;
 };
@@ -235,7 +263,7 @@ class worker_counters {
 
  private:
   struct histogram_cells {
-    std::array<single_writer_counter, k_histogram_bounds.size() + 1> buckets{};
+    std::array<single_writer_counter, k_max_buckets + 1> buckets{};
     single_writer_counter count;
     single_writer_counter sum_us;
   };
