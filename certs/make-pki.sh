@@ -6,6 +6,8 @@
 #   zone-ca.{key,crt}          zone CA that signs the proxy's certificates (sign-csr.sh)
 #   endpoint-ca.{key,crt}      endpoint CA (optional endpoint client auth, PROTOCOL.md 4.4)
 #   endpoint-client.{key,crt}  an endpoint client certificate, signed by endpoint-ca
+#   observer-ca.{key,crt}      read-only observers' CA (PROTOCOL.md 4.5)
+#   observer-client.{key,crt}  an observer (a Prometheus, a dashboard), signed by observer-ca
 # Keys are ECDSA P-256 (0600). These are for development and tests only: the names
 # say so, and the keys sit unencrypted on disk.
 #
@@ -50,5 +52,7 @@ make_leaf ms-client2 "zoneproxy $name Module Server client 2" ms-ca "$ext_client
 make_ca zone-ca "zoneproxy $name zone CA"
 make_ca endpoint-ca "zoneproxy $name endpoint CA"
 make_leaf endpoint-client "zoneproxy $name endpoint client" endpoint-ca "$ext_client"
+make_ca observer-ca "zoneproxy $name observer CA"
+make_leaf observer-client "zoneproxy $name observer" observer-ca "$ext_client"
 chmod 644 "$out"/*.crt
 echo "PKI ($name) written to $out"

@@ -160,7 +160,7 @@ class api_connection : public std::enable_shared_from_this<api_connection> {
     if (req.version_major != 1 || req.version_minor != 1) {
       return respond_and_close(http_error_response(400, "bad_request", "only HTTP/1.1 is supported"));
     }
-    api_request_context ctx{tls_.peer_certificate(), peer_};
+    api_request_context ctx{tls_.peer_certificate(), SSL_get_peer_cert_chain(tls_.ssl()), peer_};
     shared_->serving = this;
     api_response res = shared_->handler(req, ctx);
     shared_->serving = nullptr;

@@ -21,6 +21,8 @@ struct api_response {
 struct api_request_context {
   /// The verified client certificate's leaf, or null (not owned; valid during the call).
   X509* client_cert = nullptr;
+  /// The chain the client sent with it (not owned; may be null).
+  STACK_OF(X509) * client_chain = nullptr;
   std::string peer;  // "ip:port"
 };
 

@@ -100,12 +100,17 @@ absl::Status control_plane::restore() {
   }
   if (auto st = plane_.start(contexts->data_plane); !st.ok()) return st;
   api_ctx_.store(contexts->api);
+  operator_cas_ = contexts->operator_cas;
   state_ = state::provisioned;
   // A token left by a crash between the commit and its deletion dies now.
   if (auto st = store_.remove_bootstrap_token(); !st.ok()) return st;
   auto [ep, ms] = plane_.ports();
   spdlog::info("event=restored state=provisioned endpoint_port={} module_server_port={}", ep, ms);
   return absl::OkStatus();
+}
+
+bool control_plane::is_operator(X509* leaf, STACK_OF(X509) * chain) const {
+  return operator_cas_ && leaf != nullptr && chains_to(operator_cas_.get(), leaf, chain);
 }
 
 json control_plane::identity_json() const { return identity_view(state_name(state_), identity_); }
@@ -150,6 +155,7 @@ api_result<json> control_plane::provision(const json& body) {
   }
   token_.clear();
   api_ctx_.store(contexts->api);
+  operator_cas_ = contexts->operator_cas;
   state_ = state::provisioned;
   auto [ep, ms] = plane_.ports();
   spdlog::info("event=provisioned endpoint_port={} module_server_port={}", ep, ms);
@@ -185,6 +191,7 @@ api_result<json> control_plane::rotate(const json& body) {
   // New handshakes use the new certificates at once; live sessions keep their TLS.
   plane_.update(contexts->data_plane);
   api_ctx_.store(contexts->api);
+  operator_cas_ = contexts->operator_cas;
   spdlog::info("event=certificates_rotated");
   return json{{"certificates", certificates_view(config())}};
 }
@@ -242,6 +249,7 @@ api_result<json> control_plane::deprovision() {
   provisioned_.reset();
   token_ = std::move(*token);
   api_ctx_.store(*identity_ctx);
+  operator_cas_.reset();
   state_ = state::unprovisioned;
   // PROTOCOL.md 4.2: no certificate is trusted any more; the caller's own connection is
   // closed after this answer.

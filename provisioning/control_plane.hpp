@@ -62,6 +62,9 @@ class control_plane {
   std::shared_ptr<SSL_CTX> api_ctx() const { return api_ctx_.load(); }
   /// Whether a client certificate (SHA-256) is revoked now.
   bool is_revoked(const std::string& fingerprint) const { return trust_.is_revoked(fingerprint); }
+  /// Whether a trusted client certificate is an operator's (chains to the Module Server
+  /// CA: every right) rather than an observer's (PROTOCOL.md 4.5: read only).
+  bool is_operator(X509* leaf, STACK_OF(X509) * chain) const;
 
   state current() const { return state_; }
   static const char* state_name(state s);
@@ -111,6 +114,7 @@ class control_plane {
   std::string token_;
   api_server* api_ = nullptr;
   std::atomic<std::shared_ptr<SSL_CTX>> api_ctx_;
+  std::shared_ptr<X509_STORE> operator_cas_;  // set with api_ctx_ while provisioned
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 

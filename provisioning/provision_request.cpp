@@ -191,7 +191,7 @@ validated<proxy::session_settings> parse_settings(const json& s, std::string_vie
 validated<provision_request> parse_provision(const json& body, const validation_context& ctx) {
   if (auto e = unknown_fields(body, "",
                               {"module_server_ca", "endpoint_client_ca", "certificates", "endpoint_port",
-                               "module_server_port", "settings"})) {
+                               "module_server_port", "settings", "observer_ca"})) {
     return *e;
   }
   provision_request out;
@@ -204,6 +204,11 @@ validated<provision_request> parse_provision(const json& body, const validation_
     if (!ep->is_string()) return err("endpoint_client_ca", "must be a PEM string");
     out.endpoint_client_ca = ep->get<std::string>();
     if (auto e = check_ca_pem(*out.endpoint_client_ca, "endpoint_client_ca", ctx.now)) return *e;
+  }
+  if (auto ob = body.find("observer_ca"); ob != body.end() && !ob->is_null()) {
+    if (!ob->is_string()) return err("observer_ca", "must be a PEM string");
+    out.observer_ca = ob->get<std::string>();
+    if (auto e = check_ca_pem(*out.observer_ca, "observer_ca", ctx.now)) return *e;
   }
   auto certs = body.find("certificates");
   if (certs == body.end()) return err("certificates", "required");

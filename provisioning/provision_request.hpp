@@ -48,6 +48,7 @@ struct certificate_set {
 struct provision_request {
   std::string module_server_ca;                   // PEM, one or more CA certificates
   std::optional<std::string> endpoint_client_ca;  // PEM (PROTOCOL.md 4.4)
+  std::optional<std::string> observer_ca;         // PEM (PROTOCOL.md 4.5): read-only clients on 17488
   certificate_set certificates;
   std::uint16_t endpoint_port = 17486;
   std::uint16_t module_server_port = 17487;

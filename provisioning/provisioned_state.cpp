@@ -13,6 +13,7 @@ json to_json(const provisioned_state& s) {
           {"provisioned_at", s.provisioned_at},
           {"module_server_ca", c.module_server_ca},
           {"endpoint_client_ca", c.endpoint_client_ca ? json(*c.endpoint_client_ca) : json(nullptr)},
+          {"observer_ca", c.observer_ca ? json(*c.observer_ca) : json(nullptr)},
           {"certificates", certs},
           {"endpoint_port", c.endpoint_port},
           {"module_server_port", c.module_server_port},
@@ -32,6 +33,7 @@ absl::StatusOr<provisioned_state> provisioned_from_json(const json& j) {
   if (j.contains("endpoint_client_ca") && j["endpoint_client_ca"].is_string()) {
     c.endpoint_client_ca = j["endpoint_client_ca"].get<std::string>();
   }
+  if (j.contains("observer_ca") && j["observer_ca"].is_string()) c.observer_ca = j["observer_ca"].get<std::string>();
   if (!j.contains("certificates") || !j["certificates"].is_object()) return invalid_field("certificates", "missing");
   const json& certs = j["certificates"];
   if (certs.contains("rsa") && certs["rsa"].is_string()) c.certificates.rsa = certs["rsa"].get<std::string>();

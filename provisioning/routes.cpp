@@ -68,44 +68,45 @@ struct route {
   bool prefix = false;             // path is a prefix ("/v1/sessions/<id>")
   bool needs_provisioned = false;  // 409 wrong_state before provisioning
   bool takes_body = false;
+  bool read_only = false;  // observers may call it (PROTOCOL.md 4.5)
   api_response (*run)(control_plane& plane, std::string_view rest, const json& body);
 };
 
 const json k_no_body;
 
 constexpr route k_routes[] = {
-    {"GET", "/v1/identity", false, false, false,
+    {"GET", "/v1/identity", false, false, false, true,
      [](control_plane& p, std::string_view, const json&) { return ok(p.identity_json()); }},
-    {"POST", "/v1/csr", false, false, true,
+    {"POST", "/v1/csr", false, false, true, false,
      [](control_plane& p, std::string_view, const json& body) {
        auto csr = parse_csr(body);
        if (auto* e = std::get_if<field_error>(&csr))
          return error(400, "bad_request", str_cat(e->field, ": ", e->message));
        return answer(p.csr(std::get<csr_request>(csr)));
      }},
-    {"POST", "/v1/provision", false, false, true,
+    {"POST", "/v1/provision", false, false, true, false,
      [](control_plane& p, std::string_view, const json& body) { return answer(p.provision(body)); }},
-    {"GET", "/v1/status", false, true, false,
+    {"GET", "/v1/status", false, true, false, true,
      [](control_plane& p, std::string_view, const json&) { return ok(p.status()); }},
-    {"GET", "/v1/diagnostics", false, true, false,
+    {"GET", "/v1/diagnostics", false, true, false, true,
      [](control_plane& p, std::string_view, const json&) { return ok(p.diagnostics()); }},
-    {"GET", "/metrics", false, true, false,
+    {"GET", "/metrics", false, true, false, true,
      [](control_plane& p, std::string_view, const json&) {
        return api_response{200, p.metrics(), "text/plain; version=0.0.4; charset=utf-8"};
      }},
-    {"GET", "/v1/sessions", false, true, false,
+    {"GET", "/v1/sessions", false, true, false, true,
      [](control_plane& p, std::string_view, const json&) { return ok(p.sessions()); }},
-    {"DELETE", "/v1/sessions/", true, true, false,
+    {"DELETE", "/v1/sessions/", true, true, false, false,
      [](control_plane& p, std::string_view id, const json&) { return answer(p.kill(id)); }},
-    {"PUT", "/v1/certificates", false, true, true,
+    {"PUT", "/v1/certificates", false, true, true, false,
      [](control_plane& p, std::string_view, const json& body) { return answer(p.rotate(body)); }},
-    {"PUT", "/v1/settings", false, true, true,
+    {"PUT", "/v1/settings", false, true, true, false,
      [](control_plane& p, std::string_view, const json& body) { return answer(p.update_settings(body)); }},
-    {"GET", "/v1/trust", false, true, false,
+    {"GET", "/v1/trust", false, true, false, true,
      [](control_plane& p, std::string_view, const json&) { return ok(p.trust_json()); }},
-    {"POST", "/v1/trust/revoke", false, true, true,
+    {"POST", "/v1/trust/revoke", false, true, true, false,
      [](control_plane& p, std::string_view, const json& body) { return answer(p.revoke(body)); }},
-    {"POST", "/v1/deprovision", false, true, false,
+    {"POST", "/v1/deprovision", false, true, false, false,
      [](control_plane& p, std::string_view, const json&) {
        if (p.current() == control_plane::state::draining) return error(409, "wrong_state", "the proxy is draining");
        return answer(p.deprovision());
@@ -132,6 +133,11 @@ api_response routes::handle(const http_request& req, const api_request_context& 
   if (found == nullptr) return error(404, "not_found", "no such route");
   if (auto denied = authenticate(req, ctx, path == "/v1/identity")) return *denied;
   if (found->method != req.method) return error(405, "method_not_allowed", str_cat("use ", found->method));
+  // PROTOCOL.md 4.5: an observer's certificate reads, and changes nothing.
+  if (plane_.current() != control_plane::state::unprovisioned && !found->read_only &&
+      !plane_.is_operator(ctx.client_cert, ctx.client_chain)) {
+    return error(403, "forbidden", "an observer certificate may only use the read-only routes");
+  }
   if (found->needs_provisioned && plane_.current() == control_plane::state::unprovisioned) {
     return error(409, "wrong_state", "the proxy is not provisioned");
   }

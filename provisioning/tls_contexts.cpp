@@ -3,6 +3,8 @@
 #include "common/fingerprint.hpp"
 #include "common/pem.hpp"
 
+#include <openssl/x509v3.h>
+
 #include <utility>
 #include <vector>
 
@@ -51,9 +53,17 @@ absl::StatusOr<provisioned_contexts> build_provisioned_contexts(const provision_
   if (!ep_ctx.ok()) return ep_ctx.status();
   auto ms_ctx = make_server_ctx(ms);
   if (!ms_ctx.ok()) return ms_ctx.status();
-  // 17488: the same trust and revocation, but a client without a certificate finishes
-  // the handshake and is then closed unanswered by the routes (PROTOCOL.md 4.2).
+  // 17488: the same trust and revocation, plus the observers' CAs (PROTOCOL.md 4.5; never
+  // on 17487); a client without a certificate finishes the handshake and is then closed
+  // unanswered (4.2).
+  std::vector<x509_ptr> observer_cas;
+  if (req.observer_ca) {
+    auto parsed = parse_certificates_pem(*req.observer_ca);
+    if (!parsed.ok()) return parsed.status();
+    observer_cas = std::move(*parsed);
+  }
   server_tls_options api = ms;
+  for (auto& c : observer_cas) api.client_cas.push_back(c.get());
   api.client_cert_required = false;
   auto api_ctx = make_server_ctx(api);
   if (!api_ctx.ok()) return api_ctx.status();
@@ -66,7 +76,17 @@ absl::StatusOr<provisioned_contexts> build_provisioned_contexts(const provision_
   cfg->is_revoked = [revoked](const std::string& fingerprint) { return revoked->contains(fingerprint); };
   cfg->endpoint_ctx = shared(std::move(*ep_ctx));
   cfg->module_server_ctx = shared(std::move(*ms_ctx));
-  return provisioned_contexts{std::move(cfg), shared(std::move(*api_ctx))};
+  std::shared_ptr<X509_STORE> operators(X509_STORE_new(), X509_STORE_free);
+  X509_STORE_set_flags(operators.get(), X509_V_FLAG_PARTIAL_CHAIN);  // as in the handshake
+  for (auto& c : *ms_cas) X509_STORE_add_cert(operators.get(), c.get());
+  return provisioned_contexts{std::move(cfg), shared(std::move(*api_ctx)), std::move(operators)};
+}
+
+bool chains_to(X509_STORE* cas, X509* leaf, STACK_OF(X509) * chain) {
+  std::unique_ptr<X509_STORE_CTX, decltype(&X509_STORE_CTX_free)> ctx(X509_STORE_CTX_new(), X509_STORE_CTX_free);
+  if (!ctx || X509_STORE_CTX_init(ctx.get(), cas, leaf, chain) != 1) return false;
+  X509_STORE_CTX_set_purpose(ctx.get(), X509_PURPOSE_SSL_CLIENT);
+  return X509_verify_cert(ctx.get()) == 1;
 }
 
 absl::StatusOr<std::shared_ptr<SSL_CTX>> build_identity_context(const identity& id) {

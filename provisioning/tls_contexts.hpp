@@ -26,11 +26,16 @@ struct local_settings {
   std::chrono::seconds drain_timeout{30};
 };
 
-/// A provisioned state's data-plane configuration and 17488's context.
+/// A provisioned state's data-plane configuration and 17488's context, and the Module
+/// Server CAs alone, which tell an operator's certificate from an observer's (4.5).
 struct provisioned_contexts {
   std::shared_ptr<const proxy::data_plane_config> data_plane;
   std::shared_ptr<SSL_CTX> api;
+  std::shared_ptr<X509_STORE> operator_cas;
 };
+
+/// Whether `leaf` (with the chain its client sent) chains to a CA of `cas`.
+bool chains_to(X509_STORE* cas, X509* leaf, STACK_OF(X509) * chain);
 
 /// Builds both; an error names what could not be used (a certificate that does not parse).
 absl::StatusOr<provisioned_contexts> build_provisioned_contexts(const provision_request& req,

@@ -193,7 +193,7 @@ int main(int argc, char** argv) {
 
   app.add_subcommand("identity", "State, version and identity fingerprints");
   auto* prov = app.add_subcommand("provision", "CSR → sign with the zone CA → provision, in one step");
-  std::string ms_ca, ep_ca, zone_cert, zone_key, cn = "zoneproxy";
+  std::string ms_ca, ep_ca, observer_ca, zone_cert, zone_key, cn = "zoneproxy";
   std::vector<std::string> dns, ips, settings;
   int days = 397, ep_port = 17486, ms_port = 17487;
   prov->add_option("--module-server-ca", ms_ca, "Module Server CA certificate(s) (PEM)")->required();
@@ -208,6 +208,7 @@ int main(int argc, char** argv) {
   };
   add_signing_options(prov);
   prov->add_option("--endpoint-ca", ep_ca, "Require endpoint client certificates from this CA (PEM)");
+  prov->add_option("--observer-ca", observer_ca, "CA of read-only clients (monitoring) on 17488 (PEM)");
   prov->add_option("--endpoint-port", ep_port, "Endpoint port (default 17486)");
   prov->add_option("--module-server-port", ms_port, "Module Server port (default 17487)");
   prov->add_option("--set", settings, "A setting, key=value (e.g. pair_timeout_s=30); repeatable");
@@ -247,6 +248,7 @@ int main(int argc, char** argv) {
                  {"endpoint_port", ep_port},
                  {"module_server_port", ms_port}};
     if (!ep_ca.empty()) body["endpoint_client_ca"] = read_or_die(ep_ca, "--endpoint-ca");
+    if (!observer_ca.empty()) body["observer_ca"] = read_or_die(observer_ca, "--observer-ca");
     if (!settings.empty()) {
       body["settings"] = parse_settings(settings, rc);
       if (body["settings"].is_null()) return rc;
