@@ -5,6 +5,7 @@
 #include "daemon/service_notifier.hpp"
 #include "provisioning/api_server.hpp"
 #include "provisioning/control_plane.hpp"
+#include "provisioning/metrics_listener.hpp"
 #include "provisioning/routes.hpp"
 #include "provisioning/state_store.hpp"
 #include "proxy/data_plane.hpp"
@@ -126,6 +127,14 @@ absl::Status run_daemon(const daemon_config& config) {
   auto bound = api.listen({bind_address, config.provisioning_port});
   if (!bound.ok()) return bound.status();
   control_plane.set_provisioning_port(bound->port());
+  provisioning::metrics_listener metrics(control, [&] { return control_plane.metrics(); });
+  auto metrics_at = metrics_endpoint(config);
+  if (!metrics_at.ok()) return metrics_at.status();
+  if (*metrics_at) {
+    auto served = metrics.listen({asio::ip::make_address((*metrics_at)->first), (*metrics_at)->second});
+    if (!served.ok()) return served.status();
+    spdlog::info("event=listening listener=metrics addr={}:{}", served->address().to_string(), served->port());
+  }
   spdlog::info("event=listening listener=provisioning addr={}:{} workers={} fd_limit={}", bound->address().to_string(),
                bound->port(), config.workers, fd_limit);
   if (plane.running()) {
@@ -153,6 +162,7 @@ absl::Status run_daemon(const daemon_config& config) {
       watchdog.cancel();
       signals.cancel();
       api.stop();
+      metrics.stop();
     });
   };
   std::function<void(std::error_code, int)> on_signal = [&](std::error_code wait_ec, int signo) {

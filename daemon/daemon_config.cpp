@@ -3,6 +3,7 @@
 #include "common/atomic_file.hpp"
 #include "common/log.hpp"
 #include "common/strings.hpp"
+#include "provisioning/metrics_listener.hpp"
 
 #include <toml++/toml.h>
 #include <asio/ip/address.hpp>
@@ -73,6 +74,42 @@ absl::Status set_drain_timeout(daemon_config& config, std::int64_t seconds) {
   return absl::OkStatus();
 }
 
+absl::Status set_metrics_listen(daemon_config& config, std::string_view value) {
+  // The form only: whether the address may be used depends on metrics_listen_public,
+  // which may come later (metrics_endpoint() decides once everything is read).
+  daemon_config probe;
+  probe.metrics_listen = std::string(value);
+  probe.metrics_listen_public = true;
+  if (auto ep = metrics_endpoint(probe); !ep.ok()) return ep.status();
+  config.metrics_listen = probe.metrics_listen;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<std::pair<std::string, std::uint16_t>>> metrics_endpoint(const daemon_config& config) {
+  if (config.metrics_listen.empty()) return std::nullopt;
+  auto bad = [&](std::string_view why) {
+    return absl::InvalidArgumentError(
+        str_cat("metrics_listen: invalid value \"", printable(config.metrics_listen), "\" (", why, ")"));
+  };
+  const std::string& v = config.metrics_listen;
+  const auto colon = v.rfind(':');
+  if (colon == std::string::npos) return bad("expected ADDR:PORT");
+  std::string host = v.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  std::error_code ec;
+  const auto address = asio::ip::make_address(host, ec);
+  if (ec) return bad("expected ADDR:PORT with an IP address");
+  const std::string port_text = v.substr(colon + 1);
+  if (port_text.empty() || port_text.size() > 5 || port_text.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoul(port_text) > 65535) {
+    return bad("expected a port 0..65535");
+  }
+  if (!config.metrics_listen_public && !provisioning::is_local_or_private(address)) {
+    return bad("not a loopback or private address; set metrics_listen_public = true to serve metrics there");
+  }
+  return std::make_pair(address.to_string(), static_cast<std::uint16_t>(std::stoul(port_text)));
+}
+
 absl::Status load_config_file(const std::filesystem::path& file, daemon_config& config) {
   auto text = read_file(file, 1 << 20);
   if (!text.ok()) return absl::InvalidArgumentError(str_cat("config ", file.string(), ": ", text.status().message()));
@@ -123,6 +160,16 @@ absl::Status parse_config_text(std::string_view text, std::string_view name_for_
       st = node.is_integer() ? set_workers(config, integer_of(node)) : bad_type("an integer");
     } else if (name == "drain_timeout_s") {
       st = node.is_integer() ? set_drain_timeout(config, integer_of(node)) : bad_type("an integer");
+    } else if (name == "metrics_listen") {
+      auto v = node.value<std::string>();
+      st = v ? set_metrics_listen(config, *v) : bad_type("an ADDR:PORT string");
+    } else if (name == "metrics_listen_public") {
+      auto v = node.value<bool>();
+      if (v) {
+        config.metrics_listen_public = *v;
+      } else {
+        st = bad_type("true or false");
+      }
     } else if (name == "log_level") {
       auto v = node.value<std::string>();
       st = v ? set_log_level(config, *v) : bad_type("trace|debug|info|warn|error");

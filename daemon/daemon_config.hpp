@@ -4,6 +4,7 @@
 // Module Server sets arrives through provisioning instead.
 
 #include <absl/status/status.h>
+#include <absl/status/statusor.h>
 #include <spdlog/common.h>
 
 #include <chrono>
@@ -12,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace zp {
 
@@ -25,6 +27,10 @@ struct daemon_config {
   spdlog::level::level_enum log_level = spdlog::level::info;
   /// How long live sessions may run on after SIGTERM (PROTOCOL.md 3.5).
   std::chrono::seconds drain_timeout{30};
+  /// Plain-HTTP GET /metrics on this address ("ADDR:PORT"), or off when empty; only on a
+  /// loopback or private address unless metrics_listen_public.
+  std::string metrics_listen;
+  bool metrics_listen_public = false;
 };
 
 /// Reads a TOML file into `config`. Unknown keys and bad values fail with one line
@@ -39,6 +45,9 @@ absl::Status set_port(daemon_config& config, std::int64_t value);
 absl::Status set_workers(daemon_config& config, std::int64_t value);
 absl::Status set_log_level(daemon_config& config, std::string_view value);
 absl::Status set_drain_timeout(daemon_config& config, std::int64_t seconds);
+absl::Status set_metrics_listen(daemon_config& config, std::string_view value);
+/// The metrics listener's address, checked against metrics_listen_public; nullopt when off.
+absl::StatusOr<std::optional<std::pair<std::string, std::uint16_t>>> metrics_endpoint(const daemon_config& config);
 
 /// Upper bound on --workers; far above any core count this runs on.
 inline constexpr unsigned k_max_workers = 256;

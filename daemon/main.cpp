@@ -117,6 +117,10 @@ int main(int argc, char** argv) {
   auto* o_level = run->add_option("--log-level", log_level, "trace|debug|info|warn|error (default info)");
   auto* o_drain =
       run->add_option("--drain-timeout", drain, "Seconds live sessions may run on after SIGTERM (default 30)");
+  std::string metrics_listen;
+  auto* o_metrics = run->add_option("--metrics-listen", metrics_listen,
+                                    "Serve GET /metrics in plain HTTP on ADDR:PORT (loopback or private only, unless "
+                                    "metrics_listen_public = true in the config)");
 
   try {
     app.parse(argc, argv);
@@ -139,6 +143,8 @@ int main(int argc, char** argv) {
   if (st.ok() && o_workers->count() > 0) st = zp::set_workers(config, workers);
   if (st.ok() && o_level->count() > 0) st = zp::set_log_level(config, log_level);
   if (st.ok() && o_drain->count() > 0) st = zp::set_drain_timeout(config, drain);
+  if (st.ok() && o_metrics->count() > 0) st = zp::set_metrics_listen(config, metrics_listen);
+  if (st.ok()) st = zp::metrics_endpoint(config).status();
   if (!st.ok()) return fail(zp::message_of(st), 2);
   default_workers(config);
 
