@@ -95,7 +95,8 @@ deb=$(ls "$build"/zoneproxy_"$version"_*.deb)
 echo "built $(basename "$deb")"
 contents=$(dpkg-deb -c "$deb")
 for f in ./usr/bin/zoneproxy ./usr/bin/zoneproxyctl ./usr/lib/systemd/system/zoneproxy.service \
-  ./usr/lib/sysusers.d/zoneproxy.conf ./etc/zoneproxy/zoneproxy.toml ./usr/share/doc/zoneproxy/README.md; do
+  ./usr/lib/sysusers.d/zoneproxy.conf ./etc/zoneproxy/zoneproxy.toml ./usr/share/doc/zoneproxy/README.md \
+  ./usr/share/zoneproxy/monitoring/zoneproxy.rules.yml ./usr/share/zoneproxy/monitoring/zoneproxy-dashboard.json; do
   check "package holds $f" lists "$contents" "$f"
 done
 check "no state dir in the package (postinst makes it)" lacks "$contents" " ./var/lib"
