@@ -2,18 +2,45 @@
 
 #include "common/strings.hpp"
 
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
+
+#include <cstdlib>
+#include <memory>
 
 #include <utility>
 
 namespace zp::log {
+
+namespace {
+
+// `%*`: the syslog priority of the line's level, as a "<N>" prefix journald reads
+// (SyslogLevelPrefix=, sd-daemon(3)), so `journalctl -p warning` selects by level.
+class syslog_priority final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
+    static constexpr char k_priority[] = {'7', '7', '6', '4', '3', '2', '6'};  // trace..critical, off
+    const char line[] = {'<', k_priority[static_cast<int>(msg.level)], '>'};
+    dest.append(line, line + sizeof line);
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<syslog_priority>(); }
+};
+
+}  // namespace
 
 void init(spdlog::level::level_enum level) {
   auto logger = spdlog::get("zoneproxy");
   if (!logger) {
     // The mutex-protected sink: workers log from several threads.
     logger = spdlog::stderr_logger_mt("zoneproxy");
-    logger->set_pattern("ts=%Y-%m-%dT%H:%M:%S.%eZ level=%l %v", spdlog::pattern_time_type::utc);
+    // Under systemd, stderr is a journal stream (JOURNAL_STREAM is set): prefix the
+    // priority. Elsewhere (a terminal, a file) the line stays plain.
+    const char* stream = std::getenv("JOURNAL_STREAM");
+    const bool journal = stream != nullptr && *stream != '\0';
+    auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
+    formatter->add_flag<syslog_priority>('*').set_pattern(journal ? "%*ts=%Y-%m-%dT%H:%M:%S.%eZ level=%l %v"
+                                                                  : "ts=%Y-%m-%dT%H:%M:%S.%eZ level=%l %v");
+    logger->set_formatter(std::move(formatter));
     logger->flush_on(spdlog::level::trace);
     spdlog::set_default_logger(logger);
   }

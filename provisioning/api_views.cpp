@@ -32,8 +32,15 @@ json certs_json(const std::string& pem) {
 json worker_json(const proxy::plane_stats::worker& w) {
   json out = {{"index", w.index}, {"live_sessions", w.live_sessions}, {"connections_in_setup", w.connections_in_setup}};
   for (const proxy::counter_def& d : proxy::k_counters) {
-    if (d.outer == proxy::dim::none) {
+    if (d.outer == proxy::dim::none && d.inner == proxy::dim::none) {
       out[std::string(d.key)] = w.get(d.id);
+      continue;
+    }
+    if (d.outer == proxy::dim::none) {  // an object of the inner dimension's non-zero values
+      json& at = out[std::string(d.key)] = json::object();
+      for (std::size_t i = 0; i < proxy::size_of(d.inner); ++i) {
+        if (auto v = w.get(d.id, 0, i)) at[std::string(proxy::value_name(d.inner, i))] = v;
+      }
       continue;
     }
     for (std::size_t o = 0; o < proxy::size_of(d.outer); ++o) {

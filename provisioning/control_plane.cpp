@@ -109,6 +109,11 @@ absl::Status control_plane::restore() {
   return absl::OkStatus();
 }
 
+void control_plane::audit(const audit_actor& who, std::string_view action, std::string_view details) const {
+  spdlog::info("event=audit action={} client_subject={} client_sha256={} peer={} {}", action, log::q(who.subject),
+               who.sha256.empty() ? "-" : who.sha256, who.peer, details);
+}
+
 bool control_plane::is_operator(X509* leaf, STACK_OF(X509) * chain) const {
   return operator_cas_ && leaf != nullptr && chains_to(operator_cas_.get(), leaf, chain);
 }
@@ -129,7 +134,7 @@ api_result<json> control_plane::csr(const csr_request& req) const {
   return out;
 }
 
-api_result<json> control_plane::provision(const json& body) {
+api_result<json> control_plane::provision(const json& body, const audit_actor& who) {
   if (state_ != state::unprovisioned) return wrong_state("already provisioned (deprovision first)");
   auto parsed = parse_provision(body, validation());
   if (auto* e = std::get_if<field_error>(&parsed)) return bad_request(*e);
@@ -158,7 +163,7 @@ api_result<json> control_plane::provision(const json& body) {
   operator_cas_ = contexts->operator_cas;
   state_ = state::provisioned;
   auto [ep, ms] = plane_.ports();
-  spdlog::info("event=provisioned endpoint_port={} module_server_port={}", ep, ms);
+  audit(who, "provisioned", str_cat("endpoint_port=", ep, " module_server_port=", ms));
   return status();
 }
 
@@ -171,15 +176,15 @@ json control_plane::diagnostics() {
 
 json control_plane::sessions() { return sessions_view(plane_.list_sessions()); }
 
-api_result<bool> control_plane::kill(std::string_view id) {
+api_result<bool> control_plane::kill(std::string_view id, const audit_actor& who) {
   auto sid = proxy::session_id::parse(id);
   if (!sid) return api_error{400, "bad_request", "id: expected 32 lowercase hex characters"};
   if (!plane_.kill(*sid)) return api_error{404, "not_found", "no live or waiting session with that id"};
-  spdlog::info("event=session_killed session={}", sid->prefix());
+  audit(who, "session_killed", str_cat("session=", sid->prefix()));
   return true;
 }
 
-api_result<json> control_plane::rotate(const json& body) {
+api_result<json> control_plane::rotate(const json& body, const audit_actor& who) {
   auto parsed = parse_certificates(body, "certificates", validation());
   if (auto* e = std::get_if<field_error>(&parsed)) return bad_request(*e);
   provisioned_state next = *provisioned_;
@@ -192,11 +197,16 @@ api_result<json> control_plane::rotate(const json& body) {
   plane_.update(contexts->data_plane);
   api_ctx_.store(contexts->api);
   operator_cas_ = contexts->operator_cas;
-  spdlog::info("event=certificates_rotated");
+  std::string leaves;
+  const json certificates = certificates_view(config());
+  for (const auto& [type, chain] : certificates.items()) {
+    if (!chain.empty()) str_append(leaves, leaves.empty() ? "" : " ", type, "_sha256=", chain[0].value("sha256", ""));
+  }
+  audit(who, "certificates_rotated", leaves);
   return json{{"certificates", certificates_view(config())}};
 }
 
-api_result<json> control_plane::update_settings(const json& body) {
+api_result<json> control_plane::update_settings(const json& body, const audit_actor& who) {
   auto parsed = parse_settings(body, "settings", provisioned_->config.settings);
   if (auto* e = std::get_if<field_error>(&parsed)) return bad_request(*e);
   provisioned_state next = *provisioned_;
@@ -204,16 +214,23 @@ api_result<json> control_plane::update_settings(const json& body) {
   auto current = plane_.config();
   auto cfg = std::make_shared<proxy::data_plane_config>(*current);
   cfg->settings = next.config.settings;
+  // What changed, old and new, for the audit line.
+  std::string changes;
+  const json before = settings_to_json(provisioned_->config.settings), after = settings_to_json(cfg->settings);
+  for (const auto& [key, value] : after.items()) {
+    if (before.value(key, json()) != value)
+      str_append(changes, changes.empty() ? "" : " ", key, "=", before[key].dump(), "->", value.dump());
+  }
   if (auto st = store_.save_provisioned(next); !st.ok()) return internal(st);
   provisioned_ = std::move(next);
   plane_.update(cfg);
-  spdlog::info("event=settings_changed");
+  audit(who, "settings_changed", changes.empty() ? "none" : changes);
   return json{{"settings", settings_to_json(provisioned_->config.settings)}};
 }
 
 json control_plane::trust_json() const { return trust_view(trust_.state(), config()); }
 
-api_result<json> control_plane::revoke(const json& body) {
+api_result<json> control_plane::revoke(const json& body, const audit_actor& who) {
   auto parsed = parse_fingerprint(body);
   if (auto* e = std::get_if<field_error>(&parsed)) return bad_request(*e);
   const std::string fp = std::get<std::string>(parsed);
@@ -225,11 +242,11 @@ api_result<json> control_plane::revoke(const json& body) {
   const std::size_t closed = plane_.running() ? plane_.close_revoked(fp) : 0;
   // PROTOCOL.md 4.2: also 17488 connections of that certificate, idle or not.
   if (api_ != nullptr) api_->close_untrusted([&](X509* cert) { return cert_sha256_hex(cert) != fp; });
-  spdlog::info("event=certificate_revoked fingerprint={} sessions_closed={}", fp, closed);
+  audit(who, "certificate_revoked", str_cat("fingerprint=", fp, " sessions_closed=", closed));
   return json{{"revoked", fp}, {"sessions_closed", closed}};
 }
 
-api_result<json> control_plane::deprovision() {
+api_result<json> control_plane::deprovision(const audit_actor& who) {
   // A transaction: everything that can fail is prepared first, then provisioned.json goes
   // (the commit point), then the rest cannot fail. A failure before the commit changes
   // nothing: the data plane keeps running and the state stays provisioned.
@@ -260,7 +277,7 @@ api_result<json> control_plane::deprovision() {
   } else {
     spdlog::error("event=trust_history_write_failed error={}", log::q(message_of(st)));
   }
-  spdlog::info("event=deprovisioned token_file={}", log::q(store_.token_path().string()));
+  audit(who, "deprovisioned", str_cat("token_file=", log::q(store_.token_path().string())));
   return json{{"state", state_name(state_)}};
 }
 

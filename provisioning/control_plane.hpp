@@ -40,6 +40,13 @@ struct api_error {
 template <typename T>
 using api_result = std::variant<T, api_error>;
 
+/// Who asked for a change, for the audit line every change writes.
+struct audit_actor {
+  std::string subject;  // the client certificate's subject, or "bootstrap-token"
+  std::string sha256;   // its fingerprint, or empty
+  std::string peer;     // "ip:port"
+};
+
 class control_plane {
  public:
   enum class state { unprovisioned, provisioned, draining };
@@ -73,16 +80,16 @@ class control_plane {
   // The operations of PROTOCOL.md 4.2; each returns the JSON body of its 200.
   nlohmann::json identity_json() const;
   api_result<nlohmann::json> csr(const csr_request& req) const;
-  api_result<nlohmann::json> provision(const nlohmann::json& body);
+  api_result<nlohmann::json> provision(const nlohmann::json& body, const audit_actor& who);
   nlohmann::json status();
   nlohmann::json diagnostics();
   nlohmann::json sessions();
-  api_result<bool> kill(std::string_view id);
-  api_result<nlohmann::json> rotate(const nlohmann::json& body);
-  api_result<nlohmann::json> update_settings(const nlohmann::json& body);
+  api_result<bool> kill(std::string_view id, const audit_actor& who);
+  api_result<nlohmann::json> rotate(const nlohmann::json& body, const audit_actor& who);
+  api_result<nlohmann::json> update_settings(const nlohmann::json& body, const audit_actor& who);
   nlohmann::json trust_json() const;
-  api_result<nlohmann::json> revoke(const nlohmann::json& body);
-  api_result<nlohmann::json> deprovision();
+  api_result<nlohmann::json> revoke(const nlohmann::json& body, const audit_actor& who);
+  api_result<nlohmann::json> deprovision(const audit_actor& who);
   std::string metrics();
 
   /// The 17488 server, whose connections are closed when trust shrinks (revocation,
@@ -101,6 +108,9 @@ class control_plane {
   // Writes the "trusted" history entries of the provisioned Module Server CAs unless the
   // history has them since the provisioning (a crash may have come in between).
   void record_trusted_cas();
+  // The audit line of a change: who (client certificate subject and fingerprint, or the
+  // bootstrap token) did what, from where.
+  void audit(const audit_actor& who, std::string_view action, std::string_view details) const;
   proxy_facts facts() const;
 
   const state_store& store_;

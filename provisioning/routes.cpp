@@ -3,6 +3,7 @@
 #include "common/fingerprint.hpp"
 #include "common/http_response.hpp"
 #include "common/strings.hpp"
+#include "provisioning/x509_text.hpp"
 
 #include <openssl/crypto.h>
 #include <nlohmann/json.hpp>
@@ -69,47 +70,57 @@ struct route {
   bool needs_provisioned = false;  // 409 wrong_state before provisioning
   bool takes_body = false;
   bool read_only = false;  // observers may call it (PROTOCOL.md 4.5)
-  api_response (*run)(control_plane& plane, std::string_view rest, const json& body);
+  api_response (*run)(control_plane& plane, std::string_view rest, const json& body, const audit_actor& who);
 };
 
 const json k_no_body;
 
 constexpr route k_routes[] = {
     {"GET", "/v1/identity", false, false, false, true,
-     [](control_plane& p, std::string_view, const json&) { return ok(p.identity_json()); }},
+     [](control_plane& p, std::string_view, const json&, const audit_actor&) { return ok(p.identity_json()); }},
     {"POST", "/v1/csr", false, false, true, false,
-     [](control_plane& p, std::string_view, const json& body) {
+     [](control_plane& p, std::string_view, const json& body, const audit_actor&) {
        auto csr = parse_csr(body);
        if (auto* e = std::get_if<field_error>(&csr))
          return error(400, "bad_request", str_cat(e->field, ": ", e->message));
        return answer(p.csr(std::get<csr_request>(csr)));
      }},
     {"POST", "/v1/provision", false, false, true, false,
-     [](control_plane& p, std::string_view, const json& body) { return answer(p.provision(body)); }},
+     [](control_plane& p, std::string_view, const json& body, const audit_actor& who) {
+       return answer(p.provision(body, who));
+     }},
     {"GET", "/v1/status", false, true, false, true,
-     [](control_plane& p, std::string_view, const json&) { return ok(p.status()); }},
+     [](control_plane& p, std::string_view, const json&, const audit_actor&) { return ok(p.status()); }},
     {"GET", "/v1/diagnostics", false, true, false, true,
-     [](control_plane& p, std::string_view, const json&) { return ok(p.diagnostics()); }},
+     [](control_plane& p, std::string_view, const json&, const audit_actor&) { return ok(p.diagnostics()); }},
     {"GET", "/metrics", false, true, false, true,
-     [](control_plane& p, std::string_view, const json&) {
+     [](control_plane& p, std::string_view, const json&, const audit_actor&) {
        return api_response{200, p.metrics(), "text/plain; version=0.0.4; charset=utf-8"};
      }},
     {"GET", "/v1/sessions", false, true, false, true,
-     [](control_plane& p, std::string_view, const json&) { return ok(p.sessions()); }},
+     [](control_plane& p, std::string_view, const json&, const audit_actor&) { return ok(p.sessions()); }},
     {"DELETE", "/v1/sessions/", true, true, false, false,
-     [](control_plane& p, std::string_view id, const json&) { return answer(p.kill(id)); }},
+     [](control_plane& p, std::string_view id, const json&, const audit_actor& who) {
+       return answer(p.kill(id, who));
+     }},
     {"PUT", "/v1/certificates", false, true, true, false,
-     [](control_plane& p, std::string_view, const json& body) { return answer(p.rotate(body)); }},
+     [](control_plane& p, std::string_view, const json& body, const audit_actor& who) {
+       return answer(p.rotate(body, who));
+     }},
     {"PUT", "/v1/settings", false, true, true, false,
-     [](control_plane& p, std::string_view, const json& body) { return answer(p.update_settings(body)); }},
+     [](control_plane& p, std::string_view, const json& body, const audit_actor& who) {
+       return answer(p.update_settings(body, who));
+     }},
     {"GET", "/v1/trust", false, true, false, true,
-     [](control_plane& p, std::string_view, const json&) { return ok(p.trust_json()); }},
+     [](control_plane& p, std::string_view, const json&, const audit_actor&) { return ok(p.trust_json()); }},
     {"POST", "/v1/trust/revoke", false, true, true, false,
-     [](control_plane& p, std::string_view, const json& body) { return answer(p.revoke(body)); }},
+     [](control_plane& p, std::string_view, const json& body, const audit_actor& who) {
+       return answer(p.revoke(body, who));
+     }},
     {"POST", "/v1/deprovision", false, true, false, false,
-     [](control_plane& p, std::string_view, const json&) {
+     [](control_plane& p, std::string_view, const json&, const audit_actor& who) {
        if (p.current() == control_plane::state::draining) return error(409, "wrong_state", "the proxy is draining");
-       return answer(p.deprovision());
+       return answer(p.deprovision(who));
      }},
 };
 
@@ -142,11 +153,13 @@ api_response routes::handle(const http_request& req, const api_request_context& 
     return error(409, "wrong_state", "the proxy is not provisioned");
   }
   const std::string_view rest = found->prefix ? path.substr(found->path.size()) : std::string_view();
-  if (!found->takes_body) return found->run(plane_, rest, k_no_body);
+  const audit_actor who{ctx.client_cert ? subject_of(ctx.client_cert) : std::string("bootstrap-token"),
+                        ctx.client_cert ? cert_sha256_hex(ctx.client_cert) : std::string(), ctx.peer};
+  if (!found->takes_body) return found->run(plane_, rest, k_no_body, who);
   auto parsed = parse_json_object(req.body);
   if (auto* e = std::get_if<field_error>(&parsed))
     return error(400, "bad_request", str_cat(e->field, ": ", e->message));
-  return found->run(plane_, rest, std::get<json>(parsed));
+  return found->run(plane_, rest, std::get<json>(parsed), who);
 }
 
 }  // namespace zp::provisioning

@@ -2,6 +2,7 @@
 
 #include "common/fingerprint.hpp"
 #include "common/http_response.hpp"
+#include "common/log.hpp"
 #include "common/strings.hpp"
 #include "common/tls_error.hpp"
 #include "proxy/relay_session.hpp"
@@ -172,10 +173,14 @@ void half_connection::on_handshake_failed(const std::error_code& ec) {
   if (why != handshake_failure::closed) {
     shard_.record_error(side_, remote_.address(), str_cat("tls handshake: ", handshake_failure_name(why)));
   }
-  // Debug level: scanners and misconfigured clients would otherwise flood the log;
-  // the counter (zoneproxy_tls_handshake_failures_total) keeps the tally.
-  SPDLOG_DEBUG("event=handshake_failed listener={} peer={} reason={} detail={}", role_name(side_),
-               remote_.address().to_string(), handshake_failure_name(why), ec.message());
+  // At most one line per 10 s per worker, with how many were left out: scanners and
+  // misconfigured clients must not flood the log; the counter
+  // (zoneproxy_tls_handshake_failures_total) keeps the exact tally, by reason. A client
+  // that just went away is no failure worth a line.
+  if (std::uint64_t suppressed = 0; why != handshake_failure::closed && shard_.handshake_log().allow(suppressed)) {
+    spdlog::info("event=handshake_failed listener={} peer={} reason={} detail={} suppressed={}", role_name(side_),
+                 remote_.address().to_string(), handshake_failure_name(why), log::q(ec.message()), suppressed);
+  }
   finish();
 }
 

@@ -1,5 +1,6 @@
 #include "proxy/relay_session.hpp"
 
+#include "common/log.hpp"
 #include "common/strings.hpp"
 #include "common/tls_error.hpp"
 #include "proxy/worker_shard.hpp"
@@ -70,7 +71,7 @@ void relay_session::start() {
   // no list (PROTOCOL.md 4.2: its sessions are closed).
   if (config_->is_revoked && config_->is_revoked(m.cert_sha256)) {
     SPDLOG_DEBUG("event=session_refused session={} reason=revoked_certificate", id_.prefix());
-    return close();
+    return close(end_reason::revoked);
   }
 
   // PROTOCOL.md 3.3: both get the 101, then the relay starts with the early data.
@@ -132,7 +133,7 @@ void relay_session::pump(direction& d) {
       if (r.ec) return fail(r.ec);  // PROTOCOL.md 3.5: a write failure closes both sides
       if (r.wait != tls_socket::want::nothing) return wait(d, *d.to, r.wait);
       d.done = true;
-      if (other(d).done) finish("closed");
+      if (other(d).done) finish(end_reason::peer_closed);
       return;
     }
     if (!d.buf) d.buf = shard_.buffers().acquire();
@@ -174,8 +175,7 @@ void relay_session::arm_idle(clock::duration after) {
     const auto idle = config_->settings.idle_timeout;
     const auto quiet = clock::now() - last_activity_;
     if (quiet >= idle) {
-      SPDLOG_DEBUG("event=session_idle_timeout session={}", id_.prefix());
-      return close();
+      return close(end_reason::idle_timeout);
     }
     arm_idle(idle - quiet);
   }));
@@ -190,18 +190,22 @@ void relay_session::fail(const std::error_code& ec) {
                       str_cat("session ", id_.prefix(), " failed: ", tls_reason_name(ec)));
   if (endpoint_) endpoint_->reset();
   if (module_server_) module_server_->reset();
-  finish("failed");
+  // A peer's reset (or a write into one) is the peer's doing; anything else (a TLS error,
+  // a bad record, a failed adoption) is counted as an error.
+  const bool peer_reset = ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
+                          ec == std::errc::connection_reset || ec == std::errc::broken_pipe;
+  finish(peer_reset ? end_reason::reset : end_reason::error);
 }
 
-void relay_session::close() {
+void relay_session::close(end_reason why) {
   if (closed_) return;
   // Best effort: a close_notify + FIN where the socket takes it at once; no waiting.
   if (endpoint_ && !to_endpoint_.done) endpoint_->try_shutdown();
   if (module_server_ && !to_module_server_.done) module_server_->try_shutdown();
-  finish("closed_by_proxy");
+  finish(why);
 }
 
-void relay_session::finish(const char* how) {
+void relay_session::finish(end_reason why) {
   if (closed_) return;
   closed_ = true;
   idle_timer_.cancel();
@@ -210,13 +214,19 @@ void relay_session::finish(const char* how) {
   shard_.buffers().release(std::move(to_module_server_.buf));
   shard_.buffers().release(std::move(to_endpoint_.buf));
   shard_.shared().live_sessions.fetch_sub(1, std::memory_order_relaxed);
-  shard_.counters().add(counter::sessions_ended);
-  if (started_) {
-    shard_.counters().observe(histogram_id::session_duration,
-                              std::chrono::duration<double>(clock::now() - started_at_).count());
+  shard_.counters().add(counter::sessions_ended, why);
+  const double lived = started_ ? std::chrono::duration<double>(clock::now() - started_at_).count() : 0;
+  if (started_) shard_.counters().observe(histogram_id::session_duration, lived);
+  // One line per ended session, for the operator's record; at most one per second per
+  // worker under churn (the count of those left out is in the next line, the counters
+  // have them all).
+  if (std::uint64_t suppressed = 0; shard_.session_log().allow(suppressed)) {
+    spdlog::info(
+        "event=session_ended session={} endpoint={} module_server={} duration_s={:.3f} bytes_to_module_server={} "
+        "bytes_to_endpoint={} reason={} suppressed={}",
+        id_.prefix(), log::q(endpoint_address_), log::q(module_server_address_), lived, to_module_server_.bytes,
+        to_endpoint_.bytes, end_reason_name(why), suppressed);
   }
-  SPDLOG_DEBUG("event=session_ended session={} how={} bytes_to_module_server={} bytes_to_endpoint={}", id_.prefix(),
-               how, to_module_server_.bytes, to_endpoint_.bytes);
   maybe_destroy();
 }
 

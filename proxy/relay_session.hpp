@@ -44,9 +44,9 @@ class relay_session : public deferred_deletion<relay_session> {
 
   /// Rendezvous step 4: the claimed half arrives; both get their 101 and the relay starts.
   void adopt_remote(half_handoff&& half);
-  /// Ends the session on both sides, politely (close_notify + FIN where possible):
-  /// DELETE /v1/sessions, revocation, idle timeout, end of drain.
-  void close();
+  /// Ends the session on both sides, politely (close_notify + FIN where possible), for
+  /// `why`: DELETE /v1/sessions (killed), revocation, idle timeout, end of drain.
+  void close(end_reason why);
 
   const session_id& id() const { return id_; }
   /// Not yet closed.
@@ -77,7 +77,7 @@ class relay_session : public deferred_deletion<relay_session> {
   void pump(direction& d);
   void wait(direction& d, tls_socket& on, tls_socket::want w);
   void fail(const std::error_code& ec);
-  void finish(const char* how);
+  void finish(end_reason why);
   void arm_idle(clock::duration after);
   direction& other(direction& d) { return &d == &to_module_server_ ? to_endpoint_ : to_module_server_; }
 

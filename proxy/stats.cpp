@@ -50,6 +50,13 @@ std::string_view handshake_failure_name(handshake_failure f) {
   return f < handshake_failure::count ? k_handshake_failure_names[std::size_t(f)] : "unknown";
 }
 
+std::string_view end_reason_name(end_reason r) {
+  static constexpr std::string_view k_names[] = {"peer_closed", "reset", "idle_timeout", "revoked",
+                                                 "killed",      "drain", "error"};
+  static_assert(std::size(k_names) == std::size_t(end_reason::count));
+  return r < end_reason::count ? k_names[std::size_t(r)] : "unknown";
+}
+
 std::size_t suite_index(std::string_view openssl_name) {
   return static_cast<std::size_t>(std::find(std::begin(k_suites), std::end(k_suites), openssl_name) -
                                   std::begin(k_suites));
@@ -66,6 +73,8 @@ std::string_view label_of(dim d) {
       return "reason";
     case dim::suite:
       return "suite";
+    case dim::end_reason:
+      return "reason";
     case dim::none:
       break;
   }
@@ -83,6 +92,8 @@ std::string_view value_name(dim d, std::size_t i) {
       return handshake_failure_name(handshake_failure(i));
     case dim::suite:
       return i < std::size(k_suites) ? k_suites[i] : "other";
+    case dim::end_reason:
+      return end_reason_name(end_reason(i));
     case dim::none:
       break;
   }

@@ -64,6 +64,10 @@ enum class handshake_failure : std::uint8_t {
 };
 std::string_view handshake_failure_name(handshake_failure f);
 
+/// Why a paired session ended.
+enum class end_reason : std::uint8_t { peer_closed, reset, idle_timeout, revoked, killed, drain, error, count };
+std::string_view end_reason_name(end_reason r);
+
 /// The four suites of PROTOCOL.md 2, as a label of handshake counts (their key type is in
 /// the name). Index of a negotiated suite's OpenSSL name, or k_suites when unknown.
 inline constexpr std::string_view k_suites[] = {"ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
@@ -72,7 +76,7 @@ std::size_t suite_index(std::string_view openssl_name);
 
 /// A label of a statistic: what it ranges over. (An enum rather than pointers to
 /// descriptor objects: GCC's UBSan cannot evaluate pointer tests in constant expressions.)
-enum class dim : std::uint8_t { none, listener, role, reject_reason, handshake_failure, suite };
+enum class dim : std::uint8_t { none, listener, role, reject_reason, handshake_failure, suite, end_reason };
 
 /// How many values a label has (1 for none).
 constexpr std::size_t size_of(dim d) {
@@ -88,6 +92,8 @@ constexpr std::size_t size_of(dim d) {
       return std::size_t(handshake_failure::count);
     case dim::suite:
       return std::size(k_suites);
+    case dim::end_reason:
+      return std::size_t(end_reason::count);
   }
   return 1;
 }
@@ -144,7 +150,8 @@ inline constexpr counter_def k_counters[] = {
      dim::suite},
     {counter::sessions_paired, "sessions_paired", "zoneproxy_sessions_paired_total",
      "Sessions whose two halves were paired."},
-    {counter::sessions_ended, "sessions_ended", "zoneproxy_sessions_ended_total", "Paired sessions that ended."},
+    {counter::sessions_ended, "sessions_ended", "zoneproxy_sessions_ended_total", "Paired sessions that ended, by reason.",
+     dim::none, dim::end_reason},
     {counter::sessions_migrated, "sessions_migrated", "zoneproxy_sessions_migrated_total",
      "Paired sessions whose halves met on different workers (one was handed over)."},
     {counter::bytes_endpoint_to_module_server,
@@ -252,6 +259,7 @@ class worker_counters {
  public:
   void add(counter c, std::uint64_t n = 1) { cells_[cell(c)].add(n); }
   void add(counter c, role r) { cells_[cell(c, std::size_t(r))].add(); }
+  void add(counter c, end_reason why) { cells_[cell(c, 0, std::size_t(why))].add(); }
   template <typename Reason>
   void add(counter c, role r, Reason why) {
     cells_[cell(c, std::size_t(r), std::size_t(why))].add();

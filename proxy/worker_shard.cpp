@@ -51,7 +51,7 @@ void worker_shard::begin_drain() {
 void worker_shard::close_all() {
   close_listeners();
   for (auto& h : halves_) h->abort();
-  for (auto& s : sessions_) s->close();
+  for (auto& s : sessions_) s->close(end_reason::drain);
 }
 
 std::vector<session_info> worker_shard::list_sessions() const {
@@ -70,7 +70,7 @@ bool worker_shard::kill(const session_id& id) {
   bool found = false;
   for (auto& s : sessions_) {
     if (s->id() == id && s->live()) {
-      s->close();
+      s->close(end_reason::killed);
       found = true;
     }
   }
@@ -82,7 +82,7 @@ std::size_t worker_shard::close_revoked(const std::string& cert_sha256) {
   std::size_t n = 0;
   for (auto& s : sessions_) {
     if (s->live() && s->module_server_cert_sha256() == cert_sha256) {
-      s->close();
+      s->close(end_reason::revoked);
       ++n;
     }
   }

@@ -7,6 +7,7 @@
 // Everything here runs on the worker's thread except where a comment says otherwise;
 // other threads reach a shard only by posting to its io_context.
 
+#include "common/log.hpp"
 #include "proxy/buffer_pool.hpp"
 #include "proxy/hangup_watch.hpp"
 #include "proxy/listener.hpp"
@@ -56,6 +57,10 @@ class worker_shard {
   const worker_counters& counters() const { return counters_; }
   buffer_pool& buffers() { return buffers_; }
   hangup_watch& hangups() { return hangups_; }
+  /// Paces the "session ended" log lines of this worker.
+  log::rate_limit& session_log() { return session_log_; }
+  /// Paces the "handshake failed" log lines of this worker.
+  log::rate_limit& handshake_log() { return handshake_log_; }
   /// Live sessions and in-flight halves on this worker (written by it, read by anyone).
   std::uint64_t session_count() const { return session_count_.load(std::memory_order_relaxed); }
   std::uint64_t half_count() const { return half_count_.load(std::memory_order_relaxed); }
@@ -92,6 +97,8 @@ class worker_shard {
   worker_counters counters_;
   buffer_pool buffers_;
   hangup_watch hangups_;
+  log::rate_limit session_log_{std::chrono::seconds(1)};
+  log::rate_limit handshake_log_{std::chrono::seconds(10)};
   std::optional<listener> endpoint_listener_;
   std::optional<listener> module_server_listener_;
   std::list<std::unique_ptr<half_connection>> halves_;
