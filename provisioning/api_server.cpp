@@ -70,6 +70,7 @@ class api_connection : public std::enable_shared_from_this<api_connection> {
   bool closed() const { return closed_; }
   const asio::ip::address& source() const { return source_; }
   X509* client_cert() const { return tls_.peer_certificate(); }
+  STACK_OF(X509) * client_chain() const { return SSL_get_peer_cert_chain(tls_.ssl()); }
 
  private:
   static std::string describe(const asio::ip::tcp::socket& s) {
@@ -266,10 +267,10 @@ void api_server::stop() {
   shared_->connections.clear();
 }
 
-void api_server::close_untrusted(const std::function<bool(X509* client_cert)>& trusted) {
+void api_server::close_untrusted(const std::function<bool(X509* client_cert, STACK_OF(X509) * chain)>& trusted) {
   for (auto& weak : shared_->connections) {
     auto c = weak.lock();
-    if (!c || c->closed() || !c->trusted() || trusted(c->client_cert())) continue;
+    if (!c || c->closed() || !c->trusted() || trusted(c->client_cert(), c->client_chain())) continue;
     shared_->count(api_refusal::untrusted);
     if (c.get() == shared_->serving) {
       c->close_after_response();

@@ -76,7 +76,7 @@ class api_server {
   void stop();
   /// Closes every connection with a client certificate that `trusted` no longer accepts
   /// (PROTOCOL.md 4.2: revoked, or its CA removed), idle or not.
-  void close_untrusted(const std::function<bool(X509* client_cert)>& trusted);
+  void close_untrusted(const std::function<bool(X509* client_cert, STACK_OF(X509) * chain)>& trusted);
   /// Refusals so far, by reason (control thread).
   std::uint64_t refused(api_refusal r) const;
 

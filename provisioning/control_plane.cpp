@@ -178,7 +178,17 @@ json control_plane::sessions() { return sessions_view(plane_.list_sessions()); }
 
 api_result<bool> control_plane::kill(std::string_view id, const audit_actor& who) {
   auto sid = proxy::session_id::parse(id);
-  if (!sid) return api_error{400, "bad_request", "id: expected 32 lowercase hex characters"};
+  if (!sid && id.size() == 8 && id.find_first_not_of("0123456789abcdef") == std::string_view::npos) {
+    // PROTOCOL.md 4.2 (1.1): the 8-character prefix /v1/sessions shows; several matches end
+    // none.
+    const auto matches = plane_.find_by_prefix(id);
+    if (matches.empty()) return api_error{404, "not_found", "no live or waiting session with that prefix"};
+    if (matches.size() > 1) {
+      return api_error{409, "ambiguous", str_cat(matches.size(), " sessions start with ", id, "; give the whole id")};
+    }
+    sid = matches.front();
+  }
+  if (!sid) return api_error{400, "bad_request", "id: expected 32 lowercase hex characters, or the 8-character prefix"};
   if (!plane_.kill(*sid)) return api_error{404, "not_found", "no live or waiting session with that id"};
   audit(who, "session_killed", str_cat("session=", sid->prefix()));
   return true;
@@ -241,7 +251,7 @@ api_result<json> control_plane::revoke(const json& body, const audit_actor& who)
   }
   const std::size_t closed = plane_.running() ? plane_.close_revoked(fp) : 0;
   // PROTOCOL.md 4.2: also 17488 connections of that certificate, idle or not.
-  if (api_ != nullptr) api_->close_untrusted([&](X509* cert) { return cert_sha256_hex(cert) != fp; });
+  if (api_ != nullptr) api_->close_untrusted([&](X509* cert, STACK_OF(X509)*) { return cert_sha256_hex(cert) != fp; });
   audit(who, "certificate_revoked", str_cat("fingerprint=", fp, " sessions_closed=", closed));
   return json{{"revoked", fp}, {"sessions_closed", closed}};
 }
@@ -270,7 +280,7 @@ api_result<json> control_plane::deprovision(const audit_actor& who) {
   state_ = state::unprovisioned;
   // PROTOCOL.md 4.2: no certificate is trusted any more; the caller's own connection is
   // closed after this answer.
-  if (api_ != nullptr) api_->close_untrusted([](X509*) { return false; });
+  if (api_ != nullptr) api_->close_untrusted([](X509*, STACK_OF(X509)*) { return false; });
   trust_state next = trust_.with_event("deprovisioned");
   if (auto st = store_.save_trust(next); st.ok()) {
     trust_.commit(std::move(next));
@@ -279,6 +289,94 @@ api_result<json> control_plane::deprovision(const audit_actor& who) {
   }
   audit(who, "deprovisioned", str_cat("token_file=", log::q(store_.token_path().string())));
   return json{{"state", state_name(state_)}};
+}
+
+api_result<json> control_plane::replace_cas(const json& body, const audit_actor& who) {
+  for (const auto& [key, value] : body.items()) {
+    if (key != "module_server_ca" && key != "observer_ca")
+      return api_error{400, "bad_request", str_cat(key, ": unknown field")};
+  }
+  provisioned_state next = *provisioned_;
+  const std::time_t now = std::time(nullptr);
+  if (auto ms = body.find("module_server_ca"); ms != body.end()) {
+    if (!ms->is_string()) return api_error{400, "bad_request", "module_server_ca: must be a PEM string"};
+    if (auto e = check_ca_pem(ms->get<std::string>(), "module_server_ca", now)) return bad_request(*e);
+    next.config.module_server_ca = ms->get<std::string>();
+  }
+  if (auto ob = body.find("observer_ca"); ob != body.end()) {
+    if (ob->is_null()) {
+      next.config.observer_ca.reset();
+    } else if (!ob->is_string()) {
+      return api_error{400, "bad_request", "observer_ca: must be a PEM string or null"};
+    } else {
+      if (auto e = check_ca_pem(ob->get<std::string>(), "observer_ca", now)) return bad_request(*e);
+      next.config.observer_ca = ob->get<std::string>();
+    }
+  }
+  auto contexts = build(next.config);
+  if (!contexts.ok()) return api_error{400, "bad_request", message_of(contexts.status())};
+  // PROTOCOL.md 4.2: the caller must keep its own rights, or nobody may be left to undo it.
+  if (!chains_to(contexts->operator_cas.get(), who.cert, who.chain)) {
+    return api_error{409, "would_lock_out",
+                     "your own certificate would no longer chain to the Module Server CA: nothing was changed"};
+  }
+  // History: the CAs that are new are "trusted", the ones that went are "untrusted".
+  trust_state trust = trust_.state();
+  auto fingerprints = [](const std::optional<std::string>& pem) {
+    std::vector<std::pair<std::string, std::string>> out;
+    if (!pem) return out;
+    if (auto certs = parse_certificates_pem(*pem); certs.ok()) {
+      for (auto& c : *certs) out.emplace_back(cert_sha256_hex(c.get()), subject_of(c.get()));
+    }
+    return out;
+  };
+  for (auto [old_pem, new_pem] :
+       {std::pair{std::optional(provisioned_->config.module_server_ca), std::optional(next.config.module_server_ca)},
+        std::pair{provisioned_->config.observer_ca, next.config.observer_ca}}) {
+    const auto before = fingerprints(old_pem), after = fingerprints(new_pem);
+    for (const auto& ca : after) {
+      if (std::find(before.begin(), before.end(), ca) == before.end()) {
+        trust.history.push_back({now, "trusted", ca.first, ca.second});
+      }
+    }
+    for (const auto& ca : before) {
+      if (std::find(after.begin(), after.end(), ca) == after.end()) {
+        trust.history.push_back({now, "untrusted", ca.first, ca.second});
+      }
+    }
+  }
+  if (auto st = store_.save_provisioned(next); !st.ok()) return internal(st);  // the commit point
+  provisioned_ = std::move(next);
+  if (auto st = store_.save_trust(trust); st.ok()) {
+    trust_.commit(std::move(trust));
+  } else {
+    spdlog::error("event=trust_history_write_failed error={}", log::q(message_of(st)));
+  }
+  plane_.update(contexts->data_plane);
+  api_ctx_.store(contexts->api);
+  operator_cas_ = contexts->operator_cas;
+  // Live sessions and 17488 connections whose certificates no longer chain are closed.
+  auto operators = contexts->operator_cas;
+  std::shared_ptr<X509_STORE> observers;
+  if (provisioned_->config.observer_ca) {
+    observers.reset(X509_STORE_new(), X509_STORE_free);
+    X509_STORE_set_flags(observers.get(), X509_V_FLAG_PARTIAL_CHAIN);
+    if (auto certs = parse_certificates_pem(*provisioned_->config.observer_ca); certs.ok()) {
+      for (auto& c : *certs) X509_STORE_add_cert(observers.get(), c.get());
+    }
+  }
+  const std::size_t sessions = plane_.running()
+                                   ? plane_.close_untrusted([operators](X509* leaf, STACK_OF(X509) * chain) {
+                                       return chains_to(operators.get(), leaf, chain);
+                                     })
+                                   : 0;
+  if (api_ != nullptr) {
+    api_->close_untrusted([&](X509* leaf, STACK_OF(X509) * chain) {
+      return chains_to(operators.get(), leaf, chain) || (observers && chains_to(observers.get(), leaf, chain));
+    });
+  }
+  audit(who, "cas_replaced", str_cat("sessions_closed=", sessions));
+  return trust_json();
 }
 
 std::string control_plane::metrics() {

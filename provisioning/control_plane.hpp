@@ -42,9 +42,11 @@ using api_result = std::variant<T, api_error>;
 
 /// Who asked for a change, for the audit line every change writes.
 struct audit_actor {
-  std::string subject;  // the client certificate's subject, or "bootstrap-token"
-  std::string sha256;   // its fingerprint, or empty
-  std::string peer;     // "ip:port"
+  std::string subject;               // the client certificate's subject, or "bootstrap-token"
+  std::string sha256;                // its fingerprint, or empty
+  std::string peer;                  // "ip:port"
+  X509* cert = nullptr;              // the certificate itself (not owned; during the call)
+  STACK_OF(X509) * chain = nullptr;  // and the chain its client sent
 };
 
 class control_plane {
@@ -90,6 +92,8 @@ class control_plane {
   nlohmann::json trust_json() const;
   api_result<nlohmann::json> revoke(const nlohmann::json& body, const audit_actor& who);
   api_result<nlohmann::json> deprovision(const audit_actor& who);
+  /// PUT /v1/trust/cas (1.1): replaces the Module Server CA set and/or the observer CA set.
+  api_result<nlohmann::json> replace_cas(const nlohmann::json& body, const audit_actor& who);
   std::string metrics();
 
   /// The 17488 server, whose connections are closed when trust shrinks (revocation,

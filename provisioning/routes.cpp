@@ -113,6 +113,10 @@ constexpr route k_routes[] = {
      }},
     {"GET", "/v1/trust", false, true, false, true,
      [](control_plane& p, std::string_view, const json&, const audit_actor&) { return ok(p.trust_json()); }},
+    {"PUT", "/v1/trust/cas", false, true, true, false,
+     [](control_plane& p, std::string_view, const json& body, const audit_actor& who) {
+       return answer(p.replace_cas(body, who));
+     }},
     {"POST", "/v1/trust/revoke", false, true, true, false,
      [](control_plane& p, std::string_view, const json& body, const audit_actor& who) {
        return answer(p.revoke(body, who));
@@ -154,7 +158,8 @@ api_response routes::handle(const http_request& req, const api_request_context& 
   }
   const std::string_view rest = found->prefix ? path.substr(found->path.size()) : std::string_view();
   const audit_actor who{ctx.client_cert ? subject_of(ctx.client_cert) : std::string("bootstrap-token"),
-                        ctx.client_cert ? cert_sha256_hex(ctx.client_cert) : std::string(), ctx.peer};
+                        ctx.client_cert ? cert_sha256_hex(ctx.client_cert) : std::string(), ctx.peer, ctx.client_cert,
+                        ctx.client_chain};
   if (!found->takes_body) return found->run(plane_, rest, k_no_body, who);
   auto parsed = parse_json_object(req.body);
   if (auto* e = std::get_if<field_error>(&parsed))

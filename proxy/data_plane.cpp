@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <future>
 #include <thread>
+#include <tuple>
 
 namespace zp::proxy {
 
@@ -107,6 +108,18 @@ std::vector<session_info> data_plane::list_sessions() {
   return out;
 }
 
+std::vector<session_id> data_plane::find_by_prefix(std::string_view prefix) {
+  std::vector<std::vector<session_id>> per(shards_.size());
+  run_on_all([&per, prefix](worker_shard& s) { per[s.index()] = s.find_by_prefix(prefix); });
+  std::vector<session_id> out;
+  for (auto& v : per) out.insert(out.end(), v.begin(), v.end());
+  // Both halves of a live session are one session; a waiting half is listed once.
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return std::tie(a.hi, a.lo) < std::tie(b.hi, b.lo); });
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
 bool data_plane::kill(const session_id& id) {
   std::vector<char> found(shards_.size(), 0);
   run_on_all([&found, &id](worker_shard& s) { found[s.index()] = s.kill(id) ? 1 : 0; });
@@ -116,6 +129,14 @@ bool data_plane::kill(const session_id& id) {
 std::size_t data_plane::close_revoked(const std::string& cert_sha256) {
   std::vector<std::size_t> closed(shards_.size(), 0);
   run_on_all([&closed, &cert_sha256](worker_shard& s) { closed[s.index()] = s.close_revoked(cert_sha256); });
+  std::size_t n = 0;
+  for (auto c : closed) n += c;
+  return n;
+}
+
+std::size_t data_plane::close_untrusted(const certificate_test& still_trusted) {
+  std::vector<std::size_t> closed(shards_.size(), 0);
+  run_on_all([&closed, &still_trusted](worker_shard& s) { closed[s.index()] = s.close_untrusted(still_trusted); });
   std::size_t n = 0;
   for (auto c : closed) n += c;
   return n;

@@ -14,6 +14,7 @@
 #include "proxy/worker.hpp"
 
 #include <absl/status/status.h>
+#include <openssl/x509.h>
 #include <asio/io_context.hpp>
 
 #include <functional>
@@ -71,8 +72,17 @@ class data_plane {
   std::vector<session_info> list_sessions();
   /// Ends the session (both halves) or waiting half with this id; false if none.
   bool kill(const session_id& id);
+  /// The live sessions and waiting halves whose id starts with `prefix` (the 8 characters
+  /// /v1/sessions shows). The ids stay in the process: they are bearer secrets.
+  std::vector<session_id> find_by_prefix(std::string_view prefix);
   /// Ends everything presented by this Module Server certificate; how many.
   std::size_t close_revoked(const std::string& cert_sha256);
+  /// A test of a Module Server certificate (leaf and the chain its client sent); called on
+  /// the workers, so it must be thread-safe.
+  using certificate_test = std::function<bool(X509* leaf, STACK_OF(X509) * chain)>;
+  /// Ends the sessions and halves whose Module Server certificate `still_trusted` refuses
+  /// (its CA was replaced); how many.
+  std::size_t close_untrusted(const certificate_test& still_trusted);
   /// The recent errors of every worker, oldest first.
   std::vector<error_record> recent_errors();
 

@@ -350,6 +350,13 @@ bool half_connection::kill_if_waiting(const session_id& id) {
   return true;
 }
 
+bool half_connection::close_if_untrusted(const std::function<bool(X509*, STACK_OF(X509) *)>& test) {
+  if (cert_sha256_.empty() || phase_ == phase::done || phase_ == phase::claimed) return false;
+  X509* leaf = tls_.peer_certificate();
+  if (leaf == nullptr || test(leaf, SSL_get_peer_cert_chain(tls_.ssl()))) return false;
+  return close_if_certificate(cert_sha256_);
+}
+
 bool half_connection::close_if_certificate(const std::string& cert_sha256) {
   if (cert_sha256_.empty() || cert_sha256_ != cert_sha256) return false;
   if (phase_ == phase::waiting) {

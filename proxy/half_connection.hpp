@@ -57,6 +57,12 @@ class half_connection : public deferred_deletion<half_connection> {
   bool kill_if_waiting(const session_id& id);
   /// Revocation: a Module Server half presenting this certificate is closed.
   bool close_if_certificate(const std::string& cert_sha256);
+  /// CA replacement: a Module Server half whose certificate fails `test` is closed.
+  bool close_if_untrusted(const std::function<bool(X509*, STACK_OF(X509) *)>& test);
+  /// The id of a waiting half; nullopt in any other phase.
+  std::optional<session_id> waiting_id() const {
+    return phase_ == phase::waiting ? std::optional<session_id>(id_) : std::nullopt;
+  }
   /// /v1/sessions: a waiting half; nullopt in any other phase.
   std::optional<session_info> info() const;
 

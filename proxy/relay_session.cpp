@@ -92,6 +92,12 @@ void relay_session::start() {
   if (!closed_) pump(to_endpoint_);
 }
 
+bool relay_session::module_server_trusted(const std::function<bool(X509*, STACK_OF(X509) *)>& test) const {
+  if (!module_server_ || module_server_->ssl() == nullptr) return true;  // not started: checked at start
+  X509* leaf = module_server_->peer_certificate();
+  return leaf == nullptr || test(leaf, SSL_get_peer_cert_chain(module_server_->ssl()));
+}
+
 std::optional<session_info> relay_session::info() const {
   if (closed_) return std::nullopt;
   session_info i;

@@ -55,6 +55,8 @@ class relay_session : public deferred_deletion<relay_session> {
   bool closed() const { return closed_; }
   /// SHA-256 of the Module Server's client certificate (for revocation).
   const std::string& module_server_cert_sha256() const { return ms_cert_sha256_; }
+  /// Whether the Module Server's certificate passes `test` (true before it started).
+  bool module_server_trusted(const std::function<bool(X509*, STACK_OF(X509) *)>& test) const;
   /// What /v1/sessions shows; nullopt once closed.
   std::optional<session_info> info() const;
   std::list<std::unique_ptr<relay_session>>::iterator self_;

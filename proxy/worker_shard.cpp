@@ -66,6 +66,17 @@ std::vector<session_info> worker_shard::list_sessions() const {
   return out;
 }
 
+std::vector<session_id> worker_shard::find_by_prefix(std::string_view prefix) const {
+  std::vector<session_id> out;
+  for (const auto& s : sessions_) {
+    if (s->live() && s->id().prefix().rfind(prefix, 0) == 0) out.push_back(s->id());
+  }
+  for (const auto& h : halves_) {
+    if (auto id = h->waiting_id(); id && id->prefix().rfind(prefix, 0) == 0) out.push_back(*id);
+  }
+  return out;
+}
+
 bool worker_shard::kill(const session_id& id) {
   bool found = false;
   for (auto& s : sessions_) {
@@ -87,6 +98,18 @@ std::size_t worker_shard::close_revoked(const std::string& cert_sha256) {
     }
   }
   for (auto& h : halves_) n += h->close_if_certificate(cert_sha256) ? 1 : 0;
+  return n;
+}
+
+std::size_t worker_shard::close_untrusted(const std::function<bool(X509*, STACK_OF(X509) *)>& test) {
+  std::size_t n = 0;
+  for (auto& s : sessions_) {
+    if (s->live() && !s->module_server_trusted(test)) {
+      s->close(end_reason::revoked);
+      ++n;
+    }
+  }
+  for (auto& h : halves_) n += h->close_if_untrusted(test) ? 1 : 0;
   return n;
 }
 

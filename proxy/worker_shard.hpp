@@ -16,6 +16,7 @@
 #include "proxy/stats.hpp"
 
 #include <absl/status/status.h>
+#include <openssl/x509.h>
 #include <asio/io_context.hpp>
 
 #include <chrono>
@@ -71,9 +72,13 @@ class worker_shard {
   std::vector<session_info> list_sessions() const;
   /// On the worker: ends the live session or waiting half with this id; false if none.
   bool kill(const session_id& id);
+  /// On the worker: ids of live sessions and waiting halves starting with `prefix`.
+  std::vector<session_id> find_by_prefix(std::string_view prefix) const;
   /// On the worker: ends sessions and halves whose Module Server certificate has this
   /// SHA-256 (revocation); answers how many.
   std::size_t close_revoked(const std::string& cert_sha256);
+  /// On the worker: ends sessions and halves whose Module Server certificate fails `test`.
+  std::size_t close_untrusted(const std::function<bool(X509*, STACK_OF(X509) *)>& test);
   /// On the worker: remembers an error for diagnostics (the last k_recent_errors).
   void record_error(role listener, const asio::ip::address& peer, std::string_view reason);
   /// On the worker: the remembered errors, oldest first.

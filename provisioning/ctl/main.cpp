@@ -217,7 +217,7 @@ int main(int argc, char** argv) {
   app.add_subcommand("sessions", "Live and waiting sessions");
   auto* kill = app.add_subcommand("kill", "End a session (both halves)");
   std::string kill_id;
-  kill->add_option("id", kill_id, "The full 32-character session id")->required();
+  kill->add_option("id", kill_id, "The session id, or the 8-character prefix `sessions` shows")->required();
   auto* rotate = app.add_subcommand("rotate-certs", "New certificates for the proxy's keys, without a restart");
   add_signing_options(rotate);
   auto* set = app.add_subcommand("settings", "Show settings, or change some: settings key=value ...");

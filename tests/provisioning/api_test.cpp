@@ -297,6 +297,35 @@ TEST_F(Api, StatusDiagnosticsSessionsKillTrustAndMetricsAfterProvisioning) {
   }
 }
 
+// PROTOCOL.md 4.2 (1.1): DELETE /v1/sessions/<8-character prefix>; several matches: 409
+// ambiguous, and none ends.
+TEST_F(Api, KillTakesThePrefixSessionsShowsAndRefusesAnAmbiguousOne) {
+  auto ports = provision(*d_);
+  ASSERT_TRUE(ports);
+  auto ep_ctx = anonymous_ctx();
+  const std::string one = "0123abcd" + std::string(24, '1'), twin_a = "feed5eed" + std::string(24, '2'),
+                    twin_b = "feed5eed" + std::string(24, '3');
+  auto a = open_half(ports->first, ep_ctx.get(), one);
+  auto b = open_half(ports->first, ep_ctx.get(), twin_a);
+  auto c = open_half(ports->first, ep_ctx.get(), twin_b);
+  ASSERT_TRUE(data_plane_fixture::eventually(
+      [&] { return body_of(with_cert("GET", "/v1/sessions"))["sessions"].size() == 3; }));
+  auto ambiguous = with_cert("DELETE", "/v1/sessions/feed5eed");
+  ASSERT_TRUE(ambiguous);
+  EXPECT_EQ(ambiguous->status, 409);
+  EXPECT_EQ(error_code(ambiguous), "ambiguous");
+  EXPECT_EQ(body_of(with_cert("GET", "/v1/sessions"))["sessions"].size(), 3u) << "an ambiguous kill ended something";
+  auto killed = with_cert("DELETE", "/v1/sessions/0123abcd");
+  ASSERT_TRUE(killed);
+  EXPECT_EQ(killed->status, 204);
+  EXPECT_TRUE(data_plane_fixture::eventually(
+      [&] { return body_of(with_cert("GET", "/v1/sessions"))["sessions"].size() == 2; }));
+  auto unknown = with_cert("DELETE", "/v1/sessions/99999999");
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 404);
+  EXPECT_EQ(ctl(port(), {"kill", twin_a}).status, 0) << "the whole id still works";
+}
+
 TEST_F(Api, SettingsChangeAppliesToNewConnectionsAndIsValidated) {
   auto ports = provision(*d_);
   ASSERT_TRUE(ports);
