@@ -143,7 +143,7 @@ std::string hello_for(const std::string& id) {
                  " HTTP/1.1\r\nHost: zoneproxy-bench\r\nConnection: Upgrade\r\nUpgrade: zoneproxy/1\r\n\r\n");
 }
 
-target::target(const options& o, io_pool& pool, error_log& errors) : o_(o), pool_(pool), errors_(errors) {}
+target::target(const options& o, io_pool&, error_log& errors) : o_(o), errors_(errors) {}
 
 target::~target() = default;
 
@@ -231,7 +231,7 @@ void target::open_zoneproxy(asio::io_context& io, opened_handler done) {
   op->arm("opening a session");
 
   auto hello = std::make_shared<std::string>(hello_for(s->id));
-  auto on_101 = [this, op, timing, done](const char* who) {
+  auto on_101 = [op, timing, done](const char* who) {
     return [op, timing, done, who](std::error_code ec, std::string head) {
       const bool ok = !ec && head == k_101_head;
       if (!op->ended(ok, [&] {
@@ -351,8 +351,8 @@ void target::close(std::shared_ptr<session> s, std::function<void(bool)> done) {
   op->on_failed = [done] { done(false); };
   op->arm("closing a session");
   op->outstanding = 2;
-  auto end_side = [this, op, done](tls_conn& c, const char* who) {
-    c.shutdown([this, op, done, &c, who](std::error_code ec) {
+  auto end_side = [op, done](tls_conn& c, const char* who) {
+    c.shutdown([op, done, &c, who](std::error_code ec) {
       if (ec) {
         op->ended(false, [&] { return str_cat(who, ": close_notify: ", describe(ec)); });
         return;

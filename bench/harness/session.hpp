@@ -74,7 +74,6 @@ class target {
   void open_forward(asio::io_context& io, opened_handler done);
 
   const options& o_;
-  io_pool& pool_;
   error_log& errors_;
   asio::ip::tcp::endpoint endpoint_, module_server_, forwarder_;
   ssl_ctx_ptr a_ctx_, b_ctx_, backend_ctx_;
