@@ -115,7 +115,7 @@ void control_plane::audit(const audit_actor& who, std::string_view action, std::
 }
 
 bool control_plane::is_operator(X509* leaf, STACK_OF(X509) * chain) const {
-  return operator_cas_ && leaf != nullptr && chains_to(operator_cas_.get(), leaf, chain);
+  return chains_to(operator_cas_.get(), leaf, chain);
 }
 
 json control_plane::identity_json() const { return identity_view(state_name(state_), identity_); }
@@ -356,15 +356,7 @@ api_result<json> control_plane::replace_cas(const json& body, const audit_actor&
   api_ctx_.store(contexts->api);
   operator_cas_ = contexts->operator_cas;
   // Live sessions and 17488 connections whose certificates no longer chain are closed.
-  auto operators = contexts->operator_cas;
-  std::shared_ptr<X509_STORE> observers;
-  if (provisioned_->config.observer_ca) {
-    observers.reset(X509_STORE_new(), X509_STORE_free);
-    X509_STORE_set_flags(observers.get(), X509_V_FLAG_PARTIAL_CHAIN);
-    if (auto certs = parse_certificates_pem(*provisioned_->config.observer_ca); certs.ok()) {
-      for (auto& c : *certs) X509_STORE_add_cert(observers.get(), c.get());
-    }
-  }
+  auto operators = contexts->operator_cas, observers = contexts->observer_cas;
   const std::size_t sessions = plane_.running()
                                    ? plane_.close_untrusted([operators](X509* leaf, STACK_OF(X509) * chain) {
                                        return chains_to(operators.get(), leaf, chain);
@@ -372,7 +364,7 @@ api_result<json> control_plane::replace_cas(const json& body, const audit_actor&
                                    : 0;
   if (api_ != nullptr) {
     api_->close_untrusted([&](X509* leaf, STACK_OF(X509) * chain) {
-      return chains_to(operators.get(), leaf, chain) || (observers && chains_to(observers.get(), leaf, chain));
+      return chains_to(operators.get(), leaf, chain) || chains_to(observers.get(), leaf, chain);
     });
   }
   audit(who, "cas_replaced", str_cat("sessions_closed=", sessions));

@@ -28,6 +28,13 @@ absl::StatusOr<std::int64_t> integer_field(const nlohmann::json& object, std::st
   return it->get<std::int64_t>();
 }
 
+absl::Status check_format_1(const nlohmann::json& object) {
+  if (!object.is_object()) return invalid_field("(top level)", "not an object");
+  auto format = integer_field(object, "format", std::nullopt);
+  if (!format.ok()) return format.status();
+  return *format == 1 ? absl::OkStatus() : invalid_field("format", "unknown format version");
+}
+
 absl::StatusOr<std::string> string_field(const nlohmann::json& object, std::string_view name,
                                          std::optional<std::string> if_absent) {
   auto it = object.find(name);

@@ -34,6 +34,8 @@ absl::Status invalid_field(std::string_view field, std::string_view message);
 /// error when that is nullopt); a member of another type is an error naming it.
 absl::StatusOr<std::int64_t> integer_field(const nlohmann::json& object, std::string_view name,
                                            std::optional<std::int64_t> if_absent);
+/// A state file's top level: an object with "format": 1.
+absl::Status check_format_1(const nlohmann::json& object);
 /// The same for a string member.
 absl::StatusOr<std::string> string_field(const nlohmann::json& object, std::string_view name,
                                          std::optional<std::string> if_absent);

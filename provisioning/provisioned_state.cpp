@@ -21,10 +21,7 @@ json to_json(const provisioned_state& s) {
 }
 
 absl::StatusOr<provisioned_state> provisioned_from_json(const json& j) {
-  if (!j.is_object()) return invalid_field("(top level)", "not an object");
-  auto format = integer_field(j, "format", std::nullopt);
-  if (!format.ok()) return format.status();
-  if (*format != 1) return invalid_field("format", "unknown format version");
+  if (auto st = check_format_1(j); !st.ok()) return st;
   provisioned_state out;
   provision_request& c = out.config;
   if (!j.contains("module_server_ca") || !j["module_server_ca"].is_string())

@@ -18,6 +18,22 @@ evp_pkey_ptr share(EVP_PKEY* key) {
 
 std::shared_ptr<SSL_CTX> shared(ssl_ctx_ptr ctx) { return std::shared_ptr<SSL_CTX>(ctx.release(), SSL_CTX_free); }
 
+// The certificates of an optional CA field; none when it is absent.
+absl::StatusOr<std::vector<x509_ptr>> optional_cas(const std::optional<std::string>& pem) {
+  if (!pem) return std::vector<x509_ptr>();
+  return parse_certificates_pem(*pem);
+}
+
+// A verification store of these CAs, chains ending at any of them trusted (as in the
+// handshake, common/tls_policy); null when there are none.
+std::shared_ptr<X509_STORE> store_of(const std::vector<x509_ptr>& cas) {
+  if (cas.empty()) return nullptr;
+  std::shared_ptr<X509_STORE> store(X509_STORE_new(), X509_STORE_free);
+  X509_STORE_set_flags(store.get(), X509_V_FLAG_PARTIAL_CHAIN);
+  for (const auto& c : cas) X509_STORE_add_cert(store.get(), c.get());
+  return store;
+}
+
 }  // namespace
 
 absl::StatusOr<provisioned_contexts> build_provisioned_contexts(const provision_request& req,
@@ -34,18 +50,14 @@ absl::StatusOr<provisioned_contexts> build_provisioned_contexts(const provision_
   }
   auto ms_cas = parse_certificates_pem(req.module_server_ca);
   if (!ms_cas.ok()) return ms_cas.status();
-  std::vector<x509_ptr> ep_cas;
-  if (req.endpoint_client_ca) {
-    auto parsed = parse_certificates_pem(*req.endpoint_client_ca);
-    if (!parsed.ok()) return parsed.status();
-    ep_cas = std::move(*parsed);
-  }
+  auto ep_cas = optional_cas(req.endpoint_client_ca);
+  if (!ep_cas.ok()) return ep_cas.status();
   server_tls_options ep, ms;
   for (auto& id : ids) {
     ep.identities.push_back(&id);
     ms.identities.push_back(&id);
   }
-  for (auto& c : ep_cas) ep.client_cas.push_back(c.get());
+  for (auto& c : *ep_cas) ep.client_cas.push_back(c.get());
   for (auto& c : *ms_cas) ms.client_cas.push_back(c.get());
   // Revocation (PROTOCOL.md 4.2) is checked in every handshake on 17487 and 17488.
   ms.client_check = [revoked](X509* leaf) { return !revoked->contains(cert_sha256_hex(leaf)); };
@@ -56,14 +68,10 @@ absl::StatusOr<provisioned_contexts> build_provisioned_contexts(const provision_
   // 17488: the same trust and revocation, plus the observers' CAs (PROTOCOL.md 4.5; never
   // on 17487); a client without a certificate finishes the handshake and is then closed
   // unanswered (4.2).
-  std::vector<x509_ptr> observer_cas;
-  if (req.observer_ca) {
-    auto parsed = parse_certificates_pem(*req.observer_ca);
-    if (!parsed.ok()) return parsed.status();
-    observer_cas = std::move(*parsed);
-  }
+  auto observer_cas = optional_cas(req.observer_ca);
+  if (!observer_cas.ok()) return observer_cas.status();
   server_tls_options api = ms;
-  for (auto& c : observer_cas) api.client_cas.push_back(c.get());
+  for (auto& c : *observer_cas) api.client_cas.push_back(c.get());
   api.client_cert_required = false;
   auto api_ctx = make_server_ctx(api);
   if (!api_ctx.ok()) return api_ctx.status();
@@ -76,13 +84,11 @@ absl::StatusOr<provisioned_contexts> build_provisioned_contexts(const provision_
   cfg->is_revoked = [revoked](const std::string& fingerprint) { return revoked->contains(fingerprint); };
   cfg->endpoint_ctx = shared(std::move(*ep_ctx));
   cfg->module_server_ctx = shared(std::move(*ms_ctx));
-  std::shared_ptr<X509_STORE> operators(X509_STORE_new(), X509_STORE_free);
-  X509_STORE_set_flags(operators.get(), X509_V_FLAG_PARTIAL_CHAIN);  // as in the handshake
-  for (auto& c : *ms_cas) X509_STORE_add_cert(operators.get(), c.get());
-  return provisioned_contexts{std::move(cfg), shared(std::move(*api_ctx)), std::move(operators)};
+  return provisioned_contexts{std::move(cfg), shared(std::move(*api_ctx)), store_of(*ms_cas), store_of(*observer_cas)};
 }
 
 bool chains_to(X509_STORE* cas, X509* leaf, STACK_OF(X509) * chain) {
+  if (cas == nullptr || leaf == nullptr) return false;
   std::unique_ptr<X509_STORE_CTX, decltype(&X509_STORE_CTX_free)> ctx(X509_STORE_CTX_new(), X509_STORE_CTX_free);
   if (!ctx || X509_STORE_CTX_init(ctx.get(), cas, leaf, chain) != 1) return false;
   X509_STORE_CTX_set_purpose(ctx.get(), X509_PURPOSE_SSL_CLIENT);

@@ -32,9 +32,11 @@ struct provisioned_contexts {
   std::shared_ptr<const proxy::data_plane_config> data_plane;
   std::shared_ptr<SSL_CTX> api;
   std::shared_ptr<X509_STORE> operator_cas;
+  std::shared_ptr<X509_STORE> observer_cas;  // null without observer_ca
 };
 
-/// Whether `leaf` (with the chain its client sent) chains to a CA of `cas`.
+/// Whether `leaf` (with the chain its client sent) chains to a CA of `cas` (false for a
+/// null store or leaf).
 bool chains_to(X509_STORE* cas, X509* leaf, STACK_OF(X509) * chain);
 
 /// Builds both; an error names what could not be used (a certificate that does not parse).

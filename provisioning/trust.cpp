@@ -27,10 +27,7 @@ json to_json(const trust_state& t) {
 }
 
 absl::StatusOr<trust_state> trust_from_json(const json& j) {
-  if (!j.is_object()) return invalid_field("(top level)", "not an object");
-  auto format = integer_field(j, "format", std::nullopt);
-  if (!format.ok()) return format.status();
-  if (*format != 1) return invalid_field("format", "unknown format version");
+  if (auto st = check_format_1(j); !st.ok()) return st;
   trust_state out;
   if (!j.contains("revoked") || !j["revoked"].is_array()) return invalid_field("revoked", "missing");
   for (const auto& fp : j["revoked"]) {

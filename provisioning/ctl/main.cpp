@@ -8,6 +8,7 @@
 #include "common/tls_policy.hpp"
 #include "provisioning/ctl/api_client.hpp"
 #include "provisioning/ctl/csr_signer.hpp"
+#include "provisioning/ctl/top.hpp"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -228,6 +229,11 @@ int main(int argc, char** argv) {
   revoke->add_option("fingerprint", fingerprint, "SHA-256 of the certificate (hex)")->required();
   app.add_subcommand("deprovision", "Close everything, wipe the provisioning, new bootstrap token");
   app.add_subcommand("metrics", "The Prometheus exposition");
+  auto* top = app.add_subcommand("top", "A live view: sessions, rates, refusals, descriptors, expiry (until Ctrl-C)");
+  double top_interval = 2;
+  unsigned top_count = 0;
+  top->add_option("--interval", top_interval, "Seconds between screens (default 2)")->check(CLI::Range(0.2, 3600.0));
+  top->add_option("--count", top_count, "Stop after this many screens (default: until Ctrl-C)");
 
   try {
     app.parse(argc, argv);
@@ -236,6 +242,10 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : k_unreachable;
   }
   const std::string cmd = app.get_subcommands().front()->get_name();
+  if (cmd == "top") {
+    return zp::ctl::run_top(options_from(g), std::chrono::milliseconds(static_cast<long>(top_interval * 1000)),
+                            top_count);
+  }
   int rc = k_ok;
   std::optional<json> out;
   if (cmd == "identity") {
