@@ -13,6 +13,8 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
+#include <map>
 
 namespace zp::provisioning {
 
@@ -31,6 +33,12 @@ struct api_server::shared {
   std::vector<std::weak_ptr<api_connection>> connections;  // oldest first
   const api_connection* serving = nullptr;                 // whose request the handler runs
   std::array<std::uint64_t, std::size_t(api_refusal::count)> refused{};
+  // Sources that presented a trusted certificate lately, and when: their next connections
+  // wait for their handshake in the trusted clients' room, out of the anonymous flood's
+  // reach (bounded: the oldest entries go past k_max_vouched_sources).
+  std::map<std::array<unsigned char, 16>, std::chrono::steady_clock::time_point> vouched_sources;
+  static constexpr std::size_t k_max_vouched_sources = 4096;
+  static constexpr auto k_vouch_for = std::chrono::hours(1);
 
   void count(api_refusal r) { ++refused[std::size_t(r)]; }
   template <typename Pred>
@@ -64,6 +72,12 @@ class api_connection : public std::enable_shared_from_this<api_connection> {
 
   /// Anonymous until its handshake showed a trusted certificate (PROTOCOL.md 4.2).
   bool trusted() const { return trusted_; }
+  /// Admitted into the trusted clients' room before its handshake (its source presented
+  /// a trusted certificate lately); neither anonymous nor trusted yet.
+  bool vouched() const { return vouched_; }
+  void vouch() { vouched_ = true; }
+  /// No complete ClientHello processed yet.
+  bool before_client_hello() const { return !closed_ && SSL_in_before(tls_.ssl()) == 1; }
   /// Answer the request being served, then close (its certificate stopped being trusted
   /// by that very request: a deprovision, a revocation of itself).
   void close_after_response() { close_after_response_ = true; }
@@ -114,6 +128,12 @@ class api_connection : public std::enable_shared_from_this<api_connection> {
         return close();
       }
       trusted_ = true;
+      vouched_ = false;
+      auto& v = shared_->vouched_sources;
+      v[source_key(source_)] = std::chrono::steady_clock::now();
+      if (v.size() > api_server::shared::k_max_vouched_sources) {
+        v.erase(std::min_element(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.second < b.second; }));
+      }
     }
     arm(shared_->limits.idle_timeout);
     do_read();
@@ -225,6 +245,7 @@ class api_connection : public std::enable_shared_from_this<api_connection> {
   std::string out_;      // the response being written
   bool request_started_ = false;
   bool trusted_ = false;
+  bool vouched_ = false;
   bool closed_ = false;
   bool close_after_response_ = false;
   std::size_t lingered_ = 0;
@@ -242,7 +263,8 @@ std::size_t api_server::shared::live_where(Pred pred) {
 api_server::api_server(asio::io_context& io, ctx_provider ctx, std::function<bool()> certificates_required,
                        api_handler handler, api_limits limits)
     : ctx_(std::move(ctx)),
-      shared_(std::make_shared<shared>(shared{std::move(handler), limits, std::move(certificates_required), {}, {}})),
+      shared_(std::make_shared<shared>(
+          shared{std::move(handler), limits, std::move(certificates_required), {}, {}, {}, {}})),
       acceptor_(io),
       accept_backoff_(io) {}
 
@@ -282,32 +304,54 @@ void api_server::close_untrusted(const std::function<bool(X509* client_cert, STA
 
 std::uint64_t api_server::refused(api_refusal r) const { return shared_->refused[std::size_t(r)]; }
 
-bool api_server::admit_anonymous(const asio::ip::address& source) {
-  auto& all = shared_->connections;
-  std::erase_if(all, [](const auto& w) {
-    auto c = w.lock();
-    return !c || c->closed();
-  });
+bool api_server::vouched(const asio::ip::address& source) {
   const auto key = source_key(source);
-  const auto anonymous = [](const api_connection& c) { return !c.trusted(); };
+  auto it = shared_->vouched_sources.find(key);
+  if (it == shared_->vouched_sources.end()) return false;
+  if (std::chrono::steady_clock::now() - it->second > shared::k_vouch_for) {
+    shared_->vouched_sources.erase(it);
+    return false;
+  }
+  // The room is the trusted clients': shared with them, and per source as for anyone.
+  const auto in_room = [](const api_connection& c) { return c.trusted() || c.vouched(); };
+  return shared_->live_where(in_room) < shared_->limits.max_trusted &&
+         shared_->live_where([&](const api_connection& c) { return c.vouched() && source_key(c.source()) == key; }) <
+             shared_->limits.max_anonymous_per_source;
+}
+
+bool api_server::admit_anonymous(const asio::ip::address& source) {
+  const auto key = source_key(source);
+  const auto anonymous = [](const api_connection& c) { return !c.trusted() && !c.vouched(); };
   if (shared_->live_where([&](const api_connection& c) { return anonymous(c) && source_key(c.source()) == key; }) >=
       shared_->limits.max_anonymous_per_source) {
     shared_->count(api_refusal::anonymous_per_source);
     return false;
   }
-  if (shared_->live_where(anonymous) >= shared_->limits.max_anonymous) {
-    // The oldest anonymous connection goes: a newcomer may be the trusted client the
-    // silent ones are keeping out, and it needs only its handshake to prove it.
-    for (auto& weak : all) {
-      auto c = weak.lock();
-      if (c && !c->closed() && anonymous(*c)) {
-        shared_->count(api_refusal::anonymous_evicted);
-        c->close();
-        break;
-      }
-    }
-  }
+  if (shared_->live_where(anonymous) >= shared_->limits.max_anonymous) evict_one_anonymous();
   return true;
+}
+
+void api_server::evict_one_anonymous() {
+  // A newcomer may be the trusted client the others are keeping out, and it needs only
+  // its handshake to prove it. Who goes: the oldest connection whose ClientHello has not
+  // arrived whole (a silent or dripping one: a real client sends it at once), so a
+  // connection in the middle of its handshake survives a flood that reconnects faster than
+  // a handshake takes; only when every anonymous connection is past its ClientHello, the
+  // oldest of them.
+  std::shared_ptr<api_connection> victim, oldest;
+  for (auto& weak : shared_->connections) {
+    auto c = weak.lock();
+    if (!c || c->closed() || c->trusted() || c->vouched()) continue;
+    if (c->before_client_hello()) {
+      victim = std::move(c);
+      break;
+    }
+    if (!oldest) oldest = std::move(c);
+  }
+  if (!victim) victim = std::move(oldest);
+  if (!victim) return;
+  shared_->count(api_refusal::anonymous_evicted);
+  victim->close();
 }
 
 void api_server::do_accept() {
@@ -329,23 +373,21 @@ void api_server::on_accept(std::error_code ec, asio::ip::tcp::socket socket) {
       spdlog::warn("event=accept_failed listener=provisioning error={} suppressed={}", log::q(ec.message()),
                    suppressed);
     }
-    for (auto& weak : shared_->connections) {
-      auto c = weak.lock();
-      if (c && !c->closed() && !c->trusted()) {
-        shared_->count(api_refusal::anonymous_evicted);
-        c->close();
-        break;
-      }
-    }
+    evict_one_anonymous();
     accept_backoff_.expires_after(std::chrono::milliseconds(100));
     accept_backoff_.async_wait([this](std::error_code wait_ec) {
       if (!wait_ec && !stopped_) do_accept();
     });
     return;
   }
+  std::erase_if(shared_->connections, [](const auto& w) {
+    auto c = w.lock();
+    return !c || c->closed();
+  });
   std::error_code ec_remote;
   const auto remote = socket.remote_endpoint(ec_remote);
-  if (ec_remote || !admit_anonymous(remote.address())) {
+  const bool vouched_for = !ec_remote && vouched(remote.address());
+  if (ec_remote || (!vouched_for && !admit_anonymous(remote.address()))) {
     if (std::uint64_t suppressed = 0; !ec_remote && refusal_log_.allow(suppressed)) {
       spdlog::info("event=api_connection_refused reason=anonymous_per_source peer={} suppressed={}",
                    remote.address().to_string(), suppressed);
@@ -359,6 +401,7 @@ void api_server::on_accept(std::error_code ec, asio::ip::tcp::socket socket) {
     socket.set_option(asio::socket_base::keep_alive(true), ignored);
     auto ctx = ctx_();
     auto conn = std::make_shared<api_connection>(std::move(socket), remote.address(), ctx.get(), shared_);
+    if (vouched_for) conn->vouch();
     shared_->connections.push_back(conn);
     conn->start();
   }

@@ -37,9 +37,11 @@ struct api_limits {
   std::chrono::seconds idle_timeout{60};     // keep-alive wait between requests
   // PROTOCOL.md 4.2 (1.1): a connection is anonymous until its handshake shows a trusted
   // certificate (before provisioning, for its whole life: token clients). Anonymous ones
-  // are bounded per source and in all, and when they are all taken the oldest makes
-  // room for the newcomer, so silent connections cannot keep a trusted client from
-  // reaching its handshake. Trusted clients have a room of their own.
+  // are bounded per source and in all, and when they are all taken one of them (see
+  // api_server.cpp) makes room for the newcomer, so silent connections cannot keep a
+  // trusted client from reaching its handshake. Trusted clients have a room of their
+  // own, which the next connections of a source that presented a trusted certificate
+  // within the hour wait in, out of reach of an anonymous flood.
   std::size_t max_anonymous_per_source = 8;
   std::size_t max_anonymous = 64;
   std::size_t max_trusted = 64;
@@ -90,6 +92,10 @@ class api_server {
   // Makes room for one more anonymous connection from `source`; false if that source
   // already holds its share.
   bool admit_anonymous(const asio::ip::address& source);
+  // Whether a connection from `source` waits for its handshake in the trusted room.
+  bool vouched(const asio::ip::address& source);
+  // Closes one anonymous connection to make room (see the .cpp for which).
+  void evict_one_anonymous();
 
   ctx_provider ctx_;
   std::shared_ptr<shared> shared_;

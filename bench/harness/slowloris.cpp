@@ -144,6 +144,9 @@ std::optional<std::chrono::nanoseconds> probe_status(SSL_CTX* ctx, const asio::i
       while (SSL_read_ex(ssl.get(), buf, sizeof buf, &n) == 1) reply.append(buf, n);
       if (reply.rfind("HTTP/1.1 200", 0) == 0) out = steady_clock::now() - start;
     }
+    if (!out && std::getenv("ZP_BENCH_DEBUG") != nullptr) {
+      std::fprintf(stderr, "probe failed: errno %d ssl %s\n", errno, ERR_reason_error_string(ERR_peek_error()));
+    }
     ERR_clear_error();
   }
   ::close(fd);

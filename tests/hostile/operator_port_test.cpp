@@ -72,6 +72,30 @@ TEST(OperatorPort, AnonymousConnectionsAreLimitedPerSourceAndTheOperatorStillGet
   EXPECT_EQ(status->status, 200);
 }
 
+// An operator behind the same address as a flood (a NAT, a jump host shared with a
+// compromised machine): once its certificate was seen from there, its next connections
+// wait for their handshake in the trusted room, not in that source's 8 anonymous places.
+TEST(OperatorPort, AnOperatorsAddressKeepsItsWayInWhileOthersFloodFromIt) {
+  provisioned_daemon p;
+  ASSERT_TRUE(p.ok());
+  ASSERT_TRUE(p.call("GET", "/v1/status").has_value()) << "the first call vouches for 127.0.0.1";
+  std::vector<unique_fd> held;
+  for (int i = 0; i < 8; ++i) held.emplace_back(raw_connect(p.api_port(), host(1)));
+  for (auto& f : held) EXPECT_FALSE(closed_within(f.get(), 100ms)) << "within the limit of 8";
+  unique_fd ninth{raw_connect(p.api_port(), host(1))};
+  EXPECT_FALSE(closed_within(ninth.get(), 300ms)) << "a vouched source's 9th waits in the trusted room";
+  for (int i = 0; i < 3; ++i) {
+    auto status = p.call("GET", "/v1/status");
+    ASSERT_TRUE(status.has_value()) << "call " << i;
+    EXPECT_EQ(status->status, 200);
+  }
+  // The room is bounded per source as well: the vouched flood gets no more than 8 more.
+  for (int i = 0; i < 12; ++i) held.emplace_back(raw_connect(p.api_port(), host(1)));
+  std::size_t open = 0;
+  for (auto& f : held) open += closed_within(f.get(), 200ms) ? 0 : 1;
+  EXPECT_LE(open, 16u + 1u);
+}
+
 // Defect 12: a flood of refused connections costs a line per interval, not a line each.
 TEST(OperatorPort, RefusedConnectionsAreLoggedOncePerIntervalAndCountedEach) {
   provisioned_daemon p;
