@@ -5,7 +5,8 @@
 #   bash packaging/dev.sh run    run a dev proxy on 127.0.0.1 (state and dev PKI in .dev/)
 #   bash packaging/dev.sh test   every test: normal build, ASan+UBSan, TSan, lint
 #   bash packaging/dev.sh build  just build (build/bin/zoneproxy, build/bin/zoneproxyctl)
-#   bash packaging/dev.sh fuzz [TARGET]  libFuzzer targets for ZP_FUZZ_SECONDS (60) each;
+#   bash packaging/dev.sh fuzz [TARGET]  libFuzzer targets for ZP_FUZZ_SECONDS (60) each
+#                                        (or ZP_FUZZ_RUNS executions, whichever comes first);
 #                                ZP_FUZZ_SEED=N repeats a run
 set -euo pipefail
 
@@ -91,7 +92,7 @@ run_fuzzer() {  # target corpus-name
   [ "$rc" -eq 0 ] || regression=$(sed -n 's/^Running: //p' "$out/regressions.log" | tail -n 1)
   if [ "$rc" -eq 0 ]; then
     cp "$corpus"/* "$out/work"/
-    build-asan/bin/"$target" -seed="$seed" -max_total_time="${ZP_FUZZ_SECONDS:-60}" -max_len=20000 \
+    build-asan/bin/"$target" -seed="$seed" -max_total_time="${ZP_FUZZ_SECONDS:-60}" ${ZP_FUZZ_RUNS:+-runs="$ZP_FUZZ_RUNS"} -max_len=20000 \
       -print_final_stats=1 -artifact_prefix="$out/" "$out/work" >"$out/fuzz.log" 2>&1 || rc=$?
     grep -E '^(stat::number_of_executed_units|Done)|ERROR|SUMMARY|==[0-9]+==' "$out/fuzz.log" | head -40 || true
   else
@@ -123,7 +124,7 @@ build_fuzzers() {
 }
 
 # target:corpus-folder pairs of every libFuzzer target.
-fuzz_pairs=(hello_parser_fuzz:hello api_request_fuzz:api state_file_fuzz:state local_config_fuzz:config)
+fuzz_pairs=(hello_parser_fuzz:hello api_request_fuzz:api api_body_fuzz:body state_file_fuzz:state local_config_fuzz:config)
 fuzz_targets=("${fuzz_pairs[@]%%:*}")
 
 cmd_fuzz() {  # [target]: every target (or one) for ZP_FUZZ_SECONDS each
