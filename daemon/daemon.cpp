@@ -81,7 +81,7 @@ std::uint64_t raise_fd_limit() {
   return lim.rlim_cur;
 }
 
-absl::Status run_daemon(const daemon_config& config) {
+absl::Status run_daemon(const daemon_config& config, const config_loader& reload) {
   // A peer that resets while we write must not kill the process.
   std::signal(SIGPIPE, SIG_IGN);
   const std::uint64_t fd_limit = raise_fd_limit();
@@ -107,8 +107,11 @@ absl::Status run_daemon(const daemon_config& config) {
   } guard{workers};
 
   proxy::data_plane plane(workers);
-  provisioning::control_plane control_plane(*store, std::move(*identity), std::move(*keys), plane,
-                                            {{config.bind, config.drain_timeout}, config.provisioning_port});
+  provisioning::control_plane control_plane(
+      *store, std::move(*identity), std::move(*keys), plane,
+      {{bind_address(config, listener_port::endpoint), bind_address(config, listener_port::module_server),
+        bind_address(config, listener_port::provisioning), config.drain_timeout},
+       config.provisioning_port});
   if (auto st = control_plane.restore(); !st.ok()) return st;
   spdlog::info("event=identity state_dir={} state={} rsa_spki_sha256={} ecdsa_spki_sha256={}",
                log::q(store->dir().string()), provisioning::control_plane::state_name(control_plane.current()), rsa_fp,
@@ -122,9 +125,10 @@ absl::Status run_daemon(const daemon_config& config) {
       [&](const http_request& req, const provisioning::api_request_context& c) { return routes.handle(req, c); });
   control_plane.attach_api(&api);
   std::error_code ec;
-  auto bind_address = asio::ip::make_address(config.bind, ec);
-  if (ec) return absl::InvalidArgumentError(str_cat("bind: invalid value \"", config.bind, "\""));
-  auto bound = api.listen({bind_address, config.provisioning_port});
+  const std::string& api_bind = bind_address(config, listener_port::provisioning);
+  auto api_address = asio::ip::make_address(api_bind, ec);
+  if (ec) return absl::InvalidArgumentError(str_cat("provisioning_bind: invalid value \"", api_bind, "\""));
+  auto bound = api.listen({api_address, config.provisioning_port});
   if (!bound.ok()) return bound.status();
   control_plane.set_provisioning_port(bound->port());
   provisioning::metrics_listener metrics(control, [&] { return control_plane.metrics(); });
@@ -139,8 +143,9 @@ absl::Status run_daemon(const daemon_config& config) {
                bound->port(), config.workers, fd_limit);
   if (plane.running()) {
     auto [ep, ms] = plane.ports();
-    spdlog::info("event=listening listener=endpoint addr={}:{}", config.bind, ep);
-    spdlog::info("event=listening listener=module_server addr={}:{}", config.bind, ms);
+    spdlog::info("event=listening listener=endpoint addr={}:{}", bind_address(config, listener_port::endpoint), ep);
+    spdlog::info("event=listening listener=module_server addr={}:{}",
+                 bind_address(config, listener_port::module_server), ms);
   }
 
   auto notifier = make_service_notifier();
@@ -148,6 +153,7 @@ absl::Status run_daemon(const daemon_config& config) {
   // First SIGTERM/SIGINT (or stop request): drain (PROTOCOL.md 3.5) while 17488 keeps
   // answering with state "draining"; a second one stops at once. `cause` is a log field.
   asio::signal_set signals(control, SIGINT, SIGTERM);
+  asio::signal_set hangup(control, SIGHUP);  // reload, below
   bool draining = false;
   auto begin_stop = [&](std::string_view cause) {
     if (draining) {
@@ -161,6 +167,7 @@ absl::Status run_daemon(const daemon_config& config) {
     control_plane.begin_drain(control, [&] {
       watchdog.cancel();
       signals.cancel();
+      hangup.cancel();
       api.stop();
       metrics.stop();
     });
@@ -172,6 +179,34 @@ absl::Status run_daemon(const daemon_config& config) {
     begin_stop(signo == SIGINT ? "signal=SIGINT" : "signal=SIGTERM");
   };
   signals.async_wait(on_signal);
+  // SIGHUP: read the local configuration again, apply what can change live, and say in
+  // one line what changed and what waits for a restart. Sessions are not touched.
+  daemon_config in_force = config;
+  std::function<void(std::error_code, int)> on_hangup = [&](std::error_code wait_ec, int) {
+    if (wait_ec) return;
+    hangup.async_wait(on_hangup);
+    if (!reload) {
+      spdlog::info("event=config_reload_skipped reason=no_config_source");
+      return;
+    }
+    auto next = reload();
+    if (!next.ok()) {
+      spdlog::warn("event=config_reload_failed error={} kept=previous", log::q(message_of(next.status())));
+      return;
+    }
+    std::string applied, restart_needed;
+    const auto add = [](std::string& list, std::string_view key) {
+      if (!list.empty()) list += ',';
+      list += key;
+    };
+    for (std::string_view key : changed_keys(in_force, *next)) add(applies_live(key) ? applied : restart_needed, key);
+    log::init(next->log_level);
+    in_force.log_level = next->log_level;
+    spdlog::info("event=config_reloaded applied={} restart_needed={} live_sessions={}",
+                 applied.empty() ? "none" : applied, restart_needed.empty() ? "none" : restart_needed,
+                 plane.live_sessions());
+  };
+  hangup.async_wait(on_hangup);
   stop_request_registration stop_requests([&] { asio::post(control, [&] { begin_stop("request=service_control"); }); });
 
   // READY=1 only now: the service manager may send SIGTERM the moment it sees it, and

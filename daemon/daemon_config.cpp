@@ -42,6 +42,72 @@ absl::Status set_bind(daemon_config& config, std::string_view value) {
   return absl::OkStatus();
 }
 
+std::string_view bind_key(listener_port port) {
+  switch (port) {
+    case listener_port::endpoint:
+      return "endpoint_bind";
+    case listener_port::module_server:
+      return "module_server_bind";
+    case listener_port::provisioning:
+      break;
+  }
+  return "provisioning_bind";
+}
+
+namespace {
+
+// The member holding one listener's own address.
+std::string daemon_config::*own_bind(listener_port port) {
+  switch (port) {
+    case listener_port::endpoint:
+      return &daemon_config::endpoint_bind;
+    case listener_port::module_server:
+      return &daemon_config::module_server_bind;
+    case listener_port::provisioning:
+      break;
+  }
+  return &daemon_config::provisioning_bind;
+}
+
+}  // namespace
+
+absl::Status set_bind(daemon_config& config, listener_port port, std::string_view value) {
+  std::error_code ec;
+  asio::ip::make_address(std::string(value), ec);
+  if (ec) {
+    return absl::InvalidArgumentError(
+        str_cat(bind_key(port), ": invalid value \"", printable(value), "\" (expected an IP address)"));
+  }
+  config.*own_bind(port) = std::string(value);
+  return absl::OkStatus();
+}
+
+const std::string& bind_address(const daemon_config& config, listener_port port) {
+  const std::string& own = config.*own_bind(port);
+  return own.empty() ? config.bind : own;
+}
+
+std::vector<std::string_view> changed_keys(const daemon_config& before, const daemon_config& after) {
+  std::vector<std::string_view> out;
+  auto check = [&](std::string_view key, bool differs) {
+    if (differs) out.push_back(key);
+  };
+  check("state_dir", before.state_dir != after.state_dir);
+  check("bind", before.bind != after.bind);
+  for (auto port : {listener_port::endpoint, listener_port::module_server, listener_port::provisioning}) {
+    check(bind_key(port), bind_address(before, port) != bind_address(after, port));
+  }
+  check("provisioning_port", before.provisioning_port != after.provisioning_port);
+  check("workers", before.workers != after.workers);
+  check("log_level", before.log_level != after.log_level);
+  check("drain_timeout_s", before.drain_timeout != after.drain_timeout);
+  check("metrics_listen", before.metrics_listen != after.metrics_listen);
+  check("metrics_listen_public", before.metrics_listen_public != after.metrics_listen_public);
+  return out;
+}
+
+bool applies_live(std::string_view key) { return key == "log_level"; }
+
 absl::Status set_port(daemon_config& config, std::int64_t value) {
   if (value < 0 || value > 65535) {
     return absl::InvalidArgumentError(str_cat("provisioning_port: invalid value \"", value, "\" (expected 0..65535)"));
@@ -154,6 +220,12 @@ absl::Status parse_config_text(std::string_view text, std::string_view name_for_
     } else if (name == "bind") {
       auto v = node.value<std::string>();
       st = v ? set_bind(config, *v) : bad_type("an IP address string");
+    } else if (name == "endpoint_bind" || name == "module_server_bind" || name == "provisioning_bind") {
+      const auto port = name == "endpoint_bind"        ? listener_port::endpoint
+                        : name == "module_server_bind" ? listener_port::module_server
+                                                       : listener_port::provisioning;
+      auto v = node.value<std::string>();
+      st = v ? set_bind(config, port, *v) : bad_type("an IP address string");
     } else if (name == "provisioning_port") {
       st = node.is_integer() ? set_port(config, integer_of(node)) : bad_type("an integer");
     } else if (name == "workers") {

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace zp {
 
@@ -21,6 +22,11 @@ namespace zp {
 struct daemon_config {
   std::filesystem::path state_dir = "/var/lib/zoneproxy";
   std::string bind = "0.0.0.0";
+  /// Per-port addresses; empty means `bind`. A DMZ host with two interfaces puts 17486 on
+  /// the outer one and 17487/17488 on the inner one.
+  std::string endpoint_bind;
+  std::string module_server_bind;
+  std::string provisioning_bind;
   /// 17488 in production; 0 picks a free port (tests), logged at start.
   std::uint16_t provisioning_port = 17488;
   unsigned workers = 0;  // 0 until resolved: one per core
@@ -41,6 +47,13 @@ absl::Status parse_config_text(std::string_view text, std::string_view name_for_
 
 /// Validators shared by the TOML loader and the command line; errors name key and value.
 absl::Status set_bind(daemon_config& config, std::string_view value);
+/// The listeners a bind address is set for.
+enum class listener_port { endpoint, module_server, provisioning };
+/// "endpoint_bind", ...: the key of one listener's own address.
+std::string_view bind_key(listener_port port);
+absl::Status set_bind(daemon_config& config, listener_port port, std::string_view value);
+/// The address a listener binds: its own, else `bind`.
+const std::string& bind_address(const daemon_config& config, listener_port port);
 absl::Status set_port(daemon_config& config, std::int64_t value);
 absl::Status set_workers(daemon_config& config, std::int64_t value);
 absl::Status set_log_level(daemon_config& config, std::string_view value);
@@ -48,6 +61,11 @@ absl::Status set_drain_timeout(daemon_config& config, std::int64_t seconds);
 absl::Status set_metrics_listen(daemon_config& config, std::string_view value);
 /// The metrics listener's address, checked against metrics_listen_public; nullopt when off.
 absl::StatusOr<std::optional<std::pair<std::string, std::uint16_t>>> metrics_endpoint(const daemon_config& config);
+
+/// The keys whose values differ between two configurations, in file order.
+std::vector<std::string_view> changed_keys(const daemon_config& before, const daemon_config& after);
+/// Of those, the ones a running daemon applies without a restart (SIGHUP).
+bool applies_live(std::string_view key);
 
 /// Upper bound on --workers; far above any core count this runs on.
 inline constexpr unsigned k_max_workers = 256;

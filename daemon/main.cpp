@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
+#include <optional>
+#include <string>
 #include <thread>
 
 #ifdef _WIN32
@@ -93,6 +95,38 @@ int service_command() {
 }
 #endif
 
+// What the command line asked for: the flags given, each applied over the config file.
+struct command_line {
+  std::string config_file;
+  std::optional<std::string> state_dir, bind, log_level, metrics_listen;
+  std::optional<std::int64_t> port, workers, drain;
+};
+
+// The configuration in force: built-in defaults, then the file, then the flags. Called at
+// start and again on SIGHUP, so a reload sees the same flags over the new file.
+absl::StatusOr<zp::daemon_config> load_config(const command_line& cl) {
+  zp::daemon_config config;
+  if (!cl.config_file.empty()) {
+    if (auto st = zp::load_config_file(cl.config_file, config); !st.ok()) return st;
+  }
+  absl::Status st;
+  if (cl.state_dir) {
+    if (cl.state_dir->empty())
+      return absl::InvalidArgumentError("--state-dir: invalid value \"\" (expected a directory path)");
+    config.state_dir = *cl.state_dir;
+  }
+  if (st.ok() && cl.bind) st = zp::set_bind(config, *cl.bind);
+  if (st.ok() && cl.port) st = zp::set_port(config, *cl.port);
+  if (st.ok() && cl.workers) st = zp::set_workers(config, *cl.workers);
+  if (st.ok() && cl.log_level) st = zp::set_log_level(config, *cl.log_level);
+  if (st.ok() && cl.drain) st = zp::set_drain_timeout(config, *cl.drain);
+  if (st.ok() && cl.metrics_listen) st = zp::set_metrics_listen(config, *cl.metrics_listen);
+  if (st.ok()) st = zp::metrics_endpoint(config).status();
+  if (!st.ok()) return st;
+  default_workers(config);
+  return config;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -106,50 +140,43 @@ int main(int argc, char** argv) {
   app.footer(zp::windows::service_usage());
 #endif
 
-  std::string state_dir, config_file, bind, log_level;
-  std::int64_t port = 0, workers = 0, drain = 0;
+  command_line cl;
   CLI::App* run = app.add_subcommand("run", "Run the proxy in the foreground (logs to stderr)");
-  auto* o_state = run->add_option("--state-dir", state_dir, "State directory (default /var/lib/zoneproxy)");
-  run->add_option("--config", config_file, "TOML configuration file; flags override it")->check(CLI::ExistingFile);
-  auto* o_bind = run->add_option("--bind", bind, "Address to listen on (default 0.0.0.0)");
-  auto* o_port = run->add_option("--provisioning-port", port, "Control API port (default 17488; 0 = any free port)");
-  auto* o_workers = run->add_option("--workers", workers, "Worker threads (default: one per core)");
-  auto* o_level = run->add_option("--log-level", log_level, "trace|debug|info|warn|error (default info)");
-  auto* o_drain =
-      run->add_option("--drain-timeout", drain, "Seconds live sessions may run on after SIGTERM (default 30)");
-  std::string metrics_listen;
-  auto* o_metrics = run->add_option("--metrics-listen", metrics_listen,
-                                    "Serve GET /metrics in plain HTTP on ADDR:PORT (loopback or private only, unless "
-                                    "metrics_listen_public = true in the config)");
+  run->add_option("--state-dir", cl.state_dir, "State directory (default /var/lib/zoneproxy)");
+  run->add_option("--config", cl.config_file, "TOML configuration file; flags override it");
+  run->add_option("--bind", cl.bind, "Address to listen on (default 0.0.0.0; the config sets one per port)");
+  run->add_option("--provisioning-port", cl.port, "Control API port (default 17488; 0 = any free port)");
+  run->add_option("--workers", cl.workers, "Worker threads (default: one per core)");
+  run->add_option("--log-level", cl.log_level, "trace|debug|info|warn|error (default info)");
+  run->add_option("--drain-timeout", cl.drain, "Seconds live sessions may run on after SIGTERM (default 30)");
+  run->add_option("--metrics-listen", cl.metrics_listen,
+                  "Serve GET /metrics in plain HTTP on ADDR:PORT (loopback or private only, unless "
+                  "metrics_listen_public = true in the config)");
+  std::string checked_file;
+  CLI::App* check = app.add_subcommand("check-config", "Check a configuration file and exit (0 valid, 2 not)");
+  check->add_option("--config", checked_file, "TOML configuration file")->required();
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version exit 0 with their text; every usage error exits 2 with one
+    // line, like any other start error (CLI11's own codes are 105, 109, ...).
+    if (e.get_exit_code() == 0) return app.exit(e);
+    return fail(zp::str_cat(e.what(), " (zoneproxy --help shows the usage)"), 2);
   }
 
-  zp::daemon_config config;
-  if (!config_file.empty()) {
-    if (auto st = zp::load_config_file(config_file, config); !st.ok()) return fail(zp::message_of(st), 2);
+  if (check->parsed()) {
+    command_line only_file;
+    only_file.config_file = checked_file;
+    if (auto config = load_config(only_file); !config.ok()) return fail(zp::message_of(config.status()), 2);
+    std::printf("zoneproxy: config %s: ok\n", checked_file.c_str());
+    return 0;
   }
-  // Command-line flags override the file.
-  absl::Status st;
-  if (o_state->count() > 0) {
-    if (state_dir.empty()) return fail("--state-dir: invalid value \"\" (expected a directory path)", 2);
-    config.state_dir = state_dir;
-  }
-  if (st.ok() && o_bind->count() > 0) st = zp::set_bind(config, bind);
-  if (st.ok() && o_port->count() > 0) st = zp::set_port(config, port);
-  if (st.ok() && o_workers->count() > 0) st = zp::set_workers(config, workers);
-  if (st.ok() && o_level->count() > 0) st = zp::set_log_level(config, log_level);
-  if (st.ok() && o_drain->count() > 0) st = zp::set_drain_timeout(config, drain);
-  if (st.ok() && o_metrics->count() > 0) st = zp::set_metrics_listen(config, metrics_listen);
-  if (st.ok()) st = zp::metrics_endpoint(config).status();
-  if (!st.ok()) return fail(zp::message_of(st), 2);
-  default_workers(config);
 
-  zp::log::init(config.log_level);
-  if (auto run_status = zp::run_daemon(config); !run_status.ok()) {
+  auto config = load_config(cl);
+  if (!config.ok()) return fail(zp::message_of(config.status()), 2);
+  zp::log::init(config->log_level);
+  if (auto run_status = zp::run_daemon(*config, [&cl] { return load_config(cl); }); !run_status.ok()) {
     return fail(zp::message_of(run_status), start_failure_status(run_status));
   }
   return 0;

@@ -56,7 +56,7 @@ for line in Type=notify User=zoneproxy StateDirectory=zoneproxy StateDirectoryMo
   check "unit has $line" grep -qx "$line" "$unit"
 done
 check "unit has WatchdogSec" grep -q '^WatchdogSec=[1-9]' "$unit"
-check "unit has no ExecReload (the daemon has no reload)" sh -c "! grep -q '^ExecReload=' '$unit'"
+check "unit reloads with SIGHUP" grep -qx 'ExecReload=/bin/kill -HUP $MAINPID' "$unit"
 
 echo "== packaging: Windows service layer (mingw-w64 cross build)"
 mingw="$build/windows-service"

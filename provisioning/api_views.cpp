@@ -81,11 +81,11 @@ json certificates_view(const provision_request* config) {
 }
 
 json status_view(const proxy_facts& facts, const proxy::plane_stats& stats) {
-  const std::string& bind = facts.local->bind;
-  json listeners = {{"provisioning", {{"address", bind}, {"port", facts.provisioning_port}}}};
+  const local_settings& local = *facts.local;
+  json listeners = {{"provisioning", {{"address", local.provisioning_bind}, {"port", facts.provisioning_port}}}};
   if (stats.running) {
-    listeners["endpoint"] = {{"address", bind}, {"port", facts.data_ports.first}};
-    listeners["module_server"] = {{"address", bind}, {"port", facts.data_ports.second}};
+    listeners["endpoint"] = {{"address", local.endpoint_bind}, {"port", facts.data_ports.first}};
+    listeners["module_server"] = {{"address", local.module_server_bind}, {"port", facts.data_ports.second}};
   }
   json sessions = json::object();
   for (const proxy::gauge_def& g : proxy::k_gauges) {
@@ -112,7 +112,10 @@ json diagnostics_view(const proxy_facts& facts, const proxy::plane_stats& stats,
                       {"peer", e.peer},
                       {"reason", e.reason}});
   }
-  json config = {{"bind", facts.local->bind}, {"provisioning_port", facts.provisioning_port}};
+  json config = {{"endpoint_bind", facts.local->endpoint_bind},
+                 {"module_server_bind", facts.local->module_server_bind},
+                 {"provisioning_bind", facts.local->provisioning_bind},
+                 {"provisioning_port", facts.provisioning_port}};
   json settings = nullptr;
   if (const provision_request* r = facts.config) {
     settings = settings_to_json(r->settings);

@@ -76,7 +76,8 @@ absl::StatusOr<provisioned_contexts> build_provisioned_contexts(const provision_
   auto api_ctx = make_server_ctx(api);
   if (!api_ctx.ok()) return api_ctx.status();
   auto cfg = std::make_shared<proxy::data_plane_config>();
-  cfg->bind = local.bind;
+  cfg->endpoint_bind = local.endpoint_bind;
+  cfg->module_server_bind = local.module_server_bind;
   cfg->endpoint_port = req.endpoint_port;
   cfg->module_server_port = req.module_server_port;
   cfg->settings = req.settings;

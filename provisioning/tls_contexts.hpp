@@ -22,7 +22,9 @@ namespace zp::provisioning {
 
 /// The daemon's local settings a data-plane configuration carries beside the provision.
 struct local_settings {
-  std::string bind = "0.0.0.0";
+  std::string endpoint_bind = "0.0.0.0";
+  std::string module_server_bind = "0.0.0.0";
+  std::string provisioning_bind = "0.0.0.0";
   std::chrono::seconds drain_timeout{30};
 };
 

@@ -37,7 +37,10 @@ inline constexpr std::size_t k_max_early_data = 64 * 1024;
 inline constexpr std::size_t k_relay_buffer = 64 * 1024;
 
 struct data_plane_config {
-  std::string bind = "0.0.0.0";
+  // Each data-plane port on its own address (a DMZ host with two interfaces exposes
+  // 17487 only on the inner one).
+  std::string endpoint_bind = "0.0.0.0";
+  std::string module_server_bind = "0.0.0.0";
   std::uint16_t endpoint_port = 17486;
   std::uint16_t module_server_port = 17487;
   session_settings settings;

@@ -14,14 +14,16 @@ worker_shard::~worker_shard() = default;
 
 absl::Status worker_shard::bind(const data_plane_config& config) {
   std::error_code ec;
-  auto address = asio::ip::make_address(config.bind, ec);
-  if (ec) return absl::InvalidArgumentError("bind: invalid address " + config.bind);
+  const auto endpoint_address = asio::ip::make_address(config.endpoint_bind, ec);
+  if (ec) return absl::InvalidArgumentError("endpoint_bind: invalid address " + config.endpoint_bind);
+  const auto module_server_address = asio::ip::make_address(config.module_server_bind, ec);
+  if (ec) return absl::InvalidArgumentError("module_server_bind: invalid address " + config.module_server_bind);
   endpoint_listener_.emplace(io_, role::endpoint, counters_,
                              [this](asio::ip::tcp::socket s) { on_accept(role::endpoint, std::move(s)); });
   module_server_listener_.emplace(io_, role::module_server, counters_,
                                   [this](asio::ip::tcp::socket s) { on_accept(role::module_server, std::move(s)); });
-  if (auto st = endpoint_listener_->bind({address, config.endpoint_port}); !st.ok()) return st;
-  return module_server_listener_->bind({address, config.module_server_port});
+  if (auto st = endpoint_listener_->bind({endpoint_address, config.endpoint_port}); !st.ok()) return st;
+  return module_server_listener_->bind({module_server_address, config.module_server_port});
 }
 
 std::pair<std::uint16_t, std::uint16_t> worker_shard::bound_ports() const {

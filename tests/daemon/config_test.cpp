@@ -85,6 +85,45 @@ TEST(Config, FileValuesApplyAndFlagsOverrideThem) {
   EXPECT_EQ(p.wait(), 0);
 }
 
+TEST(Config, PerPortBindsAreCheckedLikeBind) {
+  expect_one_line_with(run_expecting_failure("module_server_bind = \"inner\"\n"),
+                       "module_server_bind: invalid value \"inner\"");
+  expect_one_line_with(run_expecting_failure("provisioning_bind = 17488\n"), "provisioning_bind: invalid value");
+}
+
+// `zoneproxy check-config`, like `nginx -t`: 0 and one line when the file is valid, 2 and
+// the one-line error when not; nothing is started and no state is touched.
+TEST(Config, CheckConfigExitsZeroOrTwo) {
+  temp_dir dir;
+  const auto file = dir.path() / "zoneproxy.toml";
+  const std::string zoneproxy = (bin_dir() / "zoneproxy").string();
+  std::ofstream(file) << "workers = 2\nendpoint_bind = \"10.1.2.3\"\nmetrics_listen = \"127.0.0.1:9488\"\n";
+  auto good = run({zoneproxy, "check-config", "--config", file.string()});
+  EXPECT_EQ(good.status, 0) << good.output;
+  EXPECT_NE(good.output.find("ok"), std::string::npos) << good.output;
+  std::ofstream(file) << "metrics_listen = \"8.8.8.8:9488\"\n";
+  auto public_metrics = run({zoneproxy, "check-config", "--config", file.string()});
+  EXPECT_EQ(public_metrics.status, 2);
+  expect_one_line_with(public_metrics, "zoneproxy: error: metrics_listen: invalid value \"8.8.8.8:9488\"");
+  auto missing = run({zoneproxy, "check-config", "--config", (dir.path() / "absent.toml").string()});
+  EXPECT_EQ(missing.status, 2);
+  expect_one_line_with(missing, "absent.toml");
+}
+
+// Usage errors exit 2 with the same one-line shape as every other start error (CLI11's
+// own exit codes, 105 and 109, meant nothing to a service manager).
+TEST(Config, UsageErrorsExitTwoWithOneLine) {
+  const std::string zoneproxy = (bin_dir() / "zoneproxy").string();
+  auto unknown = run({zoneproxy, "run", "--no-such-flag"});
+  EXPECT_EQ(unknown.status, 2) << unknown.output;
+  EXPECT_EQ(unknown.output.rfind("zoneproxy: error: ", 0), 0u) << unknown.output;
+  auto missing_file = run({zoneproxy, "run", "--config", "/nonexistent/zoneproxy.toml", "--state-dir", "/nonexistent"});
+  EXPECT_EQ(missing_file.status, 2) << missing_file.output;
+  expect_one_line_with(missing_file, "zoneproxy: error: config /nonexistent/zoneproxy.toml");
+  auto no_command = run({zoneproxy});
+  EXPECT_EQ(no_command.status, 2) << no_command.output;
+}
+
 TEST(Config, VersionAndHelpWork) {
   auto v = run({(bin_dir() / "zoneproxy").string(), "--version"});
   EXPECT_EQ(v.status, 0);

@@ -56,7 +56,8 @@ data_plane_fixture::data_plane_fixture(data_plane_options options) : workers_(op
     return set->count(cert_sha256_hex(leaf)) == 0;
   };
   auto config = std::make_shared<proxy::data_plane_config>();
-  config->bind = "127.0.0.1";
+  config->endpoint_bind = "127.0.0.1";
+  config->module_server_bind = "127.0.0.1";
   config->endpoint_port = 0;
   config->module_server_port = 0;
   config->settings = options.settings;
