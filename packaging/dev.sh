@@ -17,7 +17,7 @@ jobs=$(nproc)
 configure_and_build() {  # dir [cmake args...]
   local dir=$1
   shift
-  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DZONEPROXY_WERROR=ON "$@" >/dev/null
   cmake --build "$dir" -j "$jobs"
 }
 
@@ -115,7 +115,7 @@ run_fuzzer() {  # target corpus-name
 # libFuzzer's main. (A separate fuzzing build cost CI about 7 minutes.)
 configure_asan() {
   CXX=clang++ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DZONEPROXY_SANITIZE=address,undefined -DZONEPROXY_FUZZ=ON -DZONEPROXY_BENCH=OFF >/dev/null
+    -DZONEPROXY_SANITIZE=address,undefined -DZONEPROXY_FUZZ=ON -DZONEPROXY_BENCH=OFF -DZONEPROXY_WERROR=ON >/dev/null
 }
 
 build_fuzzers() {
@@ -165,15 +165,19 @@ cmd_test() {
   # slow-reader test is about memory bounds, not threads, and takes minutes under TSan:
   # it runs in the other two.
   cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DZONEPROXY_SANITIZE=thread \
-    -DZONEPROXY_BENCH=OFF >/dev/null
+    -DZONEPROXY_BENCH=OFF -DZONEPROXY_WERROR=ON >/dev/null
   cmake --build build-tsan -j "$jobs" --target session_table_test session_table_stress_test rendezvous_test relay_test \
     fault_injection_test
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 run_ctest build-tsan -L tsan -E SlowReader
   stage "fuzzing (libFuzzer, ${ZP_FUZZ_SECONDS:-40} s per target; the seed corpus first)"
   local pair
   for pair in "${fuzz_pairs[@]}"; do ZP_FUZZ_SECONDS=${ZP_FUZZ_SECONDS:-40} run_fuzzer "${pair%%:*}" "${pair#*:}"; done
+  stage "Release build as a packager makes it (-O3; still -Werror here), packaged from it"
+  cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DZONEPROXY_TESTS=OFF -DZONEPROXY_BENCH=OFF \
+    -DZONEPROXY_WERROR=ON >/dev/null
+  cmake --build build-release -j "$jobs"
   stage "packaging: systemd unit, .deb (installed and purged as root), Windows service layer, MSI"
-  bash packaging/ci-packaging.sh
+  ZP_BUILD_DIR=build-release bash packaging/ci-packaging.sh
   stage "done"
   echo "== all tests passed in $((SECONDS - started)) s"
 }
