@@ -107,6 +107,7 @@ for s in postinst prerm postrm; do
   check "$s is valid sh" sh -n "$work/control/$s"
 done
 check "postinst starts nothing" lacks "$(grep -v "^ *#" "$work/control/postinst")" "systemctl (start|enable|restart|reload)"
+check "postinst restarts a running proxy only when asked" grep -q 'ZONEPROXY_RESTART_ON_UPGRADE' "$work/control/postinst"
 check "Depends from the binaries" has "$(dpkg-deb -f "$deb" Depends)" "libssl3"
 
 if [ "$(id -u)" -ne 0 ]; then
