@@ -15,6 +15,8 @@ packages=(
   haproxy
   # packaging checks (packaging/ci-packaging.sh): unit analysis, .deb, Windows cross build, MSI
   systemd dpkg-dev file util-linux g++-mingw-w64-x86-64 binutils-mingw-w64-x86-64 wixl msitools
+  # the .deb's man pages (from the --help texts) and its lint
+  help2man lintian
 )
 
 missing=()
