@@ -1,6 +1,9 @@
 // zoneproxyctl: the operator's and Module Server's side of the control API (17488).
-// Exit status: 0 ok, 1 the proxy said no (an HTTP error), 2 could not reach it (or bad
-// usage). Human-readable output by default, the proxy's JSON with --json.
+// Exit status: 0 ok, 1 the proxy said no (an HTTP error), 2 bad usage (a flag, a file
+// given, a missing --yes), 3 could not reach the proxy or verify it. Human-readable
+// output by default (durations and sizes with units), the proxy's JSON with --json.
+// Defaults for the connection flags come from ZONEPROXY_CTL_* variables or from
+// ~/.config/zoneproxy/ctl.toml; flags win over both.
 
 #include "common/atomic_file.hpp"
 #include "common/pem.hpp"
@@ -13,14 +16,19 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
+
+#include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <iostream>
 
 namespace {
 
 using json = nlohmann::json;
-constexpr int k_ok = 0, k_refused = 1, k_unreachable = 2;
+constexpr int k_ok = 0, k_refused = 1, k_usage = 2, k_unreachable = 3;
 
 struct globals {
   std::string proxy = "127.0.0.1:17488";
@@ -39,8 +47,7 @@ int fail(std::string_view what, int code) {
 std::string read_or_die(const std::string& path, const char* what) {
   auto text = zp::read_file(path);
   if (!text.ok()) {
-    fail(zp::str_cat(what, ": ", text.status().message()), k_unreachable);
-    std::exit(k_unreachable);
+    std::exit(fail(zp::str_cat(what, ": ", text.status().message()), k_usage));
   }
   return *text;
 }
@@ -54,12 +61,12 @@ zp::ctl::client_options options_from(const globals& g) {
   if (!g.cert.empty()) {
     auto id =
         zp::make_tls_identity(read_or_die(g.key.empty() ? g.cert : g.key, "--key"), read_or_die(g.cert, "--cert"));
-    if (!id.ok()) std::exit(fail(zp::str_cat("--cert/--key: ", id.status().message()), k_unreachable));
+    if (!id.ok()) std::exit(fail(zp::str_cat("--cert/--key: ", id.status().message()), k_usage));
     o.client_cert = std::move(*id);
   }
   if (!g.ca.empty()) {
     auto cas = zp::parse_certificates_pem(read_or_die(g.ca, "--ca"));
-    if (!cas.ok()) std::exit(fail(zp::str_cat("--ca: ", cas.status().message()), k_unreachable));
+    if (!cas.ok()) std::exit(fail(zp::str_cat("--ca: ", cas.status().message()), k_usage));
     o.trusted = std::move(*cas);
   }
   o.pins = g.pins;
@@ -75,7 +82,7 @@ zp::ctl::client_options options_from(const globals& g) {
     std::exit(
         fail("refusing to send the bootstrap token to an unverified proxy: give --pin <SPKI SHA-256 from the "
              "proxy's log> or --ca <CA file>, or --insecure",
-             k_unreachable));
+             k_usage));
   }
   o.timeout = std::chrono::seconds(g.timeout_s);
   return o;
@@ -104,6 +111,43 @@ std::optional<json> call(const globals& g, int& exit_code, const std::string& me
   return j.is_discarded() ? json(r->body) : j;
 }
 
+// 3h12m, 45s, 2d4h: the two largest units of a duration in seconds.
+std::string human_duration(double seconds) {
+  if (!(seconds >= 0) || seconds > 1e12) return zp::str_cat(seconds, "s");
+  auto s = static_cast<std::uint64_t>(std::llround(seconds));
+  const std::uint64_t d = s / 86400, h = s % 86400 / 3600, m = s % 3600 / 60;
+  s %= 60;
+  if (d > 0) return h > 0 ? zp::str_cat(d, "d", h, "h") : zp::str_cat(d, "d");
+  if (h > 0) return m > 0 ? zp::str_cat(h, "h", m, "m") : zp::str_cat(h, "h");
+  if (m > 0) return s > 0 ? zp::str_cat(m, "m", s, "s") : zp::str_cat(m, "m");
+  return zp::str_cat(s, "s");
+}
+
+// 1.2 GiB, 512 B: binary units, one decimal.
+std::string human_bytes(double bytes) {
+  static constexpr const char* k_units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  std::size_t u = 0;
+  while (bytes >= 1024 && u + 1 < std::size(k_units)) {
+    bytes /= 1024;
+    ++u;
+  }
+  char out[32];
+  std::snprintf(out, sizeof out, u == 0 ? "%.0f %s" : "%.1f %s", bytes, k_units[u]);
+  return out;
+}
+
+// A value as an operator reads it: "_s" keys are durations, byte counts get units.
+std::string human_value(std::string_view key, const json& v) {
+  if (v.is_number() && !v.is_boolean()) {
+    const auto ends_with = [&](std::string_view tail) {
+      return key.size() >= tail.size() && key.substr(key.size() - tail.size()) == tail;
+    };
+    if (ends_with("_s")) return human_duration(v.get<double>());
+    if (key.find("bytes") != std::string_view::npos) return human_bytes(v.get<double>());
+  }
+  return v.is_string() ? v.get<std::string>() : v.dump();
+}
+
 // Prints a JSON object as "key: value" lines, nested objects indented.
 void print_tree(const json& j, int indent = 0) {
   for (const auto& [k, v] : j.items()) {
@@ -118,21 +162,21 @@ void print_tree(const json& j, int indent = 0) {
         print_tree(item, indent + 4);
       }
     } else {
-      std::cout << pad << k << ": " << (v.is_string() ? v.get<std::string>() : v.dump()) << "\n";
+      std::cout << pad << k << ": " << human_value(k, v) << "\n";
     }
   }
 }
 
 void print_sessions(const json& j) {
-  std::printf("%-10s %-8s %-16s %-16s %14s %14s %8s\n", "ID", "STATE", "ENDPOINT", "MODULE SERVER", "BYTES E->M",
-              "BYTES M->E", "AGE S");
+  std::printf("%-10s %-8s %-16s %-16s %11s %11s %8s\n", "ID", "STATE", "ENDPOINT", "MODULE SERVER", "E->M", "M->E",
+              "AGE");
   for (const auto& s : j["sessions"]) {
     auto str = [](const json& v) { return v.is_string() ? v.get<std::string>() : std::string("-"); };
-    std::printf("%-10s %-8s %-16s %-16s %14llu %14llu %8.0f\n", str(s["id_prefix"]).c_str(), str(s["state"]).c_str(),
+    std::printf("%-10s %-8s %-16s %-16s %11s %11s %8s\n", str(s["id_prefix"]).c_str(), str(s["state"]).c_str(),
                 str(s["endpoint_address"]).c_str(), str(s["module_server_address"]).c_str(),
-                static_cast<unsigned long long>(s.value("bytes_endpoint_to_module_server", 0ULL)),
-                static_cast<unsigned long long>(s.value("bytes_module_server_to_endpoint", 0ULL)),
-                s.value("age_s", 0.0));
+                human_bytes(s.value("bytes_endpoint_to_module_server", 0.0)).c_str(),
+                human_bytes(s.value("bytes_module_server_to_endpoint", 0.0)).c_str(),
+                human_duration(s.value("age_s", 0.0)).c_str());
   }
 }
 
@@ -148,7 +192,7 @@ std::optional<json> signed_certificates(const globals& g, int& rc, const std::st
   for (const char* type : {"rsa", "ecdsa"}) {
     auto chain = zp::ctl::sign_csr((*csrs)[type].get<std::string>(), ca_pem, key_pem, days);
     if (!chain.ok()) {
-      rc = fail(zp::str_cat("signing the ", type, " CSR: ", chain.status().message()), k_unreachable);
+      rc = fail(zp::str_cat("signing the ", type, " CSR: ", chain.status().message()), k_usage);
       return std::nullopt;
     }
     certs[type] = *chain;
@@ -156,12 +200,50 @@ std::optional<json> signed_certificates(const globals& g, int& rc, const std::st
   return certs;
 }
 
+// Certificates signed by a CA this tool never sees: DIR/rsa.crt and DIR/ecdsa.crt, each
+// a PEM chain, leaf first, for the CSRs `zoneproxyctl csr --out DIR` wrote.
+json certificates_from(const std::string& dir) {
+  json certs = json::object();
+  for (const char* type : {"rsa", "ecdsa"}) {
+    const auto file = std::filesystem::path(dir) / zp::str_cat(type, ".crt");
+    certs[type] = read_or_die(file.string(), "--certificates-from");
+  }
+  return certs;
+}
+
+// revoke and deprovision cannot be undone: on a terminal, ask; elsewhere (a script, a
+// pipe), only with --yes, so a mistyped command in a loop does not wipe a proxy.
+bool confirmed(bool yes, const std::string& what) {
+  if (yes) return true;
+  if (::isatty(STDIN_FILENO) == 0) {
+    fail(zp::str_cat(what, " cannot be undone: add --yes (stdin is not a terminal, so no prompt)"), k_usage);
+    return false;
+  }
+  std::fprintf(stderr, "%s cannot be undone. Type yes to go on: ", what.c_str());
+  std::string answer;
+  std::getline(std::cin, answer);
+  if (answer == "yes") return true;
+  fail("cancelled", k_usage);
+  return false;
+}
+
+// ~/.config/zoneproxy/ctl.toml ($XDG_CONFIG_HOME first), or "" without a home.
+std::string default_config_file() {
+  if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg != nullptr && *xdg == '/') {
+    return zp::str_cat(xdg, "/zoneproxy/ctl.toml");
+  }
+  if (const char* home = std::getenv("HOME"); home != nullptr && *home == '/') {
+    return zp::str_cat(home, "/.config/zoneproxy/ctl.toml");
+  }
+  return {};
+}
+
 json parse_settings(const std::vector<std::string>& assignments, int& rc) {
   json s = json::object();
   for (const auto& a : assignments) {
     const auto eq = a.find('=');
     if (eq == std::string::npos) {
-      rc = fail(zp::str_cat("setting \"", a, "\": expected key=value"), k_unreachable);
+      rc = fail(zp::str_cat("setting \"", a, "\": expected key=value"), k_usage);
       return nullptr;
     }
     const std::string value = a.substr(eq + 1);
@@ -180,11 +262,20 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("zoneproxyctl ") + ZONEPROXY_VERSION);
   app.require_subcommand(1);
   globals g;
-  app.add_option("--proxy", g.proxy, "HOST:PORT of the control API (default 127.0.0.1:17488)");
-  app.add_option("--cert", g.cert, "Module Server client certificate (PEM) — required once provisioned");
-  app.add_option("--key", g.key, "Its private key (PEM; default: in --cert)");
-  app.add_option("--ca", g.ca, "CA (PEM) the proxy's certificate must chain to (e.g. the zone CA)");
-  app.add_option("--pin", g.pins, "Accept the proxy only with this SPKI SHA-256 (hex); repeatable");
+  app.add_option("--proxy", g.proxy, "HOST:PORT of the control API (default 127.0.0.1:17488)")
+      ->envname("ZONEPROXY_CTL_PROXY");
+  app.add_option("--cert", g.cert, "Module Server client certificate (PEM) — required once provisioned")
+      ->envname("ZONEPROXY_CTL_CERT");
+  app.add_option("--key", g.key, "Its private key (PEM; default: in --cert)")->envname("ZONEPROXY_CTL_KEY");
+  app.add_option("--ca", g.ca, "CA (PEM) the proxy's certificate must chain to (e.g. the zone CA)")
+      ->envname("ZONEPROXY_CTL_CA");
+  app.add_option("--pin", g.pins, "Accept the proxy only with this SPKI SHA-256 (hex); repeatable")
+      ->envname("ZONEPROXY_CTL_PIN")
+      ->delimiter(',');
+  // Flags over ZONEPROXY_CTL_* over the file (keys: proxy, cert, key, ca, pin = [...]).
+  app.allow_config_extras(CLI::config_extras_mode::error);  // a misspelt key is named, not ignored
+  app.set_config("--ctl-config", default_config_file(),
+                 "Defaults for the options above, TOML (default ~/.config/zoneproxy/ctl.toml, if it exists)");
   app.add_flag("--insecure", g.insecure,
                "Send the bootstrap token even though neither --pin nor --ca verifies the proxy");
   app.add_option("--token-file", g.token_file,
@@ -198,13 +289,23 @@ int main(int argc, char** argv) {
   std::vector<std::string> dns, ips, settings;
   int days = 397, ep_port = 17486, ms_port = 17487;
   prov->add_option("--module-server-ca", ms_ca, "Module Server CA certificate(s) (PEM)")->required();
-  // The proxy's certificates are signed here with the zone CA: provision and rotate-certs.
-  auto add_signing_options = [&](CLI::App* sub) {
-    sub->add_option("--zone-ca-cert", zone_cert, "Zone CA certificate (PEM)")->required();
-    sub->add_option("--zone-ca-key", zone_key, "Zone CA private key (PEM)")->required();
+  // The proxy's certificates: signed here with the zone CA's key, or signed elsewhere
+  // (csr --out DIR, then DIR/rsa.crt and DIR/ecdsa.crt): provision and rotate-certs.
+  std::string certificates_dir;
+  auto add_name_options = [&](CLI::App* sub) {
     sub->add_option("--cn", cn, "Common name of the proxy's certificates");
     sub->add_option("--dns", dns, "DNS name for the certificates; repeatable");
     sub->add_option("--ip", ips, "IP address for the certificates; repeatable");
+  };
+  auto add_signing_options = [&](CLI::App* sub) {
+    auto* from = sub->add_option("--certificates-from", certificates_dir,
+                                 "Directory with rsa.crt and ecdsa.crt (PEM chains, leaf first) signed elsewhere "
+                                 "for the CSRs of `zoneproxyctl csr`");
+    auto* ca_cert = sub->add_option("--zone-ca-cert", zone_cert, "Zone CA certificate (PEM)")->excludes(from);
+    auto* ca_key = sub->add_option("--zone-ca-key", zone_key, "Zone CA private key (PEM)")->excludes(from);
+    ca_cert->needs(ca_key);
+    ca_key->needs(ca_cert);
+    add_name_options(sub);
     sub->add_option("--days", days, "Certificate lifetime in days (default 397)");
   };
   add_signing_options(prov);
@@ -221,13 +322,30 @@ int main(int argc, char** argv) {
   kill->add_option("id", kill_id, "The session id, or the 8-character prefix `sessions` shows")->required();
   auto* rotate = app.add_subcommand("rotate-certs", "New certificates for the proxy's keys, without a restart");
   add_signing_options(rotate);
+  auto* csr = app.add_subcommand("csr", "The proxy's CSRs (RSA and ECDSA), for a CA this tool never sees");
+  add_name_options(csr);
+  std::string csr_dir;
+  csr->add_option("--out", csr_dir, "Directory to write rsa.csr and ecdsa.csr to")->required();
   auto* set = app.add_subcommand("settings", "Show settings, or change some: settings key=value ...");
   set->add_option("assignments", settings, "key=value pairs");
-  app.add_subcommand("trust", "Trusted CAs, revoked certificates, trust history");
+  auto* trust = app.add_subcommand("trust", "Trusted CAs, revoked certificates, trust history; trust set-cas");
+  auto* set_cas = trust->add_subcommand("set-cas", "Replace the trusted CAs (PUT /v1/trust/cas), e.g. to rotate");
+  std::string new_ms_ca, new_observer_ca;
+  bool no_observer_ca = false;
+  set_cas->add_option("--module-server-ca", new_ms_ca,
+                      "The Module Server CA certificate(s) to trust from now on (PEM; old and new "
+                      "together while Module Servers move)");
+  auto* o_obs_ca = set_cas->add_option("--observer-ca", new_observer_ca, "The observer CA(s) from now on (PEM)");
+  auto* o_no_obs = set_cas->add_flag("--no-observer-ca", no_observer_ca, "Trust no observer CA any more");
+  o_obs_ca->excludes(o_no_obs);
+  set_cas->require_option(1, 3);
   auto* revoke = app.add_subcommand("revoke", "Refuse a client certificate for good (closes its sessions)");
   std::string fingerprint;
   revoke->add_option("fingerprint", fingerprint, "SHA-256 of the certificate (hex)")->required();
-  app.add_subcommand("deprovision", "Close everything, wipe the provisioning, new bootstrap token");
+  bool yes = false;
+  revoke->add_flag("--yes", yes, "Do not ask (required when stdin is not a terminal)");
+  auto* deprovision = app.add_subcommand("deprovision", "Close everything, wipe the provisioning, new bootstrap token");
+  deprovision->add_flag("--yes", yes, "Do not ask (required when stdin is not a terminal)");
   app.add_subcommand("metrics", "The Prometheus exposition");
   auto* top = app.add_subcommand("top", "A live view: sessions, rates, refusals, descriptors, expiry (until Ctrl-C)");
   double top_interval = 2;
@@ -239,7 +357,7 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
-    return code == 0 ? 0 : k_unreachable;
+    return code == 0 ? 0 : k_usage;
   }
   const std::string cmd = app.get_subcommands().front()->get_name();
   if (cmd == "top") {
@@ -251,7 +369,8 @@ int main(int argc, char** argv) {
   if (cmd == "identity") {
     out = call(g, rc, "GET", "/v1/identity");
   } else if (cmd == "provision") {
-    auto certs = signed_certificates(g, rc, cn, dns, ips, zone_cert, zone_key, days);
+    auto certs = certificates_dir.empty() ? signed_certificates(g, rc, cn, dns, ips, zone_cert, zone_key, days)
+                                          : std::optional<json>(certificates_from(certificates_dir));
     if (!certs) return rc;
     json body = {{"module_server_ca", read_or_die(ms_ca, "--module-server-ca")},
                  {"certificates", *certs},
@@ -280,8 +399,20 @@ int main(int argc, char** argv) {
       std::cout << "session ended\n";
       return rc;
     }
+  } else if (cmd == "csr") {
+    out = call(g, rc, "POST", "/v1/csr", json{{"common_name", cn}, {"dns_names", dns}, {"ip_addresses", ips}});
+    if (!out) return rc;
+    for (const char* type : {"rsa", "ecdsa"}) {
+      const auto file = std::filesystem::path(csr_dir) / zp::str_cat(type, ".csr");
+      if (auto st = zp::write_file_atomically(file, (*out)[type].get<std::string>(), 0644); !st.ok()) {
+        return fail(zp::str_cat("--out: ", st.message()), k_usage);
+      }
+      if (!g.json_out) std::cout << "wrote " << file.string() << "\n";
+    }
+    if (!g.json_out) return rc;
   } else if (cmd == "rotate-certs") {
-    auto certs = signed_certificates(g, rc, cn, dns, ips, zone_cert, zone_key, days);
+    auto certs = certificates_dir.empty() ? signed_certificates(g, rc, cn, dns, ips, zone_cert, zone_key, days)
+                                          : std::optional<json>(certificates_from(certificates_dir));
     if (!certs) return rc;
     out = call(g, rc, "PUT", "/v1/certificates", *certs);
   } else if (cmd == "settings") {
@@ -293,11 +424,19 @@ int main(int argc, char** argv) {
       if (s.is_null()) return rc;
       out = call(g, rc, "PUT", "/v1/settings", s);
     }
+  } else if (cmd == "trust" && set_cas->parsed()) {
+    json body = json::object();
+    if (!new_ms_ca.empty()) body["module_server_ca"] = read_or_die(new_ms_ca, "--module-server-ca");
+    if (!new_observer_ca.empty()) body["observer_ca"] = read_or_die(new_observer_ca, "--observer-ca");
+    if (no_observer_ca) body["observer_ca"] = nullptr;
+    out = call(g, rc, "PUT", "/v1/trust/cas", body);
   } else if (cmd == "trust") {
     out = call(g, rc, "GET", "/v1/trust");
   } else if (cmd == "revoke") {
+    if (!confirmed(yes, zp::str_cat("revoking ", fingerprint))) return k_usage;
     out = call(g, rc, "POST", "/v1/trust/revoke", json{{"fingerprint", fingerprint}});
   } else if (cmd == "deprovision") {
+    if (!confirmed(yes, "deprovisioning the proxy")) return k_usage;
     out = call(g, rc, "POST", "/v1/deprovision");
   } else if (cmd == "metrics") {
     out = call(g, rc, "GET", "/metrics");

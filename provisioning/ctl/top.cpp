@@ -194,7 +194,7 @@ int run_top(const client_options& o, std::chrono::milliseconds interval, unsigne
       std::fprintf(
           stderr, "zoneproxyctl: top: %s\n",
           r.ok() ? str_cat("the proxy answered ", r->status).c_str() : std::string(r.status().message()).c_str());
-      return r.ok() ? 1 : 2;
+      return r.ok() ? 1 : 3;  // zoneproxyctl: 1 refused, 3 unreachable
     }
     const auto now_time = std::chrono::steady_clock::now();
     samples now = parse_exposition(r->body);

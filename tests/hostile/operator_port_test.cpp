@@ -118,13 +118,13 @@ TEST(OperatorPort, KeepAliveConnectionsAreClosedWhenTheirCertificateStopsBeingTr
   auto first = idle.request("GET", "/v1/status");
   ASSERT_TRUE(first && first->status == 200);
   // Revoking it closes its idle keep-alive connection (the revoker's own stays useful).
-  ASSERT_EQ(ctl(p.api_port(), {"revoke", pki_cert_sha256("ms-client2")}).status, 0);
+  ASSERT_EQ(ctl(p.api_port(), {"revoke", pki_cert_sha256("ms-client2"), "--yes"}).status, 0);
   EXPECT_TRUE(closed_within(idle.fd(), 2s)) << "a revoked certificate's idle connection stayed open";
 
   tls_client kept(p.api_port(), p.operator_ctx());
   ASSERT_TRUE(kept.handshake());
   ASSERT_TRUE(kept.request("GET", "/v1/status"));
-  ASSERT_EQ(ctl(p.api_port(), {"deprovision"}).status, 0);
+  ASSERT_EQ(ctl(p.api_port(), {"deprovision", "--yes"}).status, 0);
   EXPECT_TRUE(closed_within(kept.fd(), 2s)) << "a connection outlived the deprovisioning of its CA";
 }
 

@@ -381,7 +381,7 @@ TEST_F(Api, RevokeClosesLiveSessionsAndRefusesTheCertificateOnBothPorts) {
   auto e = open_half(ports->first, ep_ctx.get(), sid);
   auto m = open_half(ports->second, ms2.get(), sid);
   ASSERT_TRUE(e && m && read_101(*e) && read_101(*m));
-  auto r = ctl(port(), {"revoke", pki_cert_sha256("ms-client2")});
+  auto r = ctl(port(), {"revoke", pki_cert_sha256("ms-client2"), "--yes"});
   ASSERT_EQ(r.status, 0) << r.output;
   std::string rest;
   e->read_to_end(rest);  // returns once the proxy closed the session
@@ -398,7 +398,7 @@ TEST_F(Api, RevokeClosesLiveSessionsAndRefusesTheCertificateOnBothPorts) {
 TEST_F(Api, DeprovisionClosesEverythingAndIssuesANewToken) {
   auto ports = provision(*d_);
   ASSERT_TRUE(ports);
-  auto r = ctl(port(), {"deprovision"});
+  auto r = ctl(port(), {"deprovision", "--yes"});
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(state(), "unprovisioned");
   const std::string token = read_text(d_->state_dir() / "bootstrap-token");
@@ -412,7 +412,7 @@ TEST_F(Api, DeprovisionClosesEverythingAndIssuesANewToken) {
 TEST_F(Api, ZoneproxyctlExitStatusSaysWhoSaidNo) {
   EXPECT_EQ(ctl(port(), {"identity"}, false).status, 0);
   EXPECT_EQ(ctl(port(), {"status"}, false).status, 1) << "the proxy refused: no token";
-  EXPECT_EQ(ctl(free_port(), {"identity"}, false).status, 2) << "nothing listens there";
+  EXPECT_EQ(ctl(free_port(), {"identity"}, false).status, 3) << "nothing listens there";
   auto json_out = ctl(port(), {"--json", "identity"}, false);
   EXPECT_EQ(json::parse(json_out.output, nullptr, false)["state"], "unprovisioned") << json_out.output;
 }

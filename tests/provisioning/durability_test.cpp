@@ -32,7 +32,7 @@ TEST(Durability, RestartComesBackProvisionedOnTheSamePortsWithTheSameTrust) {
     auto p = provision(d);
     ASSERT_TRUE(p);
     ports = *p;
-    ASSERT_EQ(ctl(d.provisioning_port(), {"revoke", pki_cert_sha256("ms-client2")}).status, 0);
+    ASSERT_EQ(ctl(d.provisioning_port(), {"revoke", pki_cert_sha256("ms-client2"), "--yes"}).status, 0);
     EXPECT_EQ(d.stop(), 0);
   }
   daemon again({}, state);

@@ -74,7 +74,7 @@ TEST_F(Observer, GetsForbiddenOnEveryRouteThatChangesSomethingAndNothingChanges)
   EXPECT_TRUE(trust["revoked"].empty()) << "an observer revoked a certificate";
   EXPECT_EQ(ctl(d_.provisioning_port(),
                 {"--cert", (test_pki() / "observer-client.crt").string(), "--key",
-                 (test_pki() / "observer-client.key").string(), "deprovision"},
+                 (test_pki() / "observer-client.key").string(), "deprovision", "--yes"},
                 /*with_cert=*/false)
                 .status,
             1);

@@ -1,0 +1,145 @@
+// zoneproxyctl as an operator uses it day to day: defaults from the environment or
+// ~/.config/zoneproxy/ctl.toml, exit statuses a script can branch on, no irreversible
+// change without --yes off a terminal, sizes and durations with units, certificates
+// signed by a CA the tool never sees, and CA replacement.
+
+#include "tests/support/control_client.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+
+namespace zp::test {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+class Ctl : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    d_ = std::make_unique<daemon>();
+    ASSERT_TRUE(d_->wait_ready());
+  }
+  std::string ctl_bin() const { return (bin_dir() / "zoneproxyctl").string(); }
+  std::string proxy() const { return "127.0.0.1:" + std::to_string(d_->provisioning_port()); }
+  std::string state() {
+    auto r = ctl(d_->provisioning_port(), {"--json", "identity"});
+    auto j = json::parse(r.output, nullptr, false);
+    return j.is_object() ? j.value("state", "?") : "unparsable: " + r.output;
+  }
+  std::unique_ptr<daemon> d_;
+  temp_dir dir_;
+};
+
+TEST_F(Ctl, TakesItsDefaultsFromTheEnvironmentOrItsConfigFileAndFlagsWin) {
+  ASSERT_TRUE(provision(*d_));
+  const std::string cert = (test_pki() / "ms-client.crt").string(), key = (test_pki() / "ms-client.key").string();
+  auto from_env = run({"/usr/bin/env", "HOME=" + dir_.path().string(), "ZONEPROXY_CTL_PROXY=" + proxy(),
+                       "ZONEPROXY_CTL_CERT=" + cert, "ZONEPROXY_CTL_KEY=" + key, ctl_bin(), "--json", "status"});
+  EXPECT_EQ(from_env.status, 0) << from_env.output;
+  EXPECT_EQ(json::parse(from_env.output, nullptr, false).value("state", ""), "provisioned") << from_env.output;
+
+  fs::create_directories(dir_.path() / ".config" / "zoneproxy");
+  std::ofstream(dir_.path() / ".config" / "zoneproxy" / "ctl.toml")
+      << "proxy = \"" << proxy() << "\"\ncert = \"" << cert << "\"\nkey = \"" << key << "\"\n";
+  auto from_file = run({"/usr/bin/env", "HOME=" + dir_.path().string(), ctl_bin(), "--json", "status"});
+  EXPECT_EQ(from_file.status, 0) << from_file.output;
+  // A flag beats the file: nothing listens on port 1.
+  auto flag_wins =
+      run({"/usr/bin/env", "HOME=" + dir_.path().string(), ctl_bin(), "--proxy", "127.0.0.1:1", "--json", "status"});
+  EXPECT_EQ(flag_wins.status, 3) << flag_wins.output;
+  std::ofstream(dir_.path() / ".config" / "zoneproxy" / "ctl.toml") << "colour = \"blue\"\n";
+  auto bad_file = run({"/usr/bin/env", "HOME=" + dir_.path().string(), ctl_bin(), "status"});
+  EXPECT_EQ(bad_file.status, 2) << "an unknown key in ctl.toml is a usage error: " << bad_file.output;
+}
+
+TEST_F(Ctl, ExitStatusesSayOkRefusedUsageOrUnreachable) {
+  EXPECT_EQ(ctl(d_->provisioning_port(), {"identity"}, false).status, 0);
+  EXPECT_EQ(ctl(d_->provisioning_port(), {"status"}, false).status, 1) << "refused: no certificate, no token";
+  EXPECT_EQ(ctl(d_->provisioning_port(), {"status", "--no-such-flag"}, false).status, 2);
+  EXPECT_EQ(ctl(d_->provisioning_port(), {"--cert", "/nonexistent.crt", "status"}, false).status, 2);
+  EXPECT_EQ(ctl(free_port(), {"identity"}, false).status, 3) << "nothing listens there";
+  // A proxy that cannot be verified: a pin that is not its key.
+  EXPECT_EQ(ctl(d_->provisioning_port(), {"--pin", std::string(64, 'a'), "identity"}, false).status, 3);
+}
+
+TEST_F(Ctl, IrreversibleCommandsNeedYesWhenNotOnATerminal) {
+  ASSERT_TRUE(provision(*d_));
+  auto r = ctl(d_->provisioning_port(), {"deprovision"});
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("--yes"), std::string::npos) << r.output;
+  EXPECT_EQ(state(), "provisioned") << "nothing was done";
+  auto revoke = ctl(d_->provisioning_port(), {"revoke", pki_cert_sha256("ms-client2")});
+  EXPECT_EQ(revoke.status, 2) << revoke.output;
+  auto trust = ctl(d_->provisioning_port(), {"--json", "trust"});
+  EXPECT_TRUE(json::parse(trust.output, nullptr, false)["revoked"].empty()) << trust.output;
+  EXPECT_EQ(ctl(d_->provisioning_port(), {"deprovision", "--yes"}).status, 0);
+  EXPECT_EQ(state(), "unprovisioned");
+}
+
+TEST_F(Ctl, HumanOutputCarriesUnits) {
+  ASSERT_TRUE(provision(*d_));
+  auto r = ctl(d_->provisioning_port(), {"diagnostics"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  // Settings and limits as an operator reads them; --json keeps the raw numbers.
+  EXPECT_NE(r.output.find("pair_timeout_s: 30s"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("idle_timeout_s: 15m"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("max_early_data_bytes: 256.0 MiB"), std::string::npos) << r.output;
+  auto raw = ctl(d_->provisioning_port(), {"--json", "diagnostics"});
+  EXPECT_EQ(json::parse(raw.output, nullptr, false)["config"]["settings"].value("pair_timeout_s", 0), 30);
+}
+
+TEST_F(Ctl, ProvisionsAndRotatesWithCertificatesSignedElsewhere) {
+  const fs::path out = dir_.path() / "csrs";
+  fs::create_directories(out);
+  const std::string pin = identity_pin(d_->state_dir());
+  const std::string token_file = (d_->state_dir() / "bootstrap-token").string();
+  auto csr = ctl(
+      d_->provisioning_port(),
+      {"--pin", pin, "--token-file", token_file, "csr", "--cn", "zone1", "--ip", "127.0.0.1", "--out", out.string()},
+      false);
+  ASSERT_EQ(csr.status, 0) << csr.output;
+  // "Elsewhere": the operator's CA, with openssl, outside zoneproxyctl.
+  for (const char* type : {"rsa", "ecdsa"}) {
+    auto signed_by_ca =
+        run({"/bin/bash", (source_dir() / "certs" / "sign-csr.sh").string(), (test_pki() / "zone-ca.crt").string(),
+             (test_pki() / "zone-ca.key").string(), (out / (std::string(type) + ".csr")).string(),
+             (out / (std::string(type) + ".crt")).string()});
+    ASSERT_EQ(signed_by_ca.status, 0) << signed_by_ca.output;
+  }
+  auto prov = ctl(d_->provisioning_port(),
+                  {"--pin", pin, "--token-file", token_file, "provision", "--module-server-ca",
+                   (test_pki() / "ms-ca.crt").string(), "--endpoint-port", std::to_string(free_port()),
+                   "--module-server-port", std::to_string(free_port()), "--certificates-from", out.string()},
+                  false);
+  ASSERT_EQ(prov.status, 0) << prov.output;
+  EXPECT_EQ(state(), "provisioned");
+  auto rotate = ctl(d_->provisioning_port(), {"rotate-certs", "--certificates-from", out.string()});
+  EXPECT_EQ(rotate.status, 0) << rotate.output;
+  auto both = ctl(d_->provisioning_port(), {"rotate-certs", "--certificates-from", out.string(), "--zone-ca-cert",
+                                            (test_pki() / "zone-ca.crt").string()});
+  EXPECT_EQ(both.status, 2) << "a directory or the zone CA's key, not both: " << both.output;
+}
+
+TEST_F(Ctl, SetCasReplacesTheTrustedCasAndRefusesALockOut) {
+  ASSERT_TRUE(provision(*d_, {"--observer-ca", (test_pki() / "observer-ca.crt").string()}));
+  // Only the observer CA as Module Server CA: the caller's own certificate would stop
+  // chaining, so the proxy refuses (409 would_lock_out) and ctl exits 1.
+  auto lock_out = ctl(d_->provisioning_port(),
+                      {"trust", "set-cas", "--module-server-ca", (test_pki() / "observer-ca.crt").string()});
+  EXPECT_EQ(lock_out.status, 1) << lock_out.output;
+  EXPECT_NE(lock_out.output.find("would_lock_out"), std::string::npos) << lock_out.output;
+  auto drop_observers = ctl(d_->provisioning_port(), {"trust", "set-cas", "--no-observer-ca"});
+  EXPECT_EQ(drop_observers.status, 0) << drop_observers.output;
+  auto as_observer = ctl(d_->provisioning_port(),
+                         {"--cert", (test_pki() / "observer-client.crt").string(), "--key",
+                          (test_pki() / "observer-client.key").string(), "status"},
+                         false);
+  EXPECT_NE(as_observer.status, 0) << "observers are no longer trusted: " << as_observer.output;
+  EXPECT_EQ(ctl(d_->provisioning_port(), {"trust", "set-cas"}).status, 2) << "nothing to set";
+}
+
+}  // namespace
+}  // namespace zp::test
