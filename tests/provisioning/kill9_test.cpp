@@ -1,9 +1,8 @@
 // PROTOCOL.md 4.3 under SIGKILL at random instants (issue 13): for every state change the
-// API offers (provision, certificates, settings, revoke, deprovision), 20 runs each start
+// API offers (provision, certificates, settings, revoke, CA replacement, deprovision), 20 runs each start
 // the daemon on a copy of the same "before" state, send the change, SIGKILL the daemon
 // after a random delay within the change's own duration, restart it, and check that it
-// starts and that its state is exactly the old one or exactly the new one. (CA
-// replacement, PUT /v1/trust/cas, is not in this build.)
+// starts and that its state is exactly the old one or exactly the new one.
 
 #include "tests/support/control_client.hpp"
 
@@ -31,6 +30,7 @@ struct observed {
   json settings;
   std::string rsa_sha256;
   json revoked;
+  json trusted_cas;  // SHA-256 of each Module Server CA in force
   bool operator==(const observed&) const = default;
 };
 
@@ -40,7 +40,8 @@ struct observed {
 bool is_new(const observed& now, const observed& before, const observed& after) {
   const bool certs_like_after = now.rsa_sha256 == after.rsa_sha256 ||
                                 (after.rsa_sha256 != before.rsa_sha256 && now.rsa_sha256 != before.rsa_sha256);
-  return now.state == after.state && now.settings == after.settings && now.revoked == after.revoked && certs_like_after;
+  return now.state == after.state && now.settings == after.settings && now.revoked == after.revoked &&
+         now.trusted_cas == after.trusted_cas && certs_like_after;
 }
 
 observed observe(daemon& d) {
@@ -57,7 +58,12 @@ observed observe(daemon& d) {
     o.settings = j["config"]["settings"];
     o.rsa_sha256 = j["config"]["certificates"]["rsa"][0].value("sha256", "");
   }
-  if (trust) o.revoked = json::parse(trust->body)["revoked"];
+  if (trust) {
+    auto j = json::parse(trust->body);
+    o.revoked = j["revoked"];
+    o.trusted_cas = json::array();
+    for (const auto& ca : j["trusted_cas"]) o.trusted_cas.push_back(ca.value("sha256", ""));
+  }
   return o;
 }
 
@@ -166,6 +172,15 @@ TEST_F(Kill9, Revocation) {
   kill_during(make_template(true), [](daemon& d) {
     api_call(d.provisioning_port(), module_server_ctx().get(), "POST", "/v1/trust/revoke",
              json{{"fingerprint", pki_cert_sha256("ms-client2")}}.dump());
+  });
+}
+
+// PUT /v1/trust/cas: the Module Server CA set grows by one (the caller stays trusted).
+TEST_F(Kill9, CaReplacement) {
+  kill_during(make_template(true), [](daemon& d) {
+    const std::string both = read_text(test_pki() / "ms-ca.crt") + read_text(test_pki() / "observer-ca.crt");
+    api_call(d.provisioning_port(), module_server_ctx().get(), "PUT", "/v1/trust/cas",
+             json{{"module_server_ca", both}}.dump());
   });
 }
 
