@@ -11,6 +11,9 @@
 #
 # ZP_DAEMON_SAMPLES=FILE: also sample the daemon's RSS (KiB), descriptors and live
 # sessions every 10 s into FILE (the soak figure).
+# ZP_DAEMON_DURING="COMMAND": also run COMMAND (bash) beside the bench, with
+# ZONEPROXY_CTL_PROXY/_CERT/_KEY set so zoneproxyctl reaches this daemon (e.g.
+# bench/report/top-capture.sh, the README's zoneproxyctl top screenshot).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bin=${ZP_BIN_DIR:-$root/build/bin}
@@ -63,9 +66,16 @@ if [ -n "${ZP_DAEMON_SAMPLES:-}" ]; then
   ) >"$ZP_DAEMON_SAMPLES" &
   sampler=$!
 fi
+during=
+if [ -n "${ZP_DAEMON_DURING:-}" ]; then
+  ZONEPROXY_CTL_PROXY="127.0.0.1:$prov_port" ZONEPROXY_CTL_CERT="$tmp/pki/ms-client.crt" \
+    ZONEPROXY_CTL_KEY="$tmp/pki/ms-client.key" PATH="$bin:$PATH" bash -c "$ZP_DAEMON_DURING" &
+  during=$!
+fi
 rc=0
 "$bin/zoneproxy-bench" --target zoneproxy --endpoint "127.0.0.1:$ep_port" --module-server "127.0.0.1:$ms_port" \
   --control "127.0.0.1:$prov_port" --client-cert "$tmp/pki/ms-client.crt" --client-key "$tmp/pki/ms-client.key" \
   --proxy-pid "$zp_pid" --json "$@" || rc=$?
 [ -z "$sampler" ] || kill "$sampler" 2>/dev/null || true
+[ -z "$during" ] || wait "$during" || true
 exit "$rc"

@@ -3,9 +3,9 @@
 // Invariants: never a crash or an exception, every refusal names a field and says why,
 // and accepted settings survive their own round trip unchanged.
 
+#include "provisioning/key_factory.hpp"
 #include "provisioning/provision_request.hpp"
 
-#include <openssl/evp.h>
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -23,16 +23,13 @@ void check_refusal(const validated<T>& v) {
   if (const auto* e = std::get_if<field_error>(&v); e != nullptr && e->message.empty()) std::abort();
 }
 
-// The proxy's own keys, made once: certificates in a body must match them.
+// The proxy's own keys, made once (per input would make fuzzing crawl): certificates
+// in a body must match them.
 const validation_context& context() {
-  static const auto* ctx = [] {
-    auto* c = new validation_context();
-    c->rsa_key = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", std::size_t{2048});
-    c->ecdsa_key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
-    c->now = std::time(nullptr);
-    return c;
-  }();
-  return *ctx;
+  static zp::evp_pkey_ptr rsa = std::move(*generate_key(key_type::rsa));
+  static zp::evp_pkey_ptr ecdsa = std::move(*generate_key(key_type::ecdsa));
+  static validation_context ctx{rsa.get(), ecdsa.get(), 17488, std::time(nullptr)};
+  return ctx;
 }
 
 }  // namespace
