@@ -184,13 +184,20 @@ validated<proxy::session_settings> parse_settings(const json& s, std::string_vie
   if (auto e = take_uint(s, field, "max_early_data_bytes", 0, k_max_early_data_limit, out.max_early_data_bytes)) {
     return *e;
   }
-  // PROTOCOL.md 3.7: this build reads no PROXY protocol header, so it takes only the
-  // default (no balancer); a list it would silently ignore is refused instead.
+  // PROTOCOL.md 3.7: the load balancers in front of 17486, as CIDR ranges.
   if (auto p = s.find("proxy_protocol_sources"); p != s.end()) {
-    if (!p->is_array()) return err(join(field, "proxy_protocol_sources"), "must be an array of CIDR strings");
-    if (!p->empty()) {
-      return err(join(field, "proxy_protocol_sources"), "PROXY protocol v2 is not supported by this build");
+    const std::string path = join(field, "proxy_protocol_sources");
+    if (!p->is_array()) return err(path, "must be an array of CIDR strings");
+    if (p->size() > proxy::k_max_proxy_protocol_sources) {
+      return err(path, str_cat("at most ", proxy::k_max_proxy_protocol_sources, " ranges"));
     }
+    std::vector<proxy::cidr> ranges;
+    for (const auto& item : *p) {
+      auto range = item.is_string() ? proxy::cidr::parse(item.get<std::string>()) : std::nullopt;
+      if (!range) return err(path, "each entry must be an IPv4 or IPv6 address or CIDR range, e.g. \"10.0.0.0/24\"");
+      ranges.push_back(*range);
+    }
+    out.proxy_protocol_sources = std::move(ranges);
   }
   return out;
 }
@@ -296,7 +303,11 @@ json settings_to_json(const proxy::session_settings& s) {
           {"max_admitting", s.max_admitting},
           {"max_admitting_per_source", s.max_admitting_per_source},
           {"max_early_data_bytes", s.max_early_data_bytes},
-          {"proxy_protocol_sources", json::array()}};
+          {"proxy_protocol_sources", [&] {
+             json ranges = json::array();
+             for (const auto& r : s.proxy_protocol_sources) ranges.push_back(r.to_string());
+             return ranges;
+           }()}};
 }
 
 }  // namespace zp::provisioning

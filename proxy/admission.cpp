@@ -33,7 +33,8 @@ std::uint64_t admission::fds_in_use() const { return fd_base_ + open_tls_connect
 
 std::uint64_t admission::fd_reserve() const { return std::max<std::uint64_t>(64, fd_limit_ / 100); }
 
-admission::verdict admission::admit(const asio::ip::address& source, const session_settings& settings, ticket& out) {
+admission::verdict admission::admit(const asio::ip::address& source, const session_settings& settings, ticket& out,
+                                    bool per_source) {
   verdict v = verdict::admitted;
   if (fd_limit_ > 0) {
     // +1: the descriptor just accepted is not counted yet.
@@ -47,10 +48,19 @@ admission::verdict admission::admit(const asio::ip::address& source, const sessi
   }
   ticket t;
   t.total_ = &total_;
-  t.slot_ = per_source_.try_acquire(source, settings.max_admitting_per_source);
-  if (!t.slot_) return verdict::refused_per_source;  // t's destructor gives the total back
+  if (per_source) {
+    t.slot_ = per_source_.try_acquire(source, settings.max_admitting_per_source);
+    if (!t.slot_) return verdict::refused_per_source;  // t's destructor gives the total back
+  }
   out = std::move(t);
   return v;
+}
+
+bool admission::attach_source(const asio::ip::address& source, const session_settings& settings, ticket& t) {
+  source_slot slot = per_source_.try_acquire(source, settings.max_admitting_per_source);
+  if (!slot) return false;
+  t.slot_ = std::move(slot);
+  return true;
 }
 
 }  // namespace zp::proxy

@@ -53,8 +53,13 @@ class admission {
   /// The descriptor budget: the process limit, and what is open besides connections.
   void set_fd_budget(std::uint64_t limit, std::uint64_t base);
   /// The decision at accept for a connection from `source`; `out` holds its slots when
-  /// admitted (also in the reserve).
-  verdict admit(const asio::ip::address& source, const session_settings& settings, ticket& out);
+  /// admitted (also in the reserve). A load balancer's connection (PROTOCOL.md 3.7) is
+  /// not counted per source yet: `per_source` false, and attach_source() once its PROXY
+  /// header named the client.
+  verdict admit(const asio::ip::address& source, const session_settings& settings, ticket& out, bool per_source = true);
+  /// Counts a connection admitted without a source against `source`; false (and the
+  /// ticket unchanged) when that source holds max_admitting_per_source already.
+  bool attach_source(const asio::ip::address& source, const session_settings& settings, ticket& t);
 
   /// Early data: a waiting half may read more only while this is true.
   bool early_data_room(const session_settings& settings) const {

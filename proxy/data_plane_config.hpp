@@ -5,6 +5,7 @@
 // with.
 
 #include "common/tls_policy.hpp"
+#include "proxy/cidr.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -29,7 +30,17 @@ struct session_settings {
   std::uint64_t max_admitting = 10000;
   std::uint64_t max_admitting_per_source = 32;
   std::uint64_t max_early_data_bytes = 256ull * 1024 * 1024;
+  // PROTOCOL.md 3.7: load balancers whose connections to 17486 begin with a PROXY v2
+  // header (at most k_max_proxy_protocol_sources ranges).
+  std::vector<cidr> proxy_protocol_sources;
+  bool from_balancer(const asio::ip::address& a) const {
+    for (const cidr& c : proxy_protocol_sources) {
+      if (c.contains(a)) return true;
+    }
+    return false;
+  }
 };
+inline constexpr std::size_t k_max_proxy_protocol_sources = 64;
 
 /// Fixed protocol bounds (PROTOCOL.md 3.2, 3.5).
 inline constexpr std::size_t k_max_hello_head = 8192;

@@ -5,6 +5,7 @@
 #include "common/log.hpp"
 #include "common/strings.hpp"
 #include "common/tls_error.hpp"
+#include "proxy/proxy_header.hpp"
 #include "proxy/relay_session.hpp"
 #include "proxy/worker_shard.hpp"
 
@@ -13,7 +14,9 @@
 #include <asio/error.hpp>
 #include <asio/post.hpp>
 
+#include <algorithm>
 #include <array>
+#include <cerrno>
 
 #include <sys/socket.h>
 
@@ -132,9 +135,48 @@ std::chrono::seconds half_connection::hello_deadline() const {
 }
 
 void half_connection::start() {
-  // PROTOCOL.md 3.2: hello_timeout also bounds the handshake.
+  // PROTOCOL.md 3.2: hello_timeout also bounds the handshake (3.7: and a PROXY header).
   arm(hello_deadline(), &half_connection::on_handshake_or_hello_timeout);
+  if (side_ == role::endpoint && config_->settings.from_balancer(remote_.address())) {
+    set_phase(phase::proxy_header);
+    return do_read_proxy_header();
+  }
   do_handshake();
+}
+
+void half_connection::do_read_proxy_header() {
+  // Plain reads of exactly the bytes the header still needs: what follows it is the TLS
+  // handshake, which OpenSSL must read from the socket itself.
+  for (;;) {
+    const proxy_header_verdict v = parse_proxy_header(proxy_header_);
+    if (v.what == proxy_header_verdict::kind::need_more) {
+      const std::size_t have = proxy_header_.size();
+      proxy_header_.resize(v.size);
+      const ssize_t n =
+          ::recv(static_cast<int>(tls_.socket().native_handle()), proxy_header_.data() + have, v.size - have, 0);
+      proxy_header_.resize(have + static_cast<std::size_t>(std::max<ssize_t>(n, 0)));
+      if (n > 0) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        return wait_then(tls_socket::want::read, &half_connection::do_read_proxy_header);
+      }
+      return finish();  // the balancer hung up or the socket failed: nobody to answer
+    }
+    // PROTOCOL.md 3.7: no valid header, or one over 536 bytes: closed with no response.
+    if (v.what == proxy_header_verdict::kind::invalid) {
+      shard_.counters().add(counter::rejected, side_, reject_reason::proxy_header);
+      return finish();
+    }
+    // From here on the client is who the balancer says (LOCAL: the balancer itself), for
+    // the per-source limits, the logs and /v1/sessions.
+    if (v.what == proxy_header_verdict::kind::proxied) remote_ = v.source;
+    if (!shard_.shared().admit.attach_source(remote_.address(), config_->settings, admitting_)) {
+      shard_.counters().add(counter::rejected, side_, reject_reason::admitting_per_source);
+      return finish();
+    }
+    std::vector<std::uint8_t>().swap(proxy_header_);  // its memory too: sessions are long-lived
+    set_phase(phase::handshake);
+    return do_handshake();
+  }
 }
 
 void half_connection::do_handshake() {
@@ -185,6 +227,10 @@ void half_connection::on_handshake_failed(const std::error_code& ec) {
 }
 
 void half_connection::on_handshake_or_hello_timeout() {
+  if (phase_ == phase::proxy_header) {
+    shard_.counters().add(counter::rejected, side_, reject_reason::proxy_header);
+    return finish();
+  }
   if (phase_ == phase::handshake) {
     shard_.counters().add(counter::handshake_failures, side_, handshake_failure::timeout);
     return finish();

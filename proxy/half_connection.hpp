@@ -29,6 +29,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace zp::proxy {
 
@@ -81,15 +82,18 @@ class half_connection : public deferred_deletion<half_connection> {
   std::list<std::unique_ptr<half_connection>>::iterator self_;
 
  private:
-  // handshake → hello → waiting → (handed over | claimed → handed over) → done, or any
-  // of the first three → responding → done. `claimed`: its leave() lost to a claim.
-  enum class phase { handshake, hello, waiting, claimed, responding, done };
+  // [proxy_header →] handshake → hello → waiting → (handed over | claimed → handed over)
+  // → done, or handshake, hello or waiting → responding → done. `proxy_header`: a load
+  // balancer's connection before its PROXY v2 header is read (PROTOCOL.md 3.7).
+  // `claimed`: its leave() lost to a claim.
+  enum class phase { proxy_header, handshake, hello, waiting, claimed, responding, done };
 
   // Every phase change goes through here: it keeps what the phases hold (admission slot,
   // early-data bytes counted, the hangup watch, the pending slot) in step with them.
   void set_phase(phase next);
   void finish();  // phase done, socket closed
   void watch_for_hangup();
+  void do_read_proxy_header();
   void do_handshake();
   void on_handshake_failed(const std::error_code& ec);
   void do_read_hello();
@@ -113,7 +117,8 @@ class half_connection : public deferred_deletion<half_connection> {
   tls_socket tls_;
   asio::steady_timer timer_;
   http_request_parser parser_;
-  std::string early_;  // early data (PROTOCOL.md 3.2), at most k_max_early_data bytes
+  std::string early_;                       // early data (PROTOCOL.md 3.2), at most k_max_early_data bytes
+  std::vector<std::uint8_t> proxy_header_;  // a balancer's PROXY v2 header, while read
   session_id id_{};
   std::string cert_sha256_;
   admission::ticket admitting_;  // from accept until waiting or done (PROTOCOL.md 3.6)

@@ -9,8 +9,9 @@ namespace {
 
 // Indexed by the enums' values, in declaration order.
 constexpr std::string_view k_reject_reason_names[] = {
-    "bad_request", "not_found",    "method_not_allowed", "upgrade_required",     "session_conflict", "too_many_pending",
-    "unavailable", "peer_timeout", "hello_timeout",      "admitting_per_source", "admitting_total",  "fd_reserve"};
+    "bad_request",      "not_found",   "method_not_allowed", "upgrade_required", "session_conflict",
+    "too_many_pending", "unavailable", "peer_timeout",       "hello_timeout",    "admitting_per_source",
+    "admitting_total",  "fd_reserve",  "proxy_header"};
 static_assert(std::size(k_reject_reason_names) == std::size_t(reject_reason::count));
 constexpr std::string_view k_handshake_failure_names[] = {
     "timeout",         "protocol_version",    "no_shared_cipher", "no_certificate",

@@ -44,6 +44,7 @@ enum class reject_reason : std::uint8_t {
   admitting_per_source,  // PROTOCOL.md 3.6: closed at accept
   admitting_total,
   fd_reserve,
+  proxy_header,  // PROTOCOL.md 3.7: a balancer's connection without a valid PROXY v2 header
   count
 };
 std::string_view reject_reason_name(reject_reason r);

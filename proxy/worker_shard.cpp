@@ -136,7 +136,10 @@ void worker_shard::on_accept(role side, asio::ip::tcp::socket socket) {
   if (ec) return;  // gone before we looked; closing the socket is all there is to do
   admission::ticket ticket;
   bool in_reserve = false;
-  switch (shared_.admit.admit(remote.address(), config->settings, ticket)) {
+  // A balancer's connections (PROTOCOL.md 3.7) count per source once their PROXY header
+  // names the client (half_connection), not against the balancer's own address.
+  const bool from_balancer = side == role::endpoint && config->settings.from_balancer(remote.address());
+  switch (shared_.admit.admit(remote.address(), config->settings, ticket, !from_balancer)) {
     case admission::verdict::refused_per_source:
       return refuse_at_accept(side, socket, reject_reason::admitting_per_source);
     case admission::verdict::refused_total:
