@@ -37,7 +37,10 @@ std::int64_t integer_of(const toml::node& node) { return node.as_integer()->get(
 absl::Status set_bind(daemon_config& config, std::string_view value) {
   std::error_code ec;
   asio::ip::make_address(std::string(value), ec);
-  if (ec) return absl::InvalidArgumentError(str_cat("bind: invalid value \"", value, "\" (expected an IP address)"));
+  if (ec) {
+    return absl::InvalidArgumentError(
+        str_cat("bind: invalid value \"", printable(value), "\" (expected an IP address)"));
+  }
   config.bind = std::string(value);
   return absl::OkStatus();
 }
@@ -127,7 +130,11 @@ absl::Status set_workers(daemon_config& config, std::int64_t value) {
 
 absl::Status set_log_level(daemon_config& config, std::string_view value) {
   auto level = log::parse_level(value);
-  if (!level.ok()) return level.status();
+  if (!level.ok()) {
+    // The value as given, made printable: the error must stay one line.
+    return absl::InvalidArgumentError(
+        str_cat("log_level: invalid value \"", printable(value), "\" (expected trace|debug|info|warn|error)"));
+  }
   config.log_level = *level;
   return absl::OkStatus();
 }

@@ -170,9 +170,9 @@ cmd_test() {
   cmake --build build-tsan -j "$jobs" --target session_table_test session_table_stress_test rendezvous_test relay_test \
     fault_injection_test
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 run_ctest build-tsan -L tsan -E SlowReader
-  stage "fuzzing (libFuzzer, ${ZP_FUZZ_SECONDS:-40} s per target; the seed corpus first)"
+  stage "fuzzing (libFuzzer, ${ZP_FUZZ_SECONDS:-30} s per target; the seed corpus first)"
   local pair
-  for pair in "${fuzz_pairs[@]}"; do ZP_FUZZ_SECONDS=${ZP_FUZZ_SECONDS:-40} run_fuzzer "${pair%%:*}" "${pair#*:}"; done
+  for pair in "${fuzz_pairs[@]}"; do ZP_FUZZ_SECONDS=${ZP_FUZZ_SECONDS:-30} run_fuzzer "${pair%%:*}" "${pair#*:}"; done
   stage "Release build as a packager makes it (-O3; still -Werror here), packaged from it"
   cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DZONEPROXY_TESTS=OFF -DZONEPROXY_BENCH=OFF \
     -DZONEPROXY_WERROR=ON >/dev/null

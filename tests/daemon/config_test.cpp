@@ -56,6 +56,12 @@ TEST(Config, BadValuesAreNamedWithKeyAndValue) {
   expect_one_line_with(run_expecting_failure("log_level = \"loud\"\n"), "log_level: invalid value \"loud\"");
 }
 
+// Found by local_config_fuzz: a value holding a newline broke the one-line error.
+TEST(Config, AValueWithANewlineStillGivesOneLine) {
+  expect_one_line_with(run_expecting_failure("bind = \"10.0.0.1\\nx\"\n"), "bind: invalid value \"10.0.0.1\\x0ax\"");
+  expect_one_line_with(run_expecting_failure("log_level = \"lo\\nud\"\n"), "log_level: invalid value \"lo\\x0aud\"");
+}
+
 TEST(Config, SyntaxErrorNamesFileAndLine) {
   auto r = run_expecting_failure("workers = 2\nbind = [\n");
   expect_one_line_with(r, "zoneproxy.toml:");
