@@ -6,9 +6,16 @@
 
 namespace zp {
 
-/// Opens, binds and listens; with `reuse_port`, other sockets of this process may bind
-/// the same port (one acceptor per worker). On failure the acceptor is left closed and
+/// Whether several sockets of this process may listen on one port, the kernel spreading
+/// connections among them (SO_REUSEPORT on Linux; not on Windows).
+bool port_sharing_supported();
+
+/// Opens, binds and listens; with `reuse_port` (and port_sharing_supported()), other
+/// sockets of this process may bind the same port (one acceptor per worker). On failure the acceptor is left closed and
 /// the error names the address.
 absl::Status open_acceptor(asio::ip::tcp::acceptor& acceptor, const asio::ip::tcp::endpoint& at, bool reuse_port);
+/// The platform's options for a listening socket, set between open and bind (who else may
+/// bind the port: SO_REUSEADDR and SO_REUSEPORT on Linux, SO_EXCLUSIVEADDRUSE on Windows).
+void set_listen_options(asio::ip::tcp::acceptor& acceptor, bool reuse_port, std::error_code& ec);
 
 }  // namespace zp

@@ -5,12 +5,7 @@
 #include <openssl/err.h>
 #include <asio/error.hpp>
 
-#include <sys/socket.h>
-
-#include <unistd.h>
-
 #include <atomic>
-#include <cerrno>
 #include <utility>
 
 namespace zp {
@@ -38,7 +33,7 @@ tls_socket::tls_socket(asio::ip::tcp::socket socket, SSL_CTX* ctx, bool server)
 }
 
 tls_socket::released::released(released&& other) noexcept
-    : fd(std::exchange(other.fd, -1)),
+    : fd(std::exchange(other.fd, k_no_socket)),
       ssl(std::move(other.ssl)),
       protocol(other.protocol),
       sent_shutdown(other.sent_shutdown),
@@ -46,11 +41,11 @@ tls_socket::released::released(released&& other) noexcept
 
 tls_socket::released& tls_socket::released::operator=(released&& other) noexcept {
   if (this != &other) {
-    if (fd >= 0) {
-      ::close(fd);
+    if (fd != k_no_socket) {
+      close_socket_handle(fd);
       closed_one();
     }
-    fd = std::exchange(other.fd, -1);
+    fd = std::exchange(other.fd, k_no_socket);
     ssl = std::move(other.ssl);
     protocol = other.protocol;
     sent_shutdown = other.sent_shutdown;
@@ -61,8 +56,8 @@ tls_socket::released& tls_socket::released::operator=(released&& other) noexcept
 
 tls_socket::released::~released() {
   ssl.reset();
-  if (fd >= 0) {
-    ::close(fd);
+  if (fd != k_no_socket) {
+    close_socket_handle(fd);
     closed_one();
   }
 }
@@ -75,14 +70,14 @@ tls_socket::tls_socket(asio::io_context& io, released&& from)
     // Not expected for a valid fd (assign only registers it with the reactor). Close the
     // connection now and detach the SSL* from the fd number, so every operation here
     // fails (EBADF) instead of touching a descriptor this object does not own.
-    if (from.fd >= 0) {
-      ::close(std::exchange(from.fd, -1));
+    if (from.fd != k_no_socket) {
+      close_socket_handle(std::exchange(from.fd, k_no_socket));
       closed_one();
     }
     if (ssl_) SSL_set_fd(ssl_.get(), -1);
     return;
   }
-  from.fd = -1;
+  from.fd = k_no_socket;
   socket_.non_blocking(true, ec);
 }
 
@@ -92,10 +87,10 @@ tls_socket::released tls_socket::release() {
   auto local = socket_.local_endpoint(ec);
   out.protocol = ec ? asio::ip::tcp::v4() : local.protocol();
   const bool was_open = socket_.is_open();
-  out.fd = was_open ? socket_.release(ec) : -1;
+  out.fd = was_open ? socket_.release(ec) : k_no_socket;
   if (ec) {
     // Not detached: if asio closed it, it is gone; if not, our close() counts it later.
-    out.fd = -1;
+    out.fd = k_no_socket;
     if (was_open && !socket_.is_open()) closed_one();
   }
   out.ssl = std::move(ssl_);
@@ -128,9 +123,9 @@ tls_socket::result tls_socket::classify(int ssl_ret, std::size_t bytes) {
       r.ec = asio::error::eof;
       break;
     case SSL_ERROR_SYSCALL: {
-      int e = errno;
+      const std::error_code e = last_socket_error();
       ERR_clear_error();
-      r.ec = e != 0 && e != EAGAIN ? std::error_code(e, std::system_category()) : std::error_code(asio::error::eof);
+      r.ec = e ? e : std::error_code(asio::error::eof);
       break;
     }
     default:
@@ -199,7 +194,8 @@ tls_socket::result tls_socket::try_shutdown() {
     }
     sent_shutdown_ = true;
   }
-  ::shutdown(static_cast<int>(socket_.native_handle()), SHUT_WR);
+  std::error_code ignored;
+  socket_.shutdown(asio::socket_base::shutdown_send, ignored);
   return {};
 }
 

@@ -13,6 +13,7 @@
 
 #include "common/io_faults.hpp"
 #include "common/openssl_ptr.hpp"
+#include "common/socket_handle.hpp"
 
 #include <asio/ip/tcp.hpp>
 #include <asio/post.hpp>
@@ -43,7 +44,7 @@ class tls_socket {
   /// An fd and its SSL* detached from any io_context, for moving between workers.
   /// Closes the fd on destruction unless adopted.
   struct released {
-    int fd = -1;
+    socket_handle fd = k_no_socket;
     ssl_ptr ssl;
     asio::ip::tcp protocol = asio::ip::tcp::v4();
     bool sent_shutdown = false;

@@ -2,6 +2,7 @@
 
 #include "common/log.hpp"
 #include "common/strings.hpp"
+#include "daemon/process_signals.hpp"
 #include "daemon/service_notifier.hpp"
 #include "provisioning/api_server.hpp"
 #include "provisioning/control_plane.hpp"
@@ -13,12 +14,8 @@
 
 #include <spdlog/spdlog.h>
 #include <asio/post.hpp>
-#include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
 
-#include <sys/resource.h>
-
-#include <csignal>
 #include <functional>
 #include <mutex>
 #include <utility>
@@ -70,21 +67,8 @@ void request_daemon_stop() {
   }
 }
 
-std::uint64_t raise_fd_limit() {
-  rlimit lim{};
-  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return 0;
-  if (lim.rlim_cur < lim.rlim_max) {
-    rlimit raised = lim;
-    raised.rlim_cur = lim.rlim_max;
-    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
-  }
-  return lim.rlim_cur;
-}
-
 absl::Status run_daemon(const daemon_config& config, const config_loader& reload) {
-  // A peer that resets while we write must not kill the process.
-  std::signal(SIGPIPE, SIG_IGN);
-  const std::uint64_t fd_limit = raise_fd_limit();
+  const std::uint64_t fd_limit = prepare_process();
 
   auto store = provisioning::state_store::open(config.state_dir);
   if (!store.ok()) return store.status();
@@ -152,9 +136,8 @@ absl::Status run_daemon(const daemon_config& config, const config_loader& reload
   asio::steady_timer watchdog(control);
   // First SIGTERM/SIGINT (or stop request): drain (PROTOCOL.md 3.5) while 17488 keeps
   // answering with state "draining"; a second one stops at once. `cause` is a log field.
-  asio::signal_set signals(control, SIGINT, SIGTERM);
-  asio::signal_set hangup(control, SIGHUP);  // reload, below
   bool draining = false;
+  std::unique_ptr<process_signals> signals;
   auto begin_stop = [&](std::string_view cause) {
     if (draining) {
       spdlog::info("event=stopping_now {}", cause);
@@ -166,25 +149,15 @@ absl::Status run_daemon(const daemon_config& config, const config_loader& reload
     notifier->stopping();
     control_plane.begin_drain(control, [&] {
       watchdog.cancel();
-      signals.cancel();
-      hangup.cancel();
+      signals->cancel();
       api.stop();
       metrics.stop();
     });
   };
-  std::function<void(std::error_code, int)> on_signal = [&](std::error_code wait_ec, int signo) {
-    if (wait_ec) return;
-    // Re-armed before the drain starts: the drain may finish (and cancel this) at once.
-    if (!draining) signals.async_wait(on_signal);
-    begin_stop(signo == SIGINT ? "signal=SIGINT" : "signal=SIGTERM");
-  };
-  signals.async_wait(on_signal);
   // SIGHUP: read the local configuration again, apply what can change live, and say in
   // one line what changed and what waits for a restart. Sessions are not touched.
   daemon_config in_force = config;
-  std::function<void(std::error_code, int)> on_hangup = [&](std::error_code wait_ec, int) {
-    if (wait_ec) return;
-    hangup.async_wait(on_hangup);
+  auto on_reload = [&] {
     if (!reload) {
       spdlog::info("event=config_reload_skipped reason=no_config_source");
       return;
@@ -206,7 +179,7 @@ absl::Status run_daemon(const daemon_config& config, const config_loader& reload
                  applied.empty() ? "none" : applied, restart_needed.empty() ? "none" : restart_needed,
                  plane.live_sessions());
   };
-  hangup.async_wait(on_hangup);
+  signals = std::make_unique<process_signals>(control, begin_stop, on_reload);
   stop_request_registration stop_requests([&] { asio::post(control, [&] { begin_stop("request=service_control"); }); });
 
   // READY=1 only now: the service manager may send SIGTERM the moment it sees it, and

@@ -26,7 +26,4 @@ absl::Status run_daemon(const daemon_config& config, const config_loader& reload
 /// made before run_daemon is listening is kept and acted on as soon as it is.
 void request_daemon_stop();
 
-/// Raises RLIMIT_NOFILE's soft limit to the hard limit; answers the limit now in force.
-std::uint64_t raise_fd_limit();
-
 }  // namespace zp

@@ -15,10 +15,10 @@
 #include <thread>
 
 #ifdef _WIN32
+#include "common/platform/windows/win32_text.hpp"
 #include "daemon/windows/event_log_sink.hpp"
 #include "daemon/windows/service_host.hpp"
 #include "daemon/windows/state_dir_acl.hpp"
-#include "daemon/windows/win32_text.hpp"
 
 #include <shellapi.h>
 #include <spdlog/spdlog.h>

@@ -13,8 +13,11 @@ packages=(
   openssl ca-certificates procps prometheus
   # the bench smoke test and bench/peers: a TLS forwarder to compare against
   haproxy
-  # packaging checks (packaging/ci-packaging.sh): unit analysis, .deb, Windows cross build, MSI
-  systemd dpkg-dev file util-linux g++-mingw-w64-x86-64 binutils-mingw-w64-x86-64 wixl msitools
+  # packaging checks (packaging/ci-packaging.sh): unit analysis, .deb, MSI
+  systemd dpkg-dev file util-linux wixl msitools
+  # zoneproxy.exe and zoneproxyctl.exe (bash packaging/dev.sh windows): the cross compiler
+  # with posix threads, the source packages' tools, and Wine to run them here
+  g++-mingw-w64-x86-64-posix gcc-mingw-w64-x86-64-posix binutils-mingw-w64-x86-64 dpkg-dev patch xz-utils wine64
   # the .deb's man pages (from the --help texts) and its lint
   help2man lintian
 )

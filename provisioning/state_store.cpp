@@ -4,19 +4,14 @@
 #include "common/fingerprint.hpp"
 #include "common/log.hpp"
 #include "common/pem.hpp"
+#include "common/private_files.hpp"
 #include "common/strings.hpp"
 #include "provisioning/key_factory.hpp"
 
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cctype>
-#include <cerrno>
-#include <cstring>
 
 namespace zp::provisioning {
 namespace {
@@ -24,26 +19,6 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr auto k_identity_lifetime = std::chrono::hours(24 * 365 * 10);
-
-absl::Status errno_error(std::string_view what, const fs::path& p) {
-  return absl::FailedPreconditionError(str_cat(what, " ", p.string(), ": ", std::strerror(errno)));
-}
-
-absl::Status check_owned_private_dir(const fs::path& dir) {
-  struct stat st {};
-  if (::lstat(dir.c_str(), &st) != 0) return errno_error("cannot stat state directory", dir);
-  if (!S_ISDIR(st.st_mode)) return absl::FailedPreconditionError(str_cat(dir.string(), " is not a directory"));
-  if (st.st_uid != ::geteuid()) {
-    return absl::FailedPreconditionError(str_cat("state directory ", dir.string(), " is owned by uid ", st.st_uid,
-                                                 ", not by this process (uid ", ::geteuid(), ")"));
-  }
-  if ((st.st_mode & 077) != 0) {
-    return absl::FailedPreconditionError(
-        fmt::format("state directory {} has mode {:04o}; it must not be accessible to group or others (chmod 700 {})",
-                    dir.string(), st.st_mode & 07777, dir.string()));
-  }
-  return absl::OkStatus();
-}
 
 absl::StatusOr<tls_identity> load_identity_pair(const fs::path& dir, key_type t) {
   const fs::path key_file = dir / str_cat(key_type_name(t), ".key");
@@ -70,33 +45,10 @@ absl::StatusOr<tls_identity> load_identity_pair(const fs::path& dir, key_type t)
 
 }  // namespace
 
-absl::Status check_private_file(const fs::path& file) {
-  struct stat st {};
-  if (::lstat(file.c_str(), &st) != 0) return errno_error("cannot stat", file);
-  if (!S_ISREG(st.st_mode)) return absl::FailedPreconditionError(str_cat(file.string(), " is not a regular file"));
-  if ((st.st_mode & 077) != 0) {
-    return absl::FailedPreconditionError(
-        fmt::format("{} has mode {:04o}; a secret must be readable by its owner only (chmod 600 {})", file.string(),
-                    st.st_mode & 07777, file.string()));
-  }
-  return absl::OkStatus();
-}
-
 absl::StatusOr<state_store> state_store::open(const fs::path& dir) {
   if (dir.empty()) return absl::InvalidArgumentError("state_dir: empty path");
   fs::path abs = fs::absolute(dir);
-  struct stat st {};
-  if (::lstat(abs.c_str(), &st) != 0) {
-    if (errno != ENOENT) return errno_error("cannot stat state directory", abs);
-    std::error_code ec;
-    fs::create_directories(abs.parent_path(), ec);
-    if (ec)
-      return absl::FailedPreconditionError(str_cat("cannot create ", abs.parent_path().string(), ": ", ec.message()));
-    if (::mkdir(abs.c_str(), 0700) != 0 && errno != EEXIST) return errno_error("cannot create state directory", abs);
-    // mkdir's mode is filtered by the umask; make it exactly 0700.
-    if (::chmod(abs.c_str(), 0700) != 0) return errno_error("cannot chmod state directory", abs);
-  }
-  if (auto status = check_owned_private_dir(abs); !status.ok()) return status;
+  if (auto status = ensure_private_directory(abs); !status.ok()) return status;
   // Temporaries of an atomic write or key-directory creation that a crash interrupted:
   // only this process writes here, so any left now is garbage, and some hold private keys.
   std::error_code ec;
@@ -153,9 +105,9 @@ absl::Status state_store::create_key_dir(const fs::path& target, bool self_signe
   // Build the whole directory privately, then rename it into place: a crash leaves
   // either none (regenerated next start) or a complete one, never a half that would
   // fail every later start.
-  std::string tmp_template = (dir_ / ("." + target.filename().string() + ".tmp-XXXXXX")).string();
-  if (::mkdtemp(tmp_template.data()) == nullptr) return errno_error("cannot create temporary directory in", dir_);
-  const fs::path tmp = tmp_template;
+  auto made = make_private_temp_directory(dir_, "." + target.filename().string() + ".tmp-");
+  if (!made.ok()) return made.status();
+  const fs::path tmp = *made;
   auto cleanup = [&] {
     std::error_code ignored;
     fs::remove_all(tmp, ignored);
@@ -172,12 +124,11 @@ absl::Status state_store::create_key_dir(const fs::path& target, bool self_signe
     }
     if (!st.ok()) return cleanup(), st;
   }
-  if (::rename(tmp.c_str(), target.c_str()) != 0) {
-    auto st = errno_error("cannot rename keys into", target);
+  if (auto st = rename_directory_durably(tmp, target); !st.ok()) {
     cleanup();
     return st;
   }
-  return fsync_directory(dir_);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> state_store::load_or_create_bootstrap_token() const {

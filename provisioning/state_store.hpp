@@ -79,7 +79,4 @@ class state_store {
   std::filesystem::path dir_;
 };
 
-/// Checks that a secret file is a regular file with no group/other permission bits.
-absl::Status check_private_file(const std::filesystem::path& file);
-
 }  // namespace zp::provisioning

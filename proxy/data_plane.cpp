@@ -1,5 +1,6 @@
 #include "proxy/data_plane.hpp"
 
+#include "common/acceptor.hpp"
 #include "common/process_stats.hpp"
 #include "common/tls_socket.hpp"
 
@@ -40,10 +41,14 @@ absl::Status data_plane::start(std::shared_ptr<const data_plane_config> config) 
     shared_.shards.push_back(shards_.back().get());
   }
   // Bind everything before accepting anything, so a port conflict changes nothing.
-  // With port 0 (tests), the first worker picks the port and the others join it.
+  // With port 0 (tests), the first worker picks the port and the others join it. Without
+  // port sharing, the first worker's listeners accept for every worker.
   data_plane_config bound = *config;
+  const bool shared_ports = port_sharing_supported();
   for (auto& shard : shards_) {
-    if (auto st = shard->bind(bound); !st.ok()) {
+    if (!shared_ports && shard != shards_.front()) continue;
+    auto st = shared_ports ? shard->bind(bound) : shard->bind(bound, shared_.shards);
+    if (!st.ok()) {
       shards_.clear();  // closes the acceptors bound so far; none has started
       shared_.shards.clear();
       return st;

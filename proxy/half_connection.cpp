@@ -3,6 +3,7 @@
 #include "common/fingerprint.hpp"
 #include "common/http_response.hpp"
 #include "common/log.hpp"
+#include "common/socket_handle.hpp"
 #include "common/strings.hpp"
 #include "common/tls_error.hpp"
 #include "proxy/proxy_header.hpp"
@@ -16,9 +17,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
-
-#include <sys/socket.h>
 
 namespace zp::proxy {
 namespace {
@@ -92,7 +90,7 @@ void half_connection::set_phase(phase next) {
     // Out of the table: its early data no longer counts against max_early_data_bytes
     // (the session holds it now, or it is dropped), and nobody needs to watch the socket.
     shard_.shared().admit.drop_early_data(early_.size());
-    if (watched_) shard_.hangups().unwatch(static_cast<int>(tls_.socket().native_handle()));
+    if (watched_) shard_.hangups().unwatch(tls_.socket().native_handle());
     watched_ = false;
     pending_slot_.release();
   } else if (!in_table(phase_) && in_table(next)) {
@@ -152,11 +150,12 @@ void half_connection::do_read_proxy_header() {
     if (v.what == proxy_header_verdict::kind::need_more) {
       const std::size_t have = proxy_header_.size();
       proxy_header_.resize(v.size);
-      const ssize_t n =
-          ::recv(static_cast<int>(tls_.socket().native_handle()), proxy_header_.data() + have, v.size - have, 0);
-      proxy_header_.resize(have + static_cast<std::size_t>(std::max<ssize_t>(n, 0)));
-      if (n > 0) continue;
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+      // The socket is non-blocking (tls_socket): no data yet is would_block.
+      std::error_code ec;
+      const std::size_t n = tls_.socket().receive(asio::buffer(proxy_header_.data() + have, v.size - have), 0, ec);
+      proxy_header_.resize(have + n);
+      if (!ec && n > 0) continue;
+      if (ec == asio::error::would_block || ec == asio::error::try_again || ec == asio::error::interrupted) {
         return wait_then(tls_socket::want::read, &half_connection::do_read_proxy_header);
       }
       return finish();  // the balancer hung up or the socket failed: nobody to answer
@@ -352,13 +351,10 @@ void half_connection::watch_for_hangup() {
   // PROTOCOL.md 3.4: "a waiting half stays watched", also when it is not read. The watch
   // is dropped (set_phase) before the socket is closed or handed over, so `this` is alive
   // whenever the callback runs.
-  const int fd = static_cast<int>(tls_.socket().native_handle());
+  const socket_handle fd = tls_.socket().native_handle();
   watched_ = shard_.hangups().watch(fd, [this, fd] {
     watched_ = false;
-    int error = 0;
-    socklen_t len = sizeof error;
-    ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len);
-    stream_ = error != 0 ? half_stream::failed : half_stream::ended;
+    stream_ = pending_socket_error(fd) ? half_stream::failed : half_stream::ended;
     stop_waiting(nullptr);
   });
 }

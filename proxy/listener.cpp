@@ -6,8 +6,7 @@
 
 #include <spdlog/spdlog.h>
 #include <asio/error.hpp>
-
-#include <sys/socket.h>
+#include <asio/post.hpp>
 
 namespace zp::proxy {
 namespace {
@@ -17,11 +16,17 @@ constexpr std::chrono::milliseconds k_max_backoff{1000};
 
 }  // namespace
 
+listener::listener(asio::io_context& io, role kind, worker_counters& counters, target_picker pick)
+    : state_(std::make_shared<state>(io)), kind_(kind), counters_(counters), io_(io), pick_(std::move(pick)) {}
+
 listener::listener(asio::io_context& io, role kind, worker_counters& counters, accept_handler on_accept)
-    : state_(std::make_shared<state>(io)), kind_(kind), counters_(counters), on_accept_(std::move(on_accept)) {}
+    : listener(io, kind, counters, [&io, deliver = std::move(on_accept)] {
+        return accept_target{&io, deliver};
+      }) {}
 
 absl::Status listener::bind(const asio::ip::tcp::endpoint& at) {
-  // SO_REUSEPORT: each worker binds its own acceptor to the same port.
+  // SO_REUSEPORT: each worker binds its own acceptor to the same port (where it exists;
+  // elsewhere only one worker binds, data_plane::start).
   return open_acceptor(state_->acceptor, at, /*reuse_port=*/true);
 }
 
@@ -42,13 +47,16 @@ void listener::close() {
 void listener::do_accept() {
   // `this` is used only after checking the shared state: close() (on this worker,
   // before the listener is destroyed) sets `closed` first.
-  state_->acceptor.async_accept([this, st = state_](std::error_code ec, asio::ip::tcp::socket socket) {
-    if (st->closed) return;
-    on_accept(ec, std::move(socket));
-  });
+  accept_target to = pick_();
+  asio::io_context& into = *to.io;
+  state_->acceptor.async_accept(
+      into, [this, st = state_, to = std::move(to)](std::error_code ec, asio::ip::tcp::socket socket) {
+        if (st->closed) return;
+        on_accept(ec, std::move(socket), to);
+      });
 }
 
-void listener::on_accept(std::error_code ec, asio::ip::tcp::socket socket) {
+void listener::on_accept(std::error_code ec, asio::ip::tcp::socket socket, const accept_target& to) {
   if (state_->closed || ec == asio::error::operation_aborted) return;
   if (ec) {
     // Out of descriptors (EMFILE/ENFILE) or buffers: the connection stays queued in the
@@ -68,7 +76,12 @@ void listener::on_accept(std::error_code ec, asio::ip::tcp::socket socket) {
   }
   state_->backoff_delay = std::chrono::milliseconds(0);
   counters_.add(counter::accepted, kind_);
-  on_accept_(std::move(socket));
+  if (to.io == &io_) {
+    to.deliver(std::move(socket));
+  } else {
+    // The socket already belongs to the target's io_context; only that worker touches it.
+    asio::post(*to.io, [deliver = to.deliver, s = std::move(socket)]() mutable { deliver(std::move(s)); });
+  }
   do_accept();
 }
 

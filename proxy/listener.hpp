@@ -1,6 +1,9 @@
 #pragma once
-// One data-plane acceptor on one worker (SO_REUSEPORT: every worker binds the same
-// port and the kernel spreads connections, so no accept crosses threads).
+// One data-plane acceptor on one worker. Where the platform lets sockets share a port
+// (SO_REUSEPORT), every worker binds the same port, the kernel spreads connections, and
+// no accept crosses threads. Where it does not (Windows), one worker's listener accepts
+// for all: each connection is accepted straight into the io_context of the worker the
+// picker names (round-robin) and handed to it by a post, so it never runs elsewhere.
 // Owner: its worker_shard; runs only on that worker after bind().
 
 #include "common/log.hpp"
@@ -19,9 +22,20 @@ namespace zp::proxy {
 class listener {
  public:
   using accept_handler = std::function<void(asio::ip::tcp::socket)>;
+  /// Where the next connection goes: a worker's io_context and what takes the socket
+  /// there (called on that worker).
+  struct accept_target {
+    asio::io_context* io;
+    accept_handler deliver;
+  };
+  /// Called on the listener's worker before each accept.
+  using target_picker = std::function<accept_target()>;
 
+  listener(asio::io_context& io, role kind, worker_counters& counters, target_picker pick);
+  /// Accepts for this worker only.
   listener(asio::io_context& io, role kind, worker_counters& counters, accept_handler on_accept);
-  /// Opens, binds (SO_REUSEPORT) and listens; safe from any thread before start().
+  /// Opens, binds (SO_REUSEPORT where it exists) and listens; safe from any thread
+  /// before start().
   absl::Status bind(const asio::ip::tcp::endpoint& at);
   /// Starts accepting; on the owning worker.
   void start();
@@ -31,7 +45,7 @@ class listener {
 
  private:
   void do_accept();
-  void on_accept(std::error_code ec, asio::ip::tcp::socket socket);
+  void on_accept(std::error_code ec, asio::ip::tcp::socket socket, const accept_target& to);
 
   // Shared with pending handlers, so a handler that completes after the listener is
   // gone (its completion was already queued) finds `closed` set and touches nothing
@@ -46,7 +60,8 @@ class listener {
   std::shared_ptr<state> state_;
   role kind_;
   worker_counters& counters_;
-  accept_handler on_accept_;
+  asio::io_context& io_;
+  target_picker pick_;
   log::rate_limit log_limit_;  // a failing accept repeats every backoff step
 };
 

@@ -2,7 +2,11 @@
 
 #include <absl/hash/hash.h>
 #include <absl/random/random.h>
+// Transparent huge pages where the platform has them (Linux); elsewhere the 2 MiB
+// alignment alone is kept.
+#if __has_include(<sys/mman.h>)
 #include <sys/mman.h>
+#endif
 
 #include <algorithm>
 #include <bit>
@@ -97,7 +101,7 @@ session_table_core::~session_table_core() = default;
 
 void session_table_core::position_deleter::operator()(position* p) const {
   std::destroy_n(p, count);
-  std::free(p);
+  ::operator delete(p, std::align_val_t(align));
 }
 
 // Ids are random, so every operation lands on a random line of the array; with 4 KiB
@@ -109,14 +113,13 @@ session_table_core::allocate_positions(std::size_t count) {
   std::size_t bytes = count * sizeof(position);
   const std::size_t align = bytes >= k_huge_page ? k_huge_page : alignof(position);
   bytes = (bytes + align - 1) / align * align;
-  void* raw = std::aligned_alloc(align, bytes);
-  if (raw == nullptr) throw std::bad_alloc();
+  void* raw = ::operator new(bytes, std::align_val_t(align));  // throws std::bad_alloc
 #ifdef MADV_HUGEPAGE
   if (align == k_huge_page) ::madvise(raw, bytes, MADV_HUGEPAGE);  // a hint; failure is harmless
 #endif
   auto* p = static_cast<position*>(raw);
   std::uninitialized_value_construct_n(p, count);  // all free, all home words empty
-  return {p, position_deleter{count}};
+  return {p, position_deleter{count, align}};
 }
 
 std::size_t session_table_core::home_of(const session_id& id) const {

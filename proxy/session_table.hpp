@@ -129,6 +129,7 @@ class session_table_core {
   // Frees the position array, which is 2 MiB-aligned so it can sit on huge pages.
   struct position_deleter {
     std::size_t count;
+    std::size_t align;
     void operator()(position* p) const;
   };
   static std::unique_ptr<position[], position_deleter> allocate_positions(std::size_t count);

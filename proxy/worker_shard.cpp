@@ -12,16 +12,23 @@ worker_shard::worker_shard(asio::io_context& io, unsigned index, plane_shared& s
 
 worker_shard::~worker_shard() = default;
 
-absl::Status worker_shard::bind(const data_plane_config& config) {
+listener::accept_target worker_shard::accept_target_for(role side) {
+  return {&io_, [this, side](asio::ip::tcp::socket s) { on_accept(side, std::move(s)); }};
+}
+
+absl::Status worker_shard::bind(const data_plane_config& config, std::vector<worker_shard*> accept_for) {
   std::error_code ec;
   const auto endpoint_address = asio::ip::make_address(config.endpoint_bind, ec);
   if (ec) return absl::InvalidArgumentError("endpoint_bind: invalid address " + config.endpoint_bind);
   const auto module_server_address = asio::ip::make_address(config.module_server_bind, ec);
   if (ec) return absl::InvalidArgumentError("module_server_bind: invalid address " + config.module_server_bind);
-  endpoint_listener_.emplace(io_, role::endpoint, counters_,
-                             [this](asio::ip::tcp::socket s) { on_accept(role::endpoint, std::move(s)); });
-  module_server_listener_.emplace(io_, role::module_server, counters_,
-                                  [this](asio::ip::tcp::socket s) { on_accept(role::module_server, std::move(s)); });
+  accept_for_ = std::move(accept_for);
+  auto picker = [this](role side) -> listener::target_picker {
+    if (accept_for_.empty()) return [this, side] { return accept_target_for(side); };
+    return [this, side] { return accept_for_[next_target_++ % accept_for_.size()]->accept_target_for(side); };
+  };
+  endpoint_listener_.emplace(io_, role::endpoint, counters_, picker(role::endpoint));
+  module_server_listener_.emplace(io_, role::module_server, counters_, picker(role::module_server));
   if (auto st = endpoint_listener_->bind({endpoint_address, config.endpoint_port}); !st.ok()) return st;
   return module_server_listener_->bind({module_server_address, config.module_server_port});
 }
@@ -39,6 +46,7 @@ void worker_shard::start() {
 }
 
 void worker_shard::close_listeners() {
+  accepting_ = false;
   if (endpoint_listener_) endpoint_listener_->close();
   if (module_server_listener_) module_server_listener_->close();
 }
@@ -130,6 +138,7 @@ void worker_shard::refuse_at_accept(role side, asio::ip::tcp::socket& socket, re
 }
 
 void worker_shard::on_accept(role side, asio::ip::tcp::socket socket) {
+  if (!accepting_) return;  // closing the socket is all there is to do
   auto config = shared_.config.load(std::memory_order_acquire);
   std::error_code ec;
   const auto remote = socket.remote_endpoint(ec);

@@ -40,8 +40,10 @@ class worker_shard {
   worker_shard(const worker_shard&) = delete;
   worker_shard& operator=(const worker_shard&) = delete;
 
-  /// Binds both data-plane listeners (any thread, before start()).
-  absl::Status bind(const data_plane_config& config);
+  /// Binds both data-plane listeners (any thread, before start()). With `accept_for`
+  /// (platforms without port sharing), this shard's listeners accept for all those
+  /// shards in turn, itself included; without it, for itself only.
+  absl::Status bind(const data_plane_config& config, std::vector<worker_shard*> accept_for = {});
   /// Starts accepting (posted to the worker).
   void start();
   /// Closes listeners (on the worker).
@@ -94,6 +96,7 @@ class worker_shard {
 
  private:
   void on_accept(role side, asio::ip::tcp::socket socket);
+  listener::accept_target accept_target_for(role side);
   void refuse_at_accept(role side, asio::ip::tcp::socket& socket, reject_reason why);
 
   asio::io_context& io_;
@@ -106,6 +109,11 @@ class worker_shard {
   log::rate_limit handshake_log_{std::chrono::seconds(10)};
   std::optional<listener> endpoint_listener_;
   std::optional<listener> module_server_listener_;
+  std::vector<worker_shard*> accept_for_;  // set by bind(); read on this worker only
+  std::size_t next_target_ = 0;            // round-robin over accept_for_
+  // False once close_listeners() ran: a connection another worker's listener accepted
+  // for this one and posted before it closed is dropped on arrival (drain, stop).
+  bool accepting_ = true;
   std::list<std::unique_ptr<half_connection>> halves_;
   std::list<std::unique_ptr<relay_session>> sessions_;
   std::deque<error_record> errors_;

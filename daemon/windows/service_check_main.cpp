@@ -7,9 +7,9 @@
 //
 // With ZONEPROXY_CHECK_FAIL=1 in the service's environment the stand-in exits with code
 // 3 after 5 s, to watch the recovery actions restart it.
+#include "common/platform/windows/win32_text.hpp"
 #include "daemon/service_notifier.hpp"
 #include "daemon/windows/service_host.hpp"
-#include "daemon/windows/win32_text.hpp"
 
 #include <cstdlib>
 #include <string>

@@ -6,8 +6,8 @@
 // service thread, the checkpoint ticker and the daemon's notifier (its control thread);
 // one SRW lock guards it and every SetServiceStatus call.
 #include "daemon/windows/service_host.hpp"
+#include "common/platform/windows/win32_text.hpp"
 #include "daemon/windows/service_install.hpp"
-#include "daemon/windows/win32_text.hpp"
 
 #include <shlobj.h>
 

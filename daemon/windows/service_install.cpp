@@ -1,8 +1,8 @@
 // Service registration with the SCM, the Event Log source and the data directory ACL.
 // Runs elevated (an administrator's console, or the MSI's deferred actions).
 #include "daemon/windows/service_install.hpp"
+#include "common/platform/windows/win32_text.hpp"
 #include "daemon/windows/service_host.hpp"
-#include "daemon/windows/win32_text.hpp"
 
 #include <aclapi.h>
 #include <sddl.h>

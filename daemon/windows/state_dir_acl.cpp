@@ -1,6 +1,6 @@
 #include "daemon/windows/state_dir_acl.hpp"
 
-#include "daemon/windows/win32_text.hpp"
+#include "common/platform/windows/win32_text.hpp"
 
 #include <aclapi.h>
 #include <sddl.h>

@@ -1,48 +1,38 @@
 #include "provisioning/ctl/api_client.hpp"
 
 #include "common/fingerprint.hpp"
+#include "common/socket_handle.hpp"
 #include "common/strings.hpp"
 
-#include <netdb.h>
 #include <openssl/err.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <cstring>
+#include <asio/connect.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
 
 namespace zp::ctl {
 namespace {
 
-struct fd_closer {
-  int fd;
-  ~fd_closer() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
-absl::StatusOr<int> connect_to(const client_options& o) {
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  const std::string port = std::to_string(o.port);
-  if (int rc = ::getaddrinfo(o.host.c_str(), port.c_str(), &hints, &res); rc != 0) {
-    return absl::UnavailableError(str_cat("cannot resolve ", o.host, ": ", gai_strerror(rc)));
-  }
+// A blocking connection, tried address by address, with the client's timeout on every
+// read and write.
+absl::Status connect_to(const client_options& o, asio::ip::tcp::socket& socket) {
+  asio::ip::tcp::resolver resolver(socket.get_executor());
+  std::error_code ec;
+  const auto addresses = resolver.resolve(o.host, std::to_string(o.port), ec);
+  if (ec) return absl::UnavailableError(str_cat("cannot resolve ", o.host, ": ", ec.message()));
   std::string last = "no address";
-  for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
-    int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-    if (fd < 0) continue;
-    timeval tv{static_cast<time_t>(o.timeout.count()), 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (::connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
-      ::freeaddrinfo(res);
-      return fd;
+  for (const auto& a : addresses) {
+    std::error_code ignored;
+    socket.close(ignored);
+    if (socket.open(a.endpoint().protocol(), ec); ec) {
+      last = ec.message();
+      continue;
     }
-    last = std::strerror(errno);
-    ::close(fd);
+    set_io_timeouts(socket.native_handle(), o.timeout);
+    if (socket.connect(a.endpoint(), ec); !ec) return absl::OkStatus();
+    last = ec.message();
   }
-  ::freeaddrinfo(res);
+  std::error_code ignored;
+  socket.close(ignored);
   return absl::UnavailableError(str_cat("cannot connect to ", o.host, ":", o.port, ": ", last));
 }
 
@@ -62,11 +52,11 @@ absl::StatusOr<http_result> call(const client_options& o, const std::string& met
   for (auto& c : o.trusted) trusted.push_back(c.get());
   auto ctx = make_client_ctx(o.client_cert ? &*o.client_cert : nullptr, trusted);
   if (!ctx.ok()) return ctx.status();
-  auto fd = connect_to(o);
-  if (!fd.ok()) return fd.status();
-  fd_closer closer{*fd};
+  asio::io_context io;
+  asio::ip::tcp::socket socket(io);  // closed on every way out, after the SSL* (below)
+  if (auto st = connect_to(o, socket); !st.ok()) return st;
   ssl_ptr ssl(SSL_new(ctx->get()));
-  SSL_set_fd(ssl.get(), *fd);
+  SSL_set_fd(ssl.get(), static_cast<int>(socket.native_handle()));
   ERR_clear_error();
   if (SSL_connect(ssl.get()) != 1) return absl::UnavailableError(str_cat("TLS handshake failed: ", tls_failure()));
   if (!o.pins.empty()) {

@@ -7,7 +7,9 @@
 
 #include "common/atomic_file.hpp"
 #include "common/pem.hpp"
+#include "common/socket_handle.hpp"
 #include "common/strings.hpp"
+#include "common/terminal.hpp"
 #include "common/tls_policy.hpp"
 #include "provisioning/ctl/api_client.hpp"
 #include "provisioning/ctl/csr_signer.hpp"
@@ -16,10 +18,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-#include <unistd.h>
-
 #include <cmath>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -215,7 +214,7 @@ json certificates_from(const std::string& dir) {
 // pipe), only with --yes, so a mistyped command in a loop does not wipe a proxy.
 bool confirmed(bool yes, const std::string& what) {
   if (yes) return true;
-  if (::isatty(STDIN_FILENO) == 0) {
+  if (!zp::is_terminal(stdin)) {
     fail(zp::str_cat(what, " cannot be undone: add --yes (stdin is not a terminal, so no prompt)"), k_usage);
     return false;
   }
@@ -257,7 +256,7 @@ json parse_settings(const std::vector<std::string>& assignments, int& rc) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::signal(SIGPIPE, SIG_IGN);  // a proxy that hangs up mid-request is an error, not a crash
+  zp::ignore_broken_pipe_signals();  // a proxy that hangs up mid-request is an error, not a crash
   CLI::App app{"zoneproxyctl: talk to a zoneproxy's control API (port 17488)", "zoneproxyctl"};
   app.set_version_flag("--version", std::string("zoneproxyctl ") + ZONEPROXY_VERSION);
   app.require_subcommand(1);

@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-#include <unistd.h>
+#include "common/terminal.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -201,7 +201,7 @@ int run_top(const client_options& o, std::chrono::milliseconds interval, unsigne
     const std::string screen = render_top(now, have_before ? &before : nullptr,
                                           std::chrono::duration<double>(now_time - last).count(), target);
     // Home the cursor and clear the screen on a terminal; plain successive screens otherwise.
-    if (::isatty(STDOUT_FILENO)) std::fputs("\033[H\033[2J", stdout);
+    if (zp::is_terminal(stdout)) std::fputs("\033[H\033[2J", stdout);
     std::fputs(screen.c_str(), stdout);
     std::fflush(stdout);
     before = std::move(now);

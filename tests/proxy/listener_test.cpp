@@ -1,12 +1,15 @@
 // A data-plane listener: one acceptor per worker on one port (SO_REUSEPORT), every
-// accepted connection counted and handed on, nothing accepted after close().
+// accepted connection counted and handed on, nothing accepted after close(); and, where
+// ports cannot be shared (Windows), one listener accepting for several workers.
 
 #include "proxy/listener.hpp"
 
 #include <gtest/gtest.h>
 #include <asio/io_context.hpp>
 
+#include <atomic>
 #include <chrono>
+#include <thread>
 #include <vector>
 
 namespace zp::proxy {
@@ -42,6 +45,51 @@ TEST(Listener, TwoListenersShareOnePortAndEveryConnectionIsCountedAndHandedOn) {
   EXPECT_EQ(counters.get(cell(counter::accepted, std::size_t(role::module_server))), 0u);
   a.close();
   b.close();
+}
+
+// The Windows path, run here: connections are spread over two workers, each accepted
+// into its worker's io_context and handed over on that worker's thread.
+TEST(Listener, OneListenerHandsConnectionsToEachWorkerOnItsOwnThread) {
+  asio::io_context home, other;
+  auto other_guard = asio::make_work_guard(other);
+  std::thread other_thread([&] { other.run(); });
+  const auto other_id = other_thread.get_id();
+  worker_counters counters;
+  std::vector<tcp::socket> on_home;
+  std::vector<tcp::socket> on_other;  // touched on other_thread only until it is joined
+  std::atomic<int> other_count{0}, wrong_thread{0}, wrong_context{0};
+  asio::io_context* targets[] = {&home, &other};
+  std::size_t next = 0;
+  listener l(home, role::endpoint, counters, [&]() -> listener::accept_target {
+    asio::io_context* io = targets[next++ % 2];
+    if (io == &home) {
+      return {io, [&](tcp::socket s) {
+                if (std::this_thread::get_id() == other_id) ++wrong_thread;
+                on_home.push_back(std::move(s));
+              }};
+    }
+    return {io, [&](tcp::socket s) {
+              if (std::this_thread::get_id() != other_id) ++wrong_thread;
+              // The socket must belong to the worker it is handed to, or its waits would
+              // complete on another thread.
+              if (&asio::query(s.get_executor(), asio::execution::context) != &other) ++wrong_context;
+              on_other.push_back(std::move(s));
+              ++other_count;
+            }};
+  });
+  ASSERT_TRUE(l.bind(k_any_loopback).ok());
+  l.start();
+  std::vector<tcp::socket> clients;
+  for (int i = 0; i < 10; ++i) clients.emplace_back(home).connect(l.local_endpoint());
+  EXPECT_TRUE(run_until(home, [&] { return on_home.size() == 5 && other_count == 5; }))
+      << on_home.size() << " on the listener's worker, " << other_count << " on the other";
+  l.close();
+  other_guard.reset();
+  other.stop();
+  other_thread.join();
+  EXPECT_EQ(wrong_thread, 0) << "a connection was handed over on the wrong thread";
+  EXPECT_EQ(wrong_context, 0) << "a connection was accepted into the wrong io_context";
+  EXPECT_EQ(counters.get(cell(counter::accepted, std::size_t(role::endpoint))), 10u);
 }
 
 TEST(Listener, NothingIsAcceptedAfterClose) {

@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <cstdlib>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -21,12 +22,29 @@ const fs::path& test_pki() {
   return pki;
 }
 
+std::vector<std::string> daemon_command() {
+  std::vector<std::string> words;
+  if (const char* command = std::getenv("ZP_TEST_DAEMON"); command != nullptr && *command != '\0') {
+    std::istringstream in(command);
+    for (std::string w; in >> w;) words.push_back(w);
+  }
+  if (words.empty()) words.push_back((bin_dir() / "zoneproxy").string());
+  return words;
+}
+
+bool daemon_is_windows() {
+  const std::string last = daemon_command().back();
+  return last.size() > 4 && last.compare(last.size() - 4, 4, ".exe") == 0;
+}
+
 daemon::daemon(std::vector<std::string> extra_args, fs::path state_dir, std::vector<std::string> env,
                std::vector<std::string> launcher)
     : state_dir_(state_dir.empty() ? dir_.path() / "state" : std::move(state_dir)) {
   std::vector<std::string> argv = std::move(launcher);
-  argv.insert(argv.end(), {(bin_dir() / "zoneproxy").string(), "run", "--state-dir", state_dir_.string(), "--bind",
-                           "127.0.0.1", "--provisioning-port", "0", "--workers", "2"});
+  const std::vector<std::string> command = daemon_command();
+  argv.insert(argv.end(), command.begin(), command.end());
+  argv.insert(argv.end(), {"run", "--state-dir", state_dir_.string(), "--bind", "127.0.0.1", "--provisioning-port", "0",
+                           "--workers", "2"});
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   proc_ = std::make_unique<process>(argv, dir_.path() / "daemon.log", std::move(env));
 }
@@ -43,7 +61,7 @@ bool daemon::wait_ready() {
 }
 
 std::optional<int> daemon::stop() {
-  proc_->signal(SIGTERM);
+  proc_->signal(daemon_is_windows() ? SIGINT : SIGTERM);
   return proc_->wait(std::chrono::seconds(40));
 }
 

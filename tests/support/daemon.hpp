@@ -15,6 +15,13 @@ namespace zp::test {
 /// The test PKI (certs/make-pki.sh), made once per test binary.
 const std::filesystem::path& test_pki();
 
+/// The daemon under test: the words of $ZP_TEST_DAEMON (e.g. "/usr/lib/wine/wine64
+/// build-windows/bin/zoneproxy.exe"), or build/bin/zoneproxy when it is unset. One variable,
+/// so the same black-box tests run against the Linux and the Windows daemon.
+std::vector<std::string> daemon_command();
+/// Whether the daemon under test is the Windows one (its command names a .exe).
+bool daemon_is_windows();
+
 class daemon {
  public:
   /// Starts the daemon with `state_dir` (created under a temp dir when empty), through
@@ -27,7 +34,8 @@ class daemon {
   std::uint16_t provisioning_port() const { return port_; }
   const std::filesystem::path& state_dir() const { return state_dir_; }
   process& proc() { return *proc_; }
-  /// SIGTERM and wait; the exit status.
+  /// SIGTERM (for the Windows daemon under Wine, SIGINT: Wine turns it into the console's
+  /// Ctrl-C event, the Windows stop request) and wait; the exit status.
   std::optional<int> stop();
 
  private:

@@ -16,8 +16,6 @@
 //   that timeout, as the man page recommends.
 // - A "vsock:" NOTIFY_SOCKET (systemd 253+, VMs) is not supported: the notifier stays
 //   silent and says so once in the log.
-#ifndef _WIN32
-
 #include "daemon/service_notifier.hpp"
 
 #include <spdlog/spdlog.h>
@@ -149,5 +147,3 @@ std::unique_ptr<service_notifier> make_service_notifier() {
 }
 
 }  // namespace zp
-
-#endif  // !_WIN32

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# The Windows executables under Wine: the Wine stage of `bash packaging/dev.sh test`.
+#
+#   zoneproxy.exe --version; check-config on a good and a bad file (exit 0 and 2);
+#   WineDaemon.*: zoneproxy.exe run, provisioned and used from Linux (tests/windows/wine_test.cpp);
+#   WineCtl.*:    zoneproxyctl.exe against the Linux daemon.
+#
+# Needs build-windows/bin/*.exe (bash packaging/dev.sh windows) and the Linux build
+# (build/bin/wine_test, zoneproxy, zoneproxyctl). On a failure the daemon's Wine-side log
+# is printed by the test. WINEPREFIX defaults to a folder in build-windows/.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$root"
+wine=/usr/lib/wine/wine64
+exe=build-windows/bin
+export WINEPREFIX=${WINEPREFIX:-$root/build-windows/wineprefix}
+export WINEDEBUG=${WINEDEBUG:--all}
+# No desktop, no Mono/Gecko installers: console programs only.
+export WINEDLLOVERRIDES="mscoree,mshtml=;winemenubuilder.exe=d"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+passed=0
+check() {  # description command...
+  local what=$1
+  shift
+  if "$@"; then
+    passed=$((passed + 1))
+    echo "  ok: $what"
+  else
+    echo "wine: FAILED: $what" >&2
+    exit 1
+  fi
+}
+
+# One wineserver for the whole stage, started here with Wine's own services (winedevice)
+# on /dev/null: left alone, the server exits a few seconds after its last client, and a
+# daemon started in that instant dies with "wine client error: recvmsg"; and services
+# started by a later command would hold that command's output pipe open. This prefix's
+# server only: one left by an earlier run ends first. The first start of a prefix also
+# creates it (10-15 s), here rather than inside a test's timeout.
+started=$SECONDS
+/usr/lib/wine/wineserver -k >/dev/null 2>&1 || true
+/usr/lib/wine/wineserver -w
+/usr/lib/wine/wineserver -p >/dev/null 2>&1
+trap 'rm -rf "$work"; /usr/lib/wine/wineserver -k >/dev/null 2>&1 || true' EXIT
+"$wine" wineboot --init >/dev/null 2>&1 || true
+echo "wine: prefix $WINEPREFIX ready ($((SECONDS - started)) s)"
+
+version=$(sed -n 's/^project(zoneproxy VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
+out=$(timeout 120 "$wine" "$exe/zoneproxy.exe" --version 2>&1 | tr -d '\r')
+check "zoneproxy.exe --version says $version" test "$out" = "zoneproxy $version"
+out=$(timeout 120 "$wine" "$exe/zoneproxyctl.exe" --help 2>&1 | tr -d '\r')
+check "zoneproxyctl.exe --help" grep -q "status" <<<"$out"
+
+printf 'log_level = "debug"\ndrain_timeout_s = 5\n' >"$work/good.toml"
+status=0
+out=$(timeout 120 "$wine" "$exe/zoneproxy.exe" check-config --config "$work/good.toml" 2>&1 | tr -d '\r') || status=$?
+check "check-config on a good file exits 0 ($out)" test "$status" -eq 0
+printf 'log_level = "loud"\n' >"$work/bad.toml"
+status=0
+out=$(timeout 120 "$wine" "$exe/zoneproxy.exe" check-config --config "$work/bad.toml" 2>&1 | tr -d '\r') || status=$?
+check "check-config on a bad file exits 2" test "$status" -eq 2
+check "the error names the field ($out)" grep -q "log_level" <<<"$out"
+
+echo "wine: zoneproxy.exe driven from Linux (WineDaemon.*)"
+ZP_TEST_DAEMON="$wine $root/$exe/zoneproxy.exe" timeout 900 build/bin/wine_test --gtest_filter='WineDaemon.*' --gtest_brief=1
+passed=$((passed + 1))
+# The hostile tier, the same test code as on Linux, against the exe. Left out, and why:
+#   Admission.AWaitingHalfWithFullEarlyDataThatClosesLeavesTheTableAtOnce: Wine's WSAPoll
+#     does not report a FIN that arrives behind unread data (a reset it does: the test
+#     beside it runs); such a half leaves at the pairing timeout instead;
+#   Admission.WithDescriptorsNearlyExhausted...: Windows has no descriptor limit (and the
+#     test sets one with Linux's prlimit);
+#   TrustEdges.AWrongTypeIn*Json...: they pass, but look for the file name as Linux
+#     spells it (/tmp/...), where Windows says Z:\tmp\....
+hostile=(
+  "admission_test:-Admission.AWaitingHalfWithFullEarlyDataThatClosesLeavesTheTableAtOnce:Admission.WithDescriptorsNearlyExhausted*"
+  "trust_edges_test:-TrustEdges.AWrongTypeIn*"
+  "proxy_protocol_test:*"
+  "operator_port_test:*"
+)
+for entry in "${hostile[@]}"; do
+  echo "wine: ${entry%%:*} against zoneproxy.exe"
+  ZP_TEST_DAEMON="$wine $root/$exe/zoneproxy.exe" timeout 900 "build/bin/${entry%%:*}" --gtest_filter="${entry#*:}" \
+    --gtest_brief=1
+  passed=$((passed + 1))
+done
+echo "wine: zoneproxyctl.exe against the Linux daemon (WineCtl.*)"
+env -u ZP_TEST_DAEMON ZP_TEST_CTL="$wine $root/$exe/zoneproxyctl.exe" timeout 600 build/bin/wine_test --gtest_filter='WineCtl.*' \
+  --gtest_brief=1
+passed=$((passed + 1))
+echo "wine: $passed checks passed"
