@@ -17,10 +17,24 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 jobs=$(nproc)
 
+# ccache, kept outside the clone: a machine that built before rebuilds only what changed,
+# whatever folder it cloned into (paths relative to the clone, the folder not hashed).
+if [ -z "${CCACHE_DIR:-}" ]; then
+  CCACHE_DIR=/var/cache/zoneproxy-ccache
+  mkdir -p "$CCACHE_DIR" 2>/dev/null && [ -w "$CCACHE_DIR" ] || CCACHE_DIR=${XDG_CACHE_HOME:-$HOME/.cache}/zoneproxy-ccache
+fi
+export CCACHE_DIR CCACHE_BASEDIR=$root CCACHE_NOHASHDIR=1
+export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-8G}
+launcher() {  # the cmake arguments that put ccache in front of the compilers, if installed
+  command -v ccache >/dev/null && echo "-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache"
+  return 0
+}
+
 configure_and_build() {  # dir [cmake args...]
   local dir=$1
   shift
-  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DZONEPROXY_WERROR=ON "$@" >/dev/null
+  # shellcheck disable=SC2046 # launcher() prints separate arguments
+  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DZONEPROXY_WERROR=ON $(launcher) "$@" >/dev/null
   cmake --build "$dir" -j "$jobs"
 }
 
@@ -37,7 +51,8 @@ cmd_windows() {
   local prefix t0=$SECONDS
   prefix=$(bash packaging/windows/build-deps.sh | tail -n 1)
   echo "windows: dependencies in $prefix ($((SECONDS - t0)) s)"
-  cmake -S . -B build-windows -G Ninja -DCMAKE_TOOLCHAIN_FILE=packaging/windows/mingw64.cmake \
+  # shellcheck disable=SC2046
+  cmake -S . -B build-windows -G Ninja -DCMAKE_TOOLCHAIN_FILE=packaging/windows/mingw64.cmake $(launcher) \
     -DZP_WINDOWS_PREFIX="$prefix" -DCMAKE_BUILD_TYPE=Release -DZONEPROXY_TESTS=OFF -DZONEPROXY_BENCH=OFF \
     -DZONEPROXY_WERROR=ON >/dev/null
   cmake --build build-windows -j "$jobs"
@@ -140,7 +155,8 @@ run_fuzzer() {  # target corpus-name
 # instrumented for ASan+UBSan and for libFuzzer's coverage; only the fuzz targets link
 # libFuzzer's main. (A separate fuzzing build cost CI about 7 minutes.)
 configure_asan() {
-  CXX=clang++ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  # shellcheck disable=SC2046
+  CXX=clang++ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo $(launcher) \
     -DZONEPROXY_SANITIZE=address,undefined -DZONEPROXY_FUZZ=ON -DZONEPROXY_BENCH=OFF -DZONEPROXY_WERROR=ON >/dev/null
 }
 
@@ -192,7 +208,8 @@ cmd_test() {
   # listener that accepts for several workers (the Windows path). The
   # slow-reader test is about memory bounds, not threads, and takes minutes under TSan:
   # it runs in the other two.
-  cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DZONEPROXY_SANITIZE=thread \
+  # shellcheck disable=SC2046
+  cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DZONEPROXY_SANITIZE=thread $(launcher) \
     -DZONEPROXY_BENCH=OFF -DZONEPROXY_WERROR=ON >/dev/null
   cmake --build build-tsan -j "$jobs" --target session_table_test session_table_stress_test rendezvous_test relay_test \
     fault_injection_test listener_test
@@ -204,13 +221,15 @@ cmd_test() {
   cmd_windows
   bash tests/windows/run-under-wine.sh
   stage "Release build as a packager makes it (-O3; still -Werror here), packaged from it"
-  cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DZONEPROXY_TESTS=OFF -DZONEPROXY_BENCH=OFF \
+  # shellcheck disable=SC2046
+  cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DZONEPROXY_TESTS=OFF -DZONEPROXY_BENCH=OFF $(launcher) \
     -DZONEPROXY_WERROR=ON >/dev/null
   cmake --build build-release -j "$jobs"
   stage "packaging: systemd unit, .deb (installed and purged as root), Windows service layer, MSI"
   ZP_BUILD_DIR=build-release bash packaging/ci-packaging.sh
   stage "done"
   echo "== all tests passed in $((SECONDS - started)) s"
+  if command -v ccache >/dev/null; then ccache --show-stats 2>/dev/null | grep -iE "hits|misses|cache size" || true; fi
 }
 
 case "${1:-}" in

@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   # toolchain
-  build-essential cmake ninja-build pkg-config git clang clang-tidy clang-format libclang-rt-14-dev python3
+  build-essential cmake ninja-build pkg-config git clang clang-tidy clang-format libclang-rt-14-dev python3 ccache
   # libraries (found with find_package)
   libssl-dev libasio-dev libabsl-dev prometheus-cpp-dev libbenchmark-dev libgtest-dev libgmock-dev
   nlohmann-json3-dev libspdlog-dev libcli11-dev libtomlplusplus-dev libhttp-parser-dev libsystemd-dev

@@ -150,7 +150,9 @@ std::string render_metrics(const metrics_input& in) {
           {label("version", ZONEPROXY_VERSION), label("revision", ZONEPROXY_GIT_REVISION),
            label("openssl", OpenSSL_version(OPENSSL_VERSION_STRING))});
   for (const process_stat_def& d : k_process_stats) {
-    out.add(d.name, d.help, d.counter ? MetricType::Counter : MetricType::Gauge, d.read());
+    const double value = d.read();
+    if (d.absent_when_zero && value == 0) continue;
+    out.add(d.name, d.help, d.counter ? MetricType::Counter : MetricType::Gauge, value);
   }
   return prometheus::TextSerializer().Serialize(out.all());
 }

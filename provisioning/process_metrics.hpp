@@ -17,12 +17,15 @@ struct process_stat_def {
   std::string_view help;
   bool counter;
   double (*read)();
+  // 0 means "none" (Windows has no descriptor limit): /metrics leaves the series out, so
+  // an open/max ratio is absent rather than +Inf; /v1/diagnostics shows the 0.
+  bool absent_when_zero = false;
 };
 inline constexpr process_stat_def k_process_stats[] = {
     {"fds", "open", "process_open_fds", "Number of open file descriptors.", false,
      [] { return static_cast<double>(open_fd_count()); }},
     {"fds", "limit", "process_max_fds", "Maximum number of open file descriptors.", false,
-     [] { return static_cast<double>(fd_limit()); }},
+     [] { return static_cast<double>(fd_limit()); }, true},
     {"memory", "rss_bytes", "process_resident_memory_bytes", "Resident memory size in bytes.", false,
      [] { return static_cast<double>(resident_bytes()); }},
     {"process", "cpu_seconds", "process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", true,

@@ -23,6 +23,9 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 toolchain=$root/packaging/windows/mingw64.cmake
 cache=${ZP_WINDOWS_CACHE:-/var/cache/zoneproxy-windows}
+if [ -z "${ZP_WINDOWS_CACHE:-}" ] && ! { mkdir -p "$cache" 2>/dev/null && [ -w "$cache" ]; }; then
+  cache=${XDG_CACHE_HOME:-$HOME/.cache}/zoneproxy-windows  # not root: the user's own cache
+fi
 jobs=$(nproc)
 started=$SECONDS
 

@@ -67,6 +67,17 @@ TEST_F(Metrics, PromtoolAcceptsTheExposition) {
   EXPECT_EQ(check.status, 0) << check.output;
 }
 
+// The descriptor limit is exported where there is one (Linux); on Windows the series is
+// left out (tests/windows/wine_test.cpp), never 0, so an open/max ratio cannot be +Inf.
+TEST_F(Metrics, TheDescriptorLimitIsExportedWhereThereIsOne) {
+  auto ms = module_server_ctx();
+  auto r = api_call(d_->provisioning_port(), ms.get(), "GET", "/metrics");
+  ASSERT_TRUE(r);
+  const auto at = r->body.find("\nprocess_max_fds ");
+  ASSERT_NE(at, std::string::npos) << r->body.substr(0, 2000);
+  EXPECT_GT(std::stod(r->body.substr(at + std::string_view("\nprocess_max_fds ").size())), 0);
+}
+
 TEST_F(Metrics, RealPrometheusScrapesOverMutualTls) {
   const std::uint16_t web = free_port();
   const auto config = dir_.path() / "prometheus.yml";

@@ -146,6 +146,8 @@ TEST_F(WineDaemon, MetricsAreScrapedWithTheSessionsItRelayed) {
   EXPECT_GT(p_->metric("process_cpu_seconds_total"), 0) << "GetProcessTimes gave nothing";
   // process_open_fds (GetProcessHandleCount) is not checked: Wine 8 answers 0 (a stub).
   EXPECT_EQ(p_->metric("process_open_fds") >= 0, true) << "process_open_fds missing";
+  EXPECT_EQ(p_->metric("process_max_fds"), -1)
+      << "Windows has no descriptor limit: the series must be absent, not 0 (an open/max alert would fire)";
 }
 
 TEST_F(WineDaemon, CtrlCDrainsLiveSessionsThenExitsZero) {
