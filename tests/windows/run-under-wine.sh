@@ -9,6 +9,7 @@
 # (build/bin/wine_test, zoneproxy, zoneproxyctl). On a failure the daemon's Wine-side log
 # is printed by the test. WINEPREFIX defaults to a folder in build-windows/.
 set -euo pipefail
+trap 'echo "wine: FAILED at line $LINENO: $BASH_COMMAND" >&2' ERR
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root"
@@ -42,8 +43,9 @@ check() {  # description command...
 # creates it (10-15 s), here rather than inside a test's timeout.
 started=$SECONDS
 /usr/lib/wine/wineserver -k >/dev/null 2>&1 || true
-/usr/lib/wine/wineserver -w
-/usr/lib/wine/wineserver -p >/dev/null 2>&1
+/usr/lib/wine/wineserver -w >/dev/null 2>&1 || true
+mkdir -p "$WINEPREFIX"  # the server runs in it; wineboot below fills a new one
+/usr/lib/wine/wineserver -p >/dev/null 2>&1 || { echo "wine: wineserver did not start in $WINEPREFIX" >&2; exit 1; }
 trap 'rm -rf "$work"; /usr/lib/wine/wineserver -k >/dev/null 2>&1 || true' EXIT
 "$wine" wineboot --init >/dev/null 2>&1 || true
 echo "wine: prefix $WINEPREFIX ready ($((SECONDS - started)) s)"
