@@ -1,11 +1,10 @@
 #include "daemon/windows/state_dir_acl.hpp"
 
+#include "common/platform/windows/private_acl.hpp"
 #include "common/platform/windows/win32_text.hpp"
 
 #include <aclapi.h>
 #include <sddl.h>
-
-#include <cstring>
 
 namespace zp::windows {
 namespace {
@@ -24,16 +23,6 @@ std::string account_name(PSID sid) {
   std::string out = narrow(text);
   ::LocalFree(text);
   return out;
-}
-
-bool is_trusted(PSID sid) {
-  if (::IsWellKnownSid(sid, WinLocalSystemSid) || ::IsWellKnownSid(sid, WinBuiltinAdministratorsSid)) return true;
-  // Service SIDs: S-1-5-80-<hash of the service name>, the identity `service install`
-  // gives the service (and other services, which run as trusted code anyway).
-  const SID_IDENTIFIER_AUTHORITY nt = SECURITY_NT_AUTHORITY;
-  const PSID_IDENTIFIER_AUTHORITY authority = ::GetSidIdentifierAuthority(sid);
-  return std::memcmp(authority, &nt, sizeof nt) == 0 && *::GetSidSubAuthorityCount(sid) >= 1 &&
-         *::GetSidSubAuthority(sid, 0) == SECURITY_SERVICE_ID_BASE_RID;
 }
 
 }  // namespace
@@ -55,7 +44,7 @@ std::string state_dir_acl_problem(const std::string& dir) {
       if (!::GetAce(dacl, i, reinterpret_cast<void**>(&header)) || header->AceType != ACCESS_ALLOWED_ACE_TYPE) continue;
       auto* ace = reinterpret_cast<ACCESS_ALLOWED_ACE*>(header);
       PSID sid = &ace->SidStart;
-      if (!is_trusted(sid)) problem = "state directory " + dir + " grants access to " + account_name(sid);
+      if (!is_trusted_sid(sid, {})) problem = "state directory " + dir + " grants access to " + account_name(sid);
     }
   }
   ::LocalFree(descriptor);

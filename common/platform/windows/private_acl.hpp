@@ -19,6 +19,9 @@ using security_descriptor_ptr = std::unique_ptr<void, local_free>;
 
 /// "S-1-5-..." of the account this process runs as; empty if it cannot be read.
 std::string current_user_sid();
+/// SYSTEM, Administrators, a service SID (NT SERVICE\...), or `self` (a "S-1-5-..." text;
+/// empty trusts no account beyond those).
+bool is_trusted_sid(PSID sid, const std::string& self);
 /// The private descriptor above, or null (then GetLastError() says why).
 security_descriptor_ptr private_security_descriptor();
 

@@ -49,12 +49,27 @@ security_descriptor_ptr private_security_descriptor() {
   return security_descriptor_ptr(raw);
 }
 
+bool is_trusted_sid(PSID sid, const std::string& self) {
+  if (::IsWellKnownSid(sid, WinLocalSystemSid) || ::IsWellKnownSid(sid, WinBuiltinAdministratorsSid)) return true;
+  const SID_IDENTIFIER_AUTHORITY nt = SECURITY_NT_AUTHORITY;
+  const PSID_IDENTIFIER_AUTHORITY authority = ::GetSidIdentifierAuthority(sid);
+  if (std::memcmp(authority, &nt, sizeof nt) == 0 && *::GetSidSubAuthorityCount(sid) >= 1 &&
+      *::GetSidSubAuthority(sid, 0) == SECURITY_SERVICE_ID_BASE_RID) {
+    return true;
+  }
+  if (self.empty()) return false;
+  wchar_t* text = nullptr;
+  if (!::ConvertSidToStringSidW(sid, &text)) return false;
+  const bool same = narrow(text) == self;
+  ::LocalFree(text);
+  return same;
+}
+
 }  // namespace windows
 
 namespace {
 
 namespace fs = std::filesystem;
-using windows::local_free;
 
 absl::Status win32_error(std::string_view what, const fs::path& p, DWORD err) {
   return absl::FailedPreconditionError(str_cat(what, " ", p.string(), ": ", windows::win32_message(err)));
@@ -68,17 +83,6 @@ std::string sid_text(PSID sid) {
   return out;
 }
 
-bool is_trusted(PSID sid, const std::string& self) {
-  if (::IsWellKnownSid(sid, WinLocalSystemSid) || ::IsWellKnownSid(sid, WinBuiltinAdministratorsSid)) return true;
-  const SID_IDENTIFIER_AUTHORITY nt = SECURITY_NT_AUTHORITY;
-  const PSID_IDENTIFIER_AUTHORITY authority = ::GetSidIdentifierAuthority(sid);
-  if (std::memcmp(authority, &nt, sizeof nt) == 0 && *::GetSidSubAuthorityCount(sid) >= 1 &&
-      *::GetSidSubAuthority(sid, 0) == SECURITY_SERVICE_ID_BASE_RID) {
-    return true;
-  }
-  return !self.empty() && sid_text(sid) == self;
-}
-
 // OK, or an error naming the first account other than the trusted ones that `path`'s
 // DACL lets in.
 absl::Status check_acl(const fs::path& path, std::string_view what) {
@@ -87,7 +91,7 @@ absl::Status check_acl(const fs::path& path, std::string_view what) {
   const DWORD result = ::GetNamedSecurityInfoW(path.c_str(), SE_FILE_OBJECT, DACL_SECURITY_INFORMATION, nullptr,
                                                nullptr, &dacl, nullptr, &raw);
   if (result != ERROR_SUCCESS) return win32_error(str_cat("cannot read the ACL of ", what), path, result);
-  std::unique_ptr<void, local_free> descriptor(raw);
+  windows::security_descriptor_ptr descriptor(raw);
   if (dacl == nullptr) {
     return absl::FailedPreconditionError(str_cat(what, " ", path.string(), " has no DACL (everyone has full access)"));
   }
@@ -96,7 +100,7 @@ absl::Status check_acl(const fs::path& path, std::string_view what) {
     ACE_HEADER* header = nullptr;
     if (!::GetAce(dacl, i, reinterpret_cast<void**>(&header)) || header->AceType != ACCESS_ALLOWED_ACE_TYPE) continue;
     PSID sid = &reinterpret_cast<ACCESS_ALLOWED_ACE*>(header)->SidStart;
-    if (!is_trusted(sid, self)) {
+    if (!windows::is_trusted_sid(sid, self)) {
       return absl::FailedPreconditionError(
           str_cat(what, " ", path.string(), " grants access to ", sid_text(sid),
                   "; only this account, SYSTEM, Administrators and the service may have access (icacls ", path.string(),
