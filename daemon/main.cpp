@@ -65,7 +65,10 @@ int run_as_service(const zp::windows::service_options& options) {
   }
   // The options are UTF-8; a path built from a narrow string would take the ANSI code page.
   config.state_dir = std::filesystem::path(std::u8string(options.state_dir.begin(), options.state_dir.end()));
-  if (auto problem = zp::windows::state_dir_acl_problem(options.state_dir); !problem.empty()) {
+  if (!zp::windows::file_acls_are_kept()) {
+    zp::windows::write_event(zp::windows::event_severity::warning,
+                             "event=state_dir_acl_not_checked reason=\"this system (Wine) keeps no file ACLs\"");
+  } else if (auto problem = zp::windows::state_dir_acl_problem(options.state_dir); !problem.empty()) {
     return fail_event(problem, 2);
   }
   default_workers(config);

@@ -3,16 +3,14 @@
 #
 #   1. the systemd unit: `systemd-analyze verify`, and `systemd-analyze security` exposure
 #      at or below 2.0 ("OK");
-#   2. the Windows service layer alone: cross-compiled with mingw-w64 (-Werror), and the
-#      MSI source built with wixl around its stand-in executable, its tables checked
-#      (zoneproxy.exe itself is built and run under Wine by its own stage of dev.sh test);
-#   3. the .deb: `cpack -G DEB`, its contents and maintainer scripts;
-#   4. as root only (CI is a throwaway machine): dpkg -i, the user, files, modes and
+#   2. the .deb: `cpack -G DEB`, its contents and maintainer scripts;
+#   3. as root only (CI is a throwaway machine): dpkg -i, the user, files, modes and
 #      `zoneproxy --version`, the installed daemon started as the service user, reinstall,
 #      remove (state kept), purge (state gone). Skipped, with a message, when not root.
 #
 # Idempotent: a package left installed by an interrupted earlier run is purged first; a
-# zoneproxy package this script did not install is never touched.
+# zoneproxy package this script did not install is never touched. (The MSI and the
+# Windows service are checked under Wine by tests/windows/run-under-wine.sh.)
 #   ZP_BUILD_DIR   the configured build directory to package (default: build)
 set -euo pipefail
 
@@ -59,35 +57,8 @@ done
 check "unit has WatchdogSec" grep -q '^WatchdogSec=[1-9]' "$unit"
 check "unit reloads with SIGHUP" grep -qx 'ExecReload=/bin/kill -HUP $MAINPID' "$unit"
 
-echo "== packaging: Windows service layer (mingw-w64 cross build)"
-mingw="$build/windows-service"
-cmake -S daemon/windows -B "$mingw" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-  -DCMAKE_TOOLCHAIN_FILE="$root/packaging/windows/mingw64.cmake" >/dev/null
-check "mingw-w64 build" cmake --build "$mingw"
-check "PE32+ executable" has "$(file -b "$mingw/zoneproxy-service-check.exe")" "PE32+ executable (console) x86-64"
-imports=$(x86_64-w64-mingw32-objdump -p "$mingw/zoneproxy-service-check.exe")
-for fn in StartServiceCtrlDispatcherW SetServiceStatus CreateServiceW ChangeServiceConfig2W ReportEventW; do
-  check "imports $fn" has "$imports" "$fn"
-done
-check "Event Log message table linked" has "$(x86_64-w64-mingw32-objdump -h "$mingw/zoneproxy-service-check.exe")" ".rsrc"
-
-echo "== packaging: MSI (wixl, stand-in executables)"
-msi="$work/msi"
-mkdir -p "$msi"
-cp packaging/windows/zoneproxy.wxs "$msi/"
-cp "$mingw/zoneproxy-service-check.exe" "$msi/zoneproxy.exe"
-cp "$mingw/zoneproxy-service-check.exe" "$msi/zoneproxyctl.exe"
-version=$(sed -n 's/^project(zoneproxy VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
-check "wixl builds the MSI" sh -c "cd '$msi' && wixl -a x64 -D Version=$version -o zoneproxy.msi zoneproxy.wxs"
-actions=$(msiinfo export "$msi/zoneproxy.msi" CustomAction)
-sequence=$(msiinfo export "$msi/zoneproxy.msi" InstallExecuteSequence)
-# 3090 = exe from an installed file (18) + deferred (1024) + no impersonation (2048).
-check "MSI registers the service (deferred, elevated)" has "$actions" $'RegisterService\t3090\tzoneproxy.exe\tservice install'
-check "MSI unregisters on uninstall" has "$actions" $'UnregisterService\t3154\tzoneproxy.exe\tservice uninstall'
-check "MSI removes older versions first" has "$sequence" $'RemoveExistingProducts\t\t1401'
-check "MSI installs to Program Files" has "$(msiinfo export "$msi/zoneproxy.msi" Directory)" "ProgramFiles64Folder"
-
 echo "== packaging: .deb"
+version=$(sed -n 's/^project(zoneproxy VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
 rm -f "$build"/zoneproxy_*.deb
 (cd "$build" && cpack -G DEB >"$work/cpack.log" 2>&1) || { cat "$work/cpack.log" >&2; exit 1; }
 deb=$(ls "$build"/zoneproxy_"$version"_*.deb)

@@ -6,6 +6,7 @@
 #   bash packaging/dev.sh test   every test: normal build, ASan+UBSan, TSan, lint
 #   bash packaging/dev.sh build  just build (build/bin/zoneproxy, build/bin/zoneproxyctl)
 #   bash packaging/dev.sh windows  cross-build build-windows/bin/zoneproxy.exe and zoneproxyctl.exe
+#                                  and the MSI around them (build-windows/zoneproxy-*-x64.msi)
 #                                  (mingw-w64; dependencies from Debian's sources, cached in
 #                                  /var/cache/zoneproxy-windows: about 6 minutes the first time)
 #   bash packaging/dev.sh fuzz [TARGET]  libFuzzer targets for ZP_FUZZ_SECONDS (60) each
@@ -44,7 +45,7 @@ cmd_build() {
 }
 
 # System DLLs a Windows exe may import; anything else would have to ship beside it.
-windows_system_dlls='^(kernel32|ws2_32|crypt32|advapi32|user32|msvcrt|mswsock|shell32|ole32|bcrypt|gdi32|dbghelp|iphlpapi|psapi|secur32|userenv|ntdll|api-ms-win-.*)\.dll$'
+windows_system_dlls='^(kernel32|ws2_32|crypt32|advapi32|user32|msvcrt|mswsock|shell32|ole32|oleaut32|bcrypt|gdi32|dbghelp|iphlpapi|psapi|secur32|userenv|ntdll|api-ms-win-.*)\.dll$'
 
 cmd_windows() {
   bash packaging/install-deps.sh
@@ -65,6 +66,7 @@ cmd_windows() {
       return 1
     fi
   done
+  echo "windows: MSI $(bash packaging/windows/make-msi.sh | tail -n 1)"
 }
 
 cmd_run() {

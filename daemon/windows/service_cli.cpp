@@ -1,5 +1,10 @@
 #include "daemon/windows/service_cli.hpp"
 
+#include <openssl/evp.h>
+
+#include <array>
+#include <cstdint>
+
 namespace zp::windows {
 
 std::string service_data_dir(std::string_view program_data) {
@@ -84,6 +89,26 @@ std::string service_command_line(std::string_view exe_path, const service_option
   line.append(" --state-dir ");
   line.append(quote_windows_arg(options.state_dir));
   return line;
+}
+
+std::string service_sid(std::string_view name) {
+  std::string utf16;
+  for (char c : name) {
+    utf16 += (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
+    utf16 += '\0';
+  }
+  std::array<unsigned char, 20> digest{};
+  unsigned int size = 0;
+  EVP_Digest(utf16.data(), utf16.size(), digest.data(), &size, EVP_sha1(), nullptr);
+  std::string sid = "S-1-5-80";
+  for (std::size_t i = 0; i < digest.size(); i += 4) {
+    const std::uint32_t part = static_cast<std::uint32_t>(digest[i]) | static_cast<std::uint32_t>(digest[i + 1]) << 8 |
+                               static_cast<std::uint32_t>(digest[i + 2]) << 16 |
+                               static_cast<std::uint32_t>(digest[i + 3]) << 24;
+    sid += '-';
+    sid += std::to_string(part);
+  }
+  return sid;
 }
 
 std::string service_usage() {

@@ -45,6 +45,13 @@ std::string quote_windows_arg(std::string_view arg);
 /// The command line registered with the SCM: "<exe>" service run --config ... --state-dir ...
 std::string service_command_line(std::string_view exe_path, const service_options& options);
 
+/// The SID of the service `name` (NT SERVICE\<name>) as "S-1-5-80-a-b-c-d-e": S-1-5-80
+/// followed by the SHA-1 of the upper-cased name in UTF-16LE, read as five little-endian
+/// 32-bit numbers. Windows derives it the same way (`sc showsid`), so it names the
+/// service in an ACL before the account can be looked up, and where it cannot (Wine).
+/// `name` is ASCII.
+std::string service_sid(std::string_view name);
+
 /// The usage text of `zoneproxy service`.
 std::string service_usage();
 

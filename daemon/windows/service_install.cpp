@@ -2,6 +2,7 @@
 // Runs elevated (an administrator's console, or the MSI's deferred actions).
 #include "daemon/windows/service_install.hpp"
 #include "common/platform/windows/win32_text.hpp"
+#include "daemon/windows/firewall_rules.hpp"
 #include "daemon/windows/service_host.hpp"
 
 #include <aclapi.h>
@@ -92,7 +93,19 @@ step_error configure_service(SC_HANDLE service) {
       {SERVICE_CONFIG_REQUIRED_PRIVILEGES_INFO, &required, "required privileges"},
   };
   for (const auto& step : steps) {
-    if (!::ChangeServiceConfig2W(service, step.level, step.info)) return {::GetLastError(), step.what};
+    if (::ChangeServiceConfig2W(service, step.level, step.info)) continue;
+    const DWORD error = ::GetLastError();
+    // Windows has had every level above since Vista; a service manager that answers
+    // "invalid level" is not Windows' (Wine's implements none of the last three). The
+    // service still runs there, without that hardening: say so, do not fail the install.
+    if (error == ERROR_INVALID_LEVEL || error == ERROR_CALL_NOT_IMPLEMENTED) {
+      std::fprintf(stderr,
+                   "zoneproxy: warning: service install: %s not set: this Service Control Manager does not "
+                   "implement it\n",
+                   step.what);
+      continue;
+    }
+    return {error, step.what};
   }
   return {};
 }
@@ -115,18 +128,9 @@ DWORD register_event_source(const std::wstring& exe) {
 // The data directory holds the identity keys: full control for SYSTEM, Administrators and
 // the service's own SID; nothing inherited from %ProgramData% (where Users may read).
 DWORD secure_directory(const std::wstring& dir) {
-  BYTE sid_buffer[SECURITY_MAX_SID_SIZE];
-  DWORD sid_size = sizeof sid_buffer;
-  wchar_t domain[256];
-  DWORD domain_size = 256;
-  SID_NAME_USE use;
-  if (!::LookupAccountNameW(nullptr, k_account, sid_buffer, &sid_size, domain, &domain_size, &use)) {
-    return ::GetLastError();
-  }
-  wchar_t* sid_text = nullptr;
-  if (!::ConvertSidToStringSidW(sid_buffer, &sid_text)) return ::GetLastError();
-  const std::wstring sddl = L"D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;FA;;;" + std::wstring(sid_text) + L")";
-  ::LocalFree(sid_text);
+  // The service SID computed, not looked up: Wine cannot map NT SERVICE\ names.
+  const std::wstring sddl =
+      L"D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;FA;;;" + widen(service_sid(k_service_name)) + L")";
 
   PSECURITY_DESCRIPTOR descriptor = nullptr;
   if (!::ConvertStringSecurityDescriptorToSecurityDescriptorW(sddl.c_str(), SDDL_REVISION_1, &descriptor, nullptr)) {
@@ -149,14 +153,17 @@ DWORD secure_directory(const std::wstring& dir) {
   return result;
 }
 
-// A config file must exist for `service run --config`; a fresh one holds only comments,
-// i.e. the built-in defaults. An existing one is the operator's and is left alone.
-void ensure_config_file(const std::wstring& path) {
+// A config file must exist for `service run --config`: the default shipped beside the
+// exe (the MSI installs it), or, for an exe run from elsewhere, one that holds only
+// comments, i.e. the built-in defaults. An existing one is the operator's: left alone.
+void ensure_config_file(const std::wstring& path, const std::wstring& exe) {
+  const std::wstring shipped = exe.substr(0, exe.find_last_of(L'\\') + 1) + L"zoneproxy.toml";
+  if (::CopyFileW(shipped.c_str(), path.c_str(), /*bFailIfExists=*/TRUE)) return;
   HANDLE file = ::CreateFileW(path.c_str(), GENERIC_WRITE, 0, nullptr, CREATE_NEW, FILE_ATTRIBUTE_NORMAL, nullptr);
   if (file == INVALID_HANDLE_VALUE) return;
   static constexpr char k_text[] =
-      "# zoneproxy local configuration: keys bind, provisioning_port, workers, log_level.\r\n"
-      "# Every key is optional; see the README's operator guide.\r\n";
+      "# zoneproxy local configuration: keys bind, provisioning_port, workers, log_level, drain_timeout_s.\r\n"
+      "# Every key is optional; see the README's Windows section.\r\n";
   DWORD written = 0;
   ::WriteFile(file, k_text, sizeof k_text - 1, &written, nullptr);
   ::CloseHandle(file);
@@ -226,8 +233,22 @@ int install_service(const service_options& options) {
   const std::wstring data_dir = widen(service_data_dir(program_data_dir()));
   if (DWORD e = secure_directory(data_dir); e != ERROR_SUCCESS)
     return undo_and_fail("service install: data directory", e);
-  ::CreateDirectoryW(widen(options.state_dir).c_str(), nullptr);  // inherits the ACL above
-  ensure_config_file(widen(options.config_file));
+  // The state directory gets the same ACL explicitly rather than by inheritance: it holds
+  // the keys, and `service run` refuses it if anyone else may read it (also where
+  // inheritance does not happen: Wine, or a --state-dir outside %ProgramData%).
+  if (DWORD e = secure_directory(widen(options.state_dir)); e != ERROR_SUCCESS)
+    return undo_and_fail("service install: state directory", e);
+  ensure_config_file(widen(options.config_file), exe);
+  // Not fatal: a server whose firewall is another product's has the Windows Firewall
+  // service off, and the service runs without these rules there. Said, with the commands.
+  if (const std::string problem = add_firewall_rules(narrow(exe)); !problem.empty()) {
+    std::fprintf(stderr,
+                 "zoneproxy: warning: service install: firewall rules not added: %s\n"
+                 "  to add them by hand, as Administrator:\n%s",
+                 problem.c_str(), firewall_netsh_commands(narrow(exe)).c_str());
+  } else {
+    std::printf("added inbound firewall rules for TCP 17486, 17487 and 17488 (group \"zoneproxy\")\n");
+  }
 
   std::printf("installed service %s (automatic start, not started)\n  %s\nstart it with: sc start %s\n",
               std::string(k_service_name).c_str(), narrow(command_line).c_str(), std::string(k_service_name).c_str());
@@ -256,6 +277,13 @@ int uninstall_service() {
                 std::string(k_service_name).c_str(), service_data_dir(program_data_dir()).c_str());
   }
   ::RegDeleteKeyW(HKEY_LOCAL_MACHINE, k_event_source_key);
+  if (const std::string problem = remove_firewall_rules(); !problem.empty()) {
+    std::fprintf(
+        stderr,
+        "zoneproxy: warning: service uninstall: firewall rules not removed: %s\n"
+        "  remove them by hand: netsh advfirewall firewall delete rule name=all program=<path of zoneproxy.exe>\n",
+        problem.c_str());
+  }
   return 0;
 }
 

@@ -27,6 +27,11 @@ std::string account_name(PSID sid) {
 
 }  // namespace
 
+bool file_acls_are_kept() {
+  const HMODULE ntdll = ::GetModuleHandleW(L"ntdll.dll");
+  return ntdll == nullptr || ::GetProcAddress(ntdll, "wine_get_version") == nullptr;
+}
+
 std::string state_dir_acl_problem(const std::string& dir) {
   const std::wstring path = widen(dir);
   if (::GetFileAttributesW(path.c_str()) == INVALID_FILE_ATTRIBUTES) return {};

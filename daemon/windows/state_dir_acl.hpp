@@ -15,4 +15,9 @@ namespace zp::windows {
 /// fine (the daemon creates it, inheriting the ACL of %ProgramData%\zoneproxy).
 std::string state_dir_acl_problem(const std::string& dir);
 
+/// False under Wine, which keeps no file ACLs: it makes one up from the Unix mode of the
+/// file on every read, so the check above could only ever refuse there. (Only Wine's
+/// ntdll exports wine_get_version; Windows' never does.)
+bool file_acls_are_kept();
+
 }  // namespace zp::windows

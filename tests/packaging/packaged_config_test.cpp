@@ -1,5 +1,7 @@
-// The default /etc/zoneproxy/zoneproxy.toml the .deb installs (packaging/deb/zoneproxy.toml)
-// starts the real daemon, as shipped and with every documented key switched on.
+// The default configuration files the packages install start the real daemon, as shipped
+// and with every documented key switched on: /etc/zoneproxy/zoneproxy.toml from the .deb
+// (packaging/deb/) and %ProgramData%\zoneproxy\zoneproxy.toml from the MSI
+// (packaging/windows/; the keys are the same on both systems).
 
 #include "tests/support/daemon.hpp"
 
@@ -12,7 +14,7 @@
 namespace zp::test {
 namespace {
 
-std::filesystem::path packaged_config() { return source_dir() / "packaging/deb/zoneproxy.toml"; }
+const char* const k_packaged_configs[] = {"packaging/deb/zoneproxy.toml", "packaging/windows/zoneproxy.toml"};
 
 // The same file with each commented-out `# key = value` line made live.
 std::string uncommented(const std::filesystem::path& file) {
@@ -40,13 +42,21 @@ void expect_starts_and_stops(const std::filesystem::path& config) {
   EXPECT_EQ(d.stop(), 0) << d.proc().output();
 }
 
-TEST(packaged_config, ShippedFileStartsTheDaemon) { expect_starts_and_stops(packaged_config()); }
+TEST(packaged_config, ShippedFileStartsTheDaemon) {
+  for (const char* config : k_packaged_configs) {
+    SCOPED_TRACE(config);
+    expect_starts_and_stops(source_dir() / config);
+  }
+}
 
 TEST(packaged_config, EveryDocumentedKeyIsAcceptedWithItsDocumentedValue) {
-  temp_dir dir;
-  const auto file = dir.path() / "zoneproxy.toml";
-  std::ofstream(file) << uncommented(packaged_config());
-  expect_starts_and_stops(file);
+  for (const char* config : k_packaged_configs) {
+    SCOPED_TRACE(config);
+    temp_dir dir;
+    const auto file = dir.path() / "zoneproxy.toml";
+    std::ofstream(file) << uncommented(source_dir() / config);
+    expect_starts_and_stops(file);
+  }
 }
 
 }  // namespace

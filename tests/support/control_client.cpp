@@ -77,11 +77,17 @@ std::string identity_pin(const std::filesystem::path& state_dir) {
 }
 
 std::optional<std::pair<std::uint16_t, std::uint16_t>> provision(daemon& d, std::vector<std::string> extra) {
+  return provision(d.provisioning_port(), d.state_dir(), std::move(extra));
+}
+
+std::optional<std::pair<std::uint16_t, std::uint16_t>> provision(std::uint16_t api_port,
+                                                                 const std::filesystem::path& state_dir,
+                                                                 std::vector<std::string> extra) {
   const std::uint16_t ep = free_port(), ms = free_port();
   std::vector<std::string> args = {"--pin",
-                                   identity_pin(d.state_dir()),
+                                   identity_pin(state_dir),
                                    "--token-file",
-                                   (d.state_dir() / "bootstrap-token").string(),
+                                   (state_dir / "bootstrap-token").string(),
                                    "provision",
                                    "--zone-ca-cert",
                                    (test_pki() / "zone-ca.crt").string(),
@@ -97,7 +103,7 @@ std::optional<std::pair<std::uint16_t, std::uint16_t>> provision(daemon& d, std:
     args.insert(args.end(), {"--module-server-ca", (test_pki() / "ms-ca.crt").string()});
   }
   args.insert(args.end(), extra.begin(), extra.end());
-  auto r = ctl(d.provisioning_port(), args, /*with_cert=*/false);
+  auto r = ctl(api_port, args, /*with_cert=*/false);
   if (r.status != 0) {
     std::fprintf(stderr, "zoneproxyctl provision failed (%d): %s\n", r.status, r.output.c_str());
     return std::nullopt;

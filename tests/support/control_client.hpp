@@ -36,5 +36,10 @@ run_result ctl(std::uint16_t port, std::vector<std::string> args, bool with_cert
 /// Provisions through `zoneproxyctl provision` with the bootstrap token from the
 /// state dir; returns the data-plane ports on success.
 std::optional<std::pair<std::uint16_t, std::uint16_t>> provision(daemon& d, std::vector<std::string> extra = {});
+/// The same for a daemon this test did not start (a Windows service): its control API
+/// port and state directory.
+std::optional<std::pair<std::uint16_t, std::uint16_t>> provision(std::uint16_t api_port,
+                                                                 const std::filesystem::path& state_dir,
+                                                                 std::vector<std::string> extra = {});
 
 }  // namespace zp::test

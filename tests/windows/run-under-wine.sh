@@ -2,8 +2,11 @@
 # The Windows executables under Wine: the Wine stage of `bash packaging/dev.sh test`.
 #
 #   zoneproxy.exe --version; check-config on a good and a bad file (exit 0 and 2);
-#   WineDaemon.*: zoneproxy.exe run, provisioned and used from Linux (tests/windows/wine_test.cpp);
-#   WineCtl.*:    zoneproxyctl.exe against the Linux daemon.
+#   WineDaemon.*:  zoneproxy.exe run, provisioned and used from Linux (tests/windows/wine_test.cpp);
+#   the hostile tier's chosen subset against zoneproxy.exe;
+#   WineService.*: zoneproxy.exe service install/run/uninstall under Wine's service manager;
+#   the MSI (build-windows/zoneproxy-*-x64.msi): its tables, msiexec /i and /x;
+#   WineCtl.*:     zoneproxyctl.exe against the Linux daemon.
 #
 # Needs build-windows/bin/*.exe (bash packaging/dev.sh windows) and the Linux build
 # (build/bin/wine_test, zoneproxy, zoneproxyctl). On a failure the daemon's Wine-side log
@@ -47,7 +50,11 @@ started=$SECONDS
 mkdir -p "$WINEPREFIX"  # the server runs in it; wineboot below fills a new one
 /usr/lib/wine/wineserver -p >/dev/null 2>&1 || { echo "wine: wineserver did not start in $WINEPREFIX" >&2; exit 1; }
 trap 'rm -rf "$work"; /usr/lib/wine/wineserver -k >/dev/null 2>&1 || true' EXIT
-"$wine" wineboot --init >/dev/null 2>&1 || true
+# Services (and zoneproxy.exe as one) write their stderr here, with +eventlog: Wine keeps
+# no Event Log, but traces each event a service reports, so the tests can read them.
+service_log=$root/build-windows/wine-services.log
+: >"$service_log"
+WINEDEBUG=-all,+eventlog "$wine" wineboot --init >>"$service_log" 2>&1 || true
 echo "wine: prefix $WINEPREFIX ready ($((SECONDS - started)) s)"
 
 version=$(sed -n 's/^project(zoneproxy VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
@@ -89,6 +96,53 @@ for entry in "${hostile[@]}"; do
     --gtest_brief=1
   passed=$((passed + 1))
 done
+echo "wine: zoneproxy.exe as a service under Wine's service manager (WineService.*)"
+ZP_TEST_DAEMON="$wine $root/$exe/zoneproxy.exe" ZP_TEST_SERVICE_LOG="$service_log" timeout 900 build/bin/wine_test \
+  --gtest_filter='WineService.*' --gtest_brief=1
+passed=$((passed + 1))
+
+echo "wine: the MSI, installed and removed with msiexec"
+msi=$(ls build-windows/zoneproxy-"$version"-x64.msi)
+actions=$(msiinfo export "$msi" CustomAction)
+sequence=$(msiinfo export "$msi" InstallExecuteSequence)
+# 3090 = exe from an installed file (18) + deferred (1024) + no impersonation (2048).
+check "MSI registers the service (deferred, elevated)" grep -qF $'RegisterService\t3090\tzoneproxy.exe\tservice install' <<<"$actions"
+check "MSI unregisters on uninstall" grep -qF $'UnregisterService\t3154\tzoneproxy.exe\tservice uninstall' <<<"$actions"
+check "MSI removes older versions first" grep -qF $'RemoveExistingProducts\t\t1401' <<<"$sequence"
+check "MSI installs to Program Files" grep -qF ProgramFiles64Folder <<<"$(msiinfo export "$msi" Directory)"
+programdata=$WINEPREFIX/drive_c/ProgramData/zoneproxy
+installdir="$WINEPREFIX/drive_c/Program Files/zoneproxy"
+rm -rf "$programdata"
+status=0
+out=$(timeout 300 "$wine" msiexec /i "$root/$msi" /qn 2>&1 | tr -d '\r') || status=$?
+[ "$status" -eq 0 ] || echo "$out" >&2
+check "msiexec /i exits 0" test "$status" -eq 0
+for f in zoneproxy.exe zoneproxyctl.exe zoneproxy.toml README.md; do
+  check "installed $f" test -f "$installdir/$f"
+done
+check "the installed exe is the one built" cmp -s "$installdir/zoneproxy.exe" "$exe/zoneproxy.exe"
+key=$(timeout 60 "$wine" reg query 'HKLM\System\CurrentControlSet\Services\zoneproxy' 2>&1 | tr -d '\r') || true
+check "service registered on the installed exe" grep -qF '"C:\Program Files\zoneproxy\zoneproxy.exe" service run' <<<"$key"
+check "service starts automatically" grep -qE 'Start +REG_DWORD +0x2' <<<"$key"
+sc_query() {  # Wine's sc.exe sometimes fails silently on a prefix's first commands: asked again
+  local out i
+  for i in 1 2 3 4 5; do
+    out=$(timeout 60 "$wine" sc query zoneproxy 2>&1 | tr -d '\r') && { echo "$out"; return 0; }
+    sleep 0.5
+  done
+  return 1
+}
+check "service not started by the install" grep -qE 'STATE +: 1 +STOPPED' <<<"$(sc_query)"
+check "the default config copied to ProgramData" cmp -s "$programdata/zoneproxy.toml" packaging/windows/zoneproxy.toml
+check "the state directory made" test -d "$programdata/state"
+status=0
+out=$(timeout 300 "$wine" msiexec /x "$root/$msi" /qn 2>&1 | tr -d '\r') || status=$?
+[ "$status" -eq 0 ] || echo "$out" >&2
+check "msiexec /x exits 0" test "$status" -eq 0
+check "uninstall removed the files" test ! -e "$installdir/zoneproxy.exe"
+check "uninstall removed the service" sh -c "! timeout 60 '$wine' reg query 'HKLM\System\CurrentControlSet\Services\zoneproxy' >/dev/null 2>&1"
+check "uninstall kept ProgramData\\zoneproxy" test -f "$programdata/zoneproxy.toml"
+
 echo "wine: zoneproxyctl.exe against the Linux daemon (WineCtl.*)"
 env -u ZP_TEST_DAEMON ZP_TEST_CTL="$wine $root/$exe/zoneproxyctl.exe" timeout 600 build/bin/wine_test --gtest_filter='WineCtl.*' \
   --gtest_brief=1

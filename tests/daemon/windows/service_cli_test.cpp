@@ -145,5 +145,13 @@ TEST(windows_service_cli, ServiceCommandLineQuotesTheExecutableAndReadsBack) {
   EXPECT_EQ(again.options->config_file, r.options->config_file);
 }
 
+// The ACL of %ProgramData%\zoneproxy names the service by this SID: it must be the one
+// Windows gives the service. TrustedInstaller's is well known (every Windows file ACL).
+TEST(windows_service_cli, TheServiceSidIsTheOneWindowsDerives) {
+  EXPECT_EQ(service_sid("TrustedInstaller"), "S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464");
+  EXPECT_EQ(service_sid("trustedinstaller"), service_sid("TrustedInstaller"));  // names are case-blind
+  EXPECT_NE(service_sid("zoneproxy"), service_sid("TrustedInstaller"));
+}
+
 }  // namespace
 }  // namespace zp::windows
