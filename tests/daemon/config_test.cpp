@@ -15,16 +15,19 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// The daemon under test (ZP_TEST_DAEMON: zoneproxy.exe under Wine too) with `args`.
+std::vector<std::string> zoneproxy(const std::vector<std::string>& args) {
+  auto argv = daemon_command();
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
+
 // Runs `zoneproxy run` to completion with a config file holding `toml` (if not empty)
 // and extra flags; expects it to fail at start.
 run_result run_expecting_failure(const std::string& toml, std::vector<std::string> flags = {}) {
   temp_dir dir;
-  std::vector<std::string> argv = {(bin_dir() / "zoneproxy").string(),
-                                   "run",
-                                   "--state-dir",
-                                   (dir.path() / "state").string(),
-                                   "--provisioning-port",
-                                   "0"};
+  std::vector<std::string> argv =
+      zoneproxy({"run", "--state-dir", (dir.path() / "state").string(), "--provisioning-port", "0"});
   if (!toml.empty()) {
     std::ofstream(dir.path() / "zoneproxy.toml") << toml;
     argv.push_back("--config");
@@ -80,14 +83,13 @@ TEST(Config, FileValuesApplyAndFlagsOverrideThem) {
   std::ofstream(dir.path() / "zoneproxy.toml")
       << "workers = 3\nlog_level = \"error\"\nbind = \"127.0.0.1\"\nprovisioning_port = 0\n"
       << "state_dir = \"" << (dir.path() / "state").string() << "\"\n";
-  process p({(bin_dir() / "zoneproxy").string(), "run", "--config", (dir.path() / "zoneproxy.toml").string(),
-             "--log-level", "info"},
+  process p(zoneproxy({"run", "--config", (dir.path() / "zoneproxy.toml").string(), "--log-level", "info"}),
             dir.path() / "out.log");
   ASSERT_TRUE(p.wait_for_output("event=listening")) << p.output();
   EXPECT_NE(p.output().find("workers=3"), std::string::npos) << p.output();
   EXPECT_NE(p.output().find("addr=127.0.0.1:"), std::string::npos) << p.output();
   EXPECT_TRUE(fs::exists(dir.path() / "state" / "bootstrap-token")) << "state_dir from the file";
-  p.signal(SIGTERM);
+  p.signal(daemon_is_windows() ? SIGINT : SIGTERM);
   EXPECT_EQ(p.wait(), 0);
 }
 
@@ -102,16 +104,15 @@ TEST(Config, PerPortBindsAreCheckedLikeBind) {
 TEST(Config, CheckConfigExitsZeroOrTwo) {
   temp_dir dir;
   const auto file = dir.path() / "zoneproxy.toml";
-  const std::string zoneproxy = (bin_dir() / "zoneproxy").string();
   std::ofstream(file) << "workers = 2\nendpoint_bind = \"10.1.2.3\"\nmetrics_listen = \"127.0.0.1:9488\"\n";
-  auto good = run({zoneproxy, "check-config", "--config", file.string()});
+  auto good = run(zoneproxy({"check-config", "--config", file.string()}));
   EXPECT_EQ(good.status, 0) << good.output;
   EXPECT_NE(good.output.find("ok"), std::string::npos) << good.output;
   std::ofstream(file) << "metrics_listen = \"8.8.8.8:9488\"\n";
-  auto public_metrics = run({zoneproxy, "check-config", "--config", file.string()});
+  auto public_metrics = run(zoneproxy({"check-config", "--config", file.string()}));
   EXPECT_EQ(public_metrics.status, 2);
   expect_one_line_with(public_metrics, "zoneproxy: error: metrics_listen: invalid value \"8.8.8.8:9488\"");
-  auto missing = run({zoneproxy, "check-config", "--config", (dir.path() / "absent.toml").string()});
+  auto missing = run(zoneproxy({"check-config", "--config", (dir.path() / "absent.toml").string()}));
   EXPECT_EQ(missing.status, 2);
   expect_one_line_with(missing, "absent.toml");
 }
@@ -119,22 +120,21 @@ TEST(Config, CheckConfigExitsZeroOrTwo) {
 // Usage errors exit 2 with the same one-line shape as every other start error (CLI11's
 // own exit codes, 105 and 109, meant nothing to a service manager).
 TEST(Config, UsageErrorsExitTwoWithOneLine) {
-  const std::string zoneproxy = (bin_dir() / "zoneproxy").string();
-  auto unknown = run({zoneproxy, "run", "--no-such-flag"});
+  auto unknown = run(zoneproxy({"run", "--no-such-flag"}));
   EXPECT_EQ(unknown.status, 2) << unknown.output;
   EXPECT_EQ(unknown.output.rfind("zoneproxy: error: ", 0), 0u) << unknown.output;
-  auto missing_file = run({zoneproxy, "run", "--config", "/nonexistent/zoneproxy.toml", "--state-dir", "/nonexistent"});
+  auto missing_file = run(zoneproxy({"run", "--config", "/nonexistent/zoneproxy.toml", "--state-dir", "/nonexistent"}));
   EXPECT_EQ(missing_file.status, 2) << missing_file.output;
   expect_one_line_with(missing_file, "zoneproxy: error: config /nonexistent/zoneproxy.toml");
-  auto no_command = run({zoneproxy});
+  auto no_command = run(zoneproxy({}));
   EXPECT_EQ(no_command.status, 2) << no_command.output;
 }
 
 TEST(Config, VersionAndHelpWork) {
-  auto v = run({(bin_dir() / "zoneproxy").string(), "--version"});
+  auto v = run(zoneproxy({"--version"}));
   EXPECT_EQ(v.status, 0);
   EXPECT_NE(v.output.find(ZONEPROXY_VERSION), std::string::npos) << v.output;
-  auto h = run({(bin_dir() / "zoneproxy").string(), "run", "--help"});
+  auto h = run(zoneproxy({"run", "--help"}));
   EXPECT_EQ(h.status, 0);
   for (const char* flag : {"--state-dir", "--config", "--bind", "--provisioning-port", "--workers", "--log-level"}) {
     EXPECT_NE(h.output.find(flag), std::string::npos) << flag;

@@ -54,7 +54,7 @@ void expect_damage_refused(const std::string& file, const std::string& field) {
   ASSERT_TRUE(status.has_value()) << "the daemon started on a damaged " << file;
   EXPECT_EQ(*status, 2) << again.proc().output();
   const std::string out = again.proc().output();
-  EXPECT_NE(out.find((state / file).string()), std::string::npos) << out;
+  EXPECT_NE(out.find(daemon_path((state / file).string())), std::string::npos) << out;
   EXPECT_NE(out.find(field), std::string::npos) << out;
   EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
   EXPECT_EQ(read_text(state / file), before);

@@ -256,7 +256,10 @@ TEST_F(Api, StatusDiagnosticsSessionsKillTrustAndMetricsAfterProvisioning) {
   EXPECT_TRUE(status["certificates"]["rsa"][0]["not_after"].is_string());
 
   auto diag = body_of(with_cert("GET", "/v1/diagnostics"));
-  EXPECT_GT(diag["fds"]["limit"].get<long>(), 0);
+  // Windows has no descriptor limit: 0 there (zoneproxy.exe under Wine).
+  if (!daemon_is_windows()) {
+    EXPECT_GT(diag["fds"]["limit"].get<long>(), 0);
+  }
   EXPECT_GT(diag["memory"]["rss_bytes"].get<long>(), 0);
   EXPECT_EQ(diag["workers"].size(), 2u);
   EXPECT_EQ(diag.dump().find("PRIVATE KEY"), std::string::npos) << "no secrets in diagnostics";

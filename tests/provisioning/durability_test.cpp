@@ -99,7 +99,7 @@ void expect_start_fails_naming(const fs::path& state, const std::string& name) {
   auto status = d.proc().wait();
   ASSERT_TRUE(status.has_value()) << "started on a damaged state dir";
   EXPECT_NE(*status, 0);
-  EXPECT_NE(d.proc().output().find(name), std::string::npos) << d.proc().output();
+  EXPECT_NE(d.proc().output().find(daemon_path(name)), std::string::npos) << d.proc().output();
   EXPECT_EQ(d.proc().output().find("event=listening"), std::string::npos) << "must not fall back to unprovisioned";
 }
 

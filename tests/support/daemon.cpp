@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <sstream>
 #include <stdexcept>
@@ -37,6 +38,13 @@ bool daemon_is_windows() {
   return last.size() > 4 && last.compare(last.size() - 4, 4, ".exe") == 0;
 }
 
+std::string daemon_path(std::string_view path) {
+  std::string out(path);
+  if (!daemon_is_windows()) return out;
+  std::replace(out.begin(), out.end(), '/', '\\');
+  return out.starts_with('\\') ? "Z:" + out : out;
+}
+
 daemon::daemon(std::vector<std::string> extra_args, fs::path state_dir, std::vector<std::string> env,
                std::vector<std::string> launcher)
     : state_dir_(state_dir.empty() ? dir_.path() / "state" : std::move(state_dir)) {
@@ -60,8 +68,10 @@ bool daemon::wait_ready() {
   return false;
 }
 
+void daemon::request_stop() { proc_->signal(daemon_is_windows() ? SIGINT : SIGTERM); }
+
 std::optional<int> daemon::stop() {
-  proc_->signal(daemon_is_windows() ? SIGINT : SIGTERM);
+  request_stop();
   return proc_->wait(std::chrono::seconds(40));
 }
 

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace zp::test {
@@ -21,6 +22,9 @@ const std::filesystem::path& test_pki();
 std::vector<std::string> daemon_command();
 /// Whether the daemon under test is the Windows one (its command names a .exe).
 bool daemon_is_windows();
+/// A path as the daemon under test spells it in its messages: unchanged for Linux; for
+/// zoneproxy.exe under Wine, "/tmp/x/y" is "Z:\tmp\x\y" (and "a/b" is "a\b").
+std::string daemon_path(std::string_view path);
 
 class daemon {
  public:
@@ -34,8 +38,10 @@ class daemon {
   std::uint16_t provisioning_port() const { return port_; }
   const std::filesystem::path& state_dir() const { return state_dir_; }
   process& proc() { return *proc_; }
-  /// SIGTERM (for the Windows daemon under Wine, SIGINT: Wine turns it into the console's
-  /// Ctrl-C event, the Windows stop request) and wait; the exit status.
+  /// The stop request: SIGTERM (for the Windows daemon under Wine, SIGINT: Wine turns it
+  /// into the console's Ctrl-C event, the Windows stop request). Does not wait.
+  void request_stop();
+  /// request_stop() and wait; the exit status.
   std::optional<int> stop();
 
  private:
