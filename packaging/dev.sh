@@ -227,7 +227,7 @@ cmd_test() {
   cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DZONEPROXY_TESTS=OFF -DZONEPROXY_BENCH=OFF $(launcher) \
     -DZONEPROXY_WERROR=ON >/dev/null
   cmake --build build-release -j "$jobs"
-  stage "packaging: systemd unit, .deb (installed and purged as root), Windows service layer, MSI"
+  stage "packaging: systemd unit, .deb (installed and purged as root)"
   ZP_BUILD_DIR=build-release bash packaging/ci-packaging.sh
   stage "done"
   echo "== all tests passed in $((SECONDS - started)) s"

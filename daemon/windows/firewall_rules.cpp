@@ -87,9 +87,11 @@ class com_scope {
 };
 
 std::string hr_text(const char* what, HRESULT hr) {
+  std::string text = win32_message(static_cast<DWORD>(hr));
+  if (const auto at = text.rfind(" ("); at != std::string::npos) text.erase(at);  // decimal: HRESULTs read in hex
   char code[16];
   std::snprintf(code, sizeof code, "0x%08lx", static_cast<unsigned long>(hr));
-  return std::string(what) + ": " + win32_message(static_cast<DWORD>(hr)) + " (" + code + ")";
+  return std::string(what) + ": " + text + " (" + code + ")";
 }
 
 HRESULT open_rules(com_ptr<INetFwRules>& rules) {
