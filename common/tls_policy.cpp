@@ -1,9 +1,12 @@
 #include "common/tls_policy.hpp"
 
 #include "common/pem.hpp"
+#include "common/ticket_keys.hpp"
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 
 #include "common/strings.hpp"
 
@@ -31,6 +34,39 @@ int verify_callback(int preverify_ok, X509_STORE_CTX* store_ctx) {
     return 0;
   }
   return 1;
+}
+
+// A resumed TLS 1.2 handshake runs no verify callback: the session's client certificate
+// is judged here instead, as a full handshake would judge it, before OpenSSL accepts
+// the ticket (PROTOCOL.md 2: revoked, or no longer chaining to a trusted CA, now). One
+// that fails is ignored, and the client gets a full handshake, which refuses it with
+// the alert of 4.2. The leaf is judged alone: a ticket keeps no intermediate, so a
+// certificate that needs one to chain always does the full handshake.
+SSL_TICKET_RETURN judge_ticket(SSL* ssl, SSL_SESSION* session, const unsigned char*, size_t, SSL_TICKET_STATUS status,
+                               void*) {
+  switch (status) {
+    case SSL_TICKET_FATAL_ERR_MALLOC:
+    case SSL_TICKET_FATAL_ERR_OTHER:
+      return SSL_TICKET_RETURN_ABORT;
+    case SSL_TICKET_SUCCESS:
+    case SSL_TICKET_SUCCESS_RENEW:
+      break;
+    default:  // none, empty, or not ours: a full handshake and a new ticket
+      return SSL_TICKET_RETURN_IGNORE_RENEW;
+  }
+  SSL_CTX* ctx = SSL_get_SSL_CTX(ssl);
+  if ((SSL_CTX_get_verify_mode(ctx) & SSL_VERIFY_PEER) != 0) {
+    X509* leaf = SSL_SESSION_get0_peer(session);
+    const bool required = (SSL_CTX_get_verify_mode(ctx) & SSL_VERIFY_FAIL_IF_NO_PEER_CERT) != 0;
+    if (leaf == nullptr && required) return SSL_TICKET_RETURN_IGNORE_RENEW;
+    if (leaf != nullptr) {
+      auto* check = static_cast<client_cert_check*>(SSL_CTX_get_ex_data(ctx, check_ex_index()));
+      if (!chains_to(SSL_CTX_get_cert_store(ctx), leaf, nullptr) || (check && *check && !(*check)(leaf))) {
+        return SSL_TICKET_RETURN_IGNORE_RENEW;
+      }
+    }
+  }
+  return status == SSL_TICKET_SUCCESS_RENEW ? SSL_TICKET_RETURN_USE_RENEW : SSL_TICKET_RETURN_USE;
 }
 
 absl::Status apply_common_policy(SSL_CTX* ctx) {
@@ -71,11 +107,22 @@ absl::StatusOr<ssl_ctx_ptr> make_server_ctx(const server_tls_options& options) {
   ssl_ctx_ptr ctx(SSL_CTX_new(TLS_server_method()));
   if (!ctx) return absl::InternalError("SSL_CTX_new failed");
   if (auto st = apply_common_policy(ctx.get()); !st.ok()) return st;
-  // Resumption is allowed by PROTOCOL.md 2 but would let a revoked client resume
-  // without the verify callback running; until tickets re-check revocation, every
-  // connection does a full handshake.
-  SSL_CTX_set_options(ctx.get(), SSL_OP_NO_TICKET);
+  // Stateless resumption only: tickets (judged in judge_ticket), no server-side cache.
   SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
+  if (options.tickets) {
+    if (options.session_context.empty()) return absl::InvalidArgumentError("session tickets need a session context");
+    unsigned char sid_ctx[EVP_MAX_MD_SIZE];
+    unsigned int sid_len = 0;
+    if (EVP_Digest(options.session_context.data(), options.session_context.size(), sid_ctx, &sid_len, EVP_sha256(),
+                   nullptr) != 1 ||
+        sid_len > SSL_MAX_SID_CTX_LENGTH || SSL_CTX_set_session_id_context(ctx.get(), sid_ctx, sid_len) != 1) {
+      return absl::InternalError(str_cat("session id context refused: ", openssl_error_string()));
+    }
+    ticket_key_ring::attach(options.tickets, ctx.get());
+    SSL_CTX_set_session_ticket_cb(ctx.get(), nullptr, judge_ticket, nullptr);
+  } else {
+    SSL_CTX_set_options(ctx.get(), SSL_OP_NO_TICKET);
+  }
 
   if (options.identities.empty()) return absl::InvalidArgumentError("no server certificate");
   for (const tls_identity* id : options.identities) {
@@ -130,6 +177,14 @@ absl::StatusOr<ssl_ctx_ptr> make_client_ctx(const tls_identity* identity, const 
     SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
   }
   return ctx;
+}
+
+bool chains_to(X509_STORE* cas, X509* leaf, STACK_OF(X509) * chain) {
+  if (cas == nullptr || leaf == nullptr) return false;
+  std::unique_ptr<X509_STORE_CTX, decltype(&X509_STORE_CTX_free)> ctx(X509_STORE_CTX_new(), X509_STORE_CTX_free);
+  if (!ctx || X509_STORE_CTX_init(ctx.get(), cas, leaf, chain) != 1) return false;
+  X509_STORE_CTX_set_purpose(ctx.get(), X509_PURPOSE_SSL_CLIENT);
+  return X509_verify_cert(ctx.get()) == 1;
 }
 
 absl::StatusOr<tls_identity> make_tls_identity(std::string_view key_pem, std::string_view chain_pem) {

@@ -27,6 +27,8 @@ struct tls_identity {
   std::vector<x509_ptr> chain;
 };
 
+class ticket_key_ring;
+
 /// Extra check on a verified client certificate chain's leaf; false refuses the
 /// handshake. Called on the handshaking thread; must be thread-safe and non-blocking.
 using client_cert_check = std::function<bool(X509* leaf)>;
@@ -44,6 +46,12 @@ struct server_tls_options {
   /// handshake (the application then closes it unanswered); a certificate that is sent
   /// must still verify. 17488 uses this so a plain `openssl s_client` still reaches it.
   bool client_cert_required = true;
+  /// Session tickets (PROTOCOL.md 2): sealed with this ring's keys; none when null.
+  std::shared_ptr<ticket_key_ring> tickets;
+  /// With tickets: what a ticket must have been issued under to resume here (the port
+  /// and the trust in force). A ticket from another context resumes only if its value
+  /// was the same; OpenSSL compares its SHA-256 (the session id context).
+  std::string session_context;
 };
 
 /// Builds a server SSL_CTX with the section-2 policy.
@@ -53,6 +61,10 @@ absl::StatusOr<ssl_ctx_ptr> make_server_ctx(const server_tls_options& options);
 /// and tests that play a well-behaved peer). `identity` may be null (no client cert);
 /// `trusted` may be empty (no server verification: the caller pins instead).
 absl::StatusOr<ssl_ctx_ptr> make_client_ctx(const tls_identity* identity, const std::vector<X509*>& trusted);
+
+/// Whether `leaf` (with the chain its client sent, which may be null) chains to a CA of
+/// `cas` as a TLS client certificate, now (false for a null store or leaf).
+bool chains_to(X509_STORE* cas, X509* leaf, STACK_OF(X509) * chain);
 
 /// Parses a key and a PEM chain into an identity and checks they belong together.
 absl::StatusOr<tls_identity> make_tls_identity(std::string_view key_pem, std::string_view chain_pem);

@@ -2,6 +2,7 @@
 
 #include "common/log.hpp"
 #include "common/strings.hpp"
+#include "common/ticket_keys.hpp"
 #include "daemon/process_signals.hpp"
 #include "daemon/service_notifier.hpp"
 #include "provisioning/api_server.hpp"
@@ -91,11 +92,14 @@ absl::Status run_daemon(const daemon_config& config, const config_loader& reload
   } guard{workers};
 
   proxy::data_plane plane(workers);
+  auto tickets = ticket_key_ring::create(config.session_ticket_period);
+  if (!tickets.ok()) return tickets.status();
   provisioning::control_plane control_plane(
       *store, std::move(*identity), std::move(*keys), plane,
       {{bind_address(config, listener_port::endpoint), bind_address(config, listener_port::module_server),
         bind_address(config, listener_port::provisioning), config.drain_timeout},
-       config.provisioning_port});
+       config.provisioning_port,
+       *tickets});
   if (auto st = control_plane.restore(); !st.ok()) return st;
   spdlog::info("event=identity state_dir={} state={} rsa_spki_sha256={} ecdsa_spki_sha256={}",
                log::q(store->dir().string()), provisioning::control_plane::state_name(control_plane.current()), rsa_fp,

@@ -104,6 +104,7 @@ std::vector<std::string_view> changed_keys(const daemon_config& before, const da
   check("workers", before.workers != after.workers);
   check("log_level", before.log_level != after.log_level);
   check("drain_timeout_s", before.drain_timeout != after.drain_timeout);
+  check("session_ticket_period_s", before.session_ticket_period != after.session_ticket_period);
   check("metrics_listen", before.metrics_listen != after.metrics_listen);
   check("metrics_listen_public", before.metrics_listen_public != after.metrics_listen_public);
   return out;
@@ -144,6 +145,15 @@ absl::Status set_drain_timeout(daemon_config& config, std::int64_t seconds) {
     return absl::InvalidArgumentError(str_cat("drain_timeout_s: invalid value \"", seconds, "\" (expected 0..3600)"));
   }
   config.drain_timeout = std::chrono::seconds(seconds);
+  return absl::OkStatus();
+}
+
+absl::Status set_session_ticket_period(daemon_config& config, std::int64_t seconds) {
+  if (seconds < 1 || seconds > 3600) {
+    return absl::InvalidArgumentError(
+        str_cat("session_ticket_period_s: invalid value \"", seconds, "\" (expected 1..3600)"));
+  }
+  config.session_ticket_period = std::chrono::seconds(seconds);
   return absl::OkStatus();
 }
 
@@ -239,6 +249,8 @@ absl::Status parse_config_text(std::string_view text, std::string_view name_for_
       st = node.is_integer() ? set_workers(config, integer_of(node)) : bad_type("an integer");
     } else if (name == "drain_timeout_s") {
       st = node.is_integer() ? set_drain_timeout(config, integer_of(node)) : bad_type("an integer");
+    } else if (name == "session_ticket_period_s") {
+      st = node.is_integer() ? set_session_ticket_period(config, integer_of(node)) : bad_type("an integer");
     } else if (name == "metrics_listen") {
       auto v = node.value<std::string>();
       st = v ? set_metrics_listen(config, *v) : bad_type("an ADDR:PORT string");

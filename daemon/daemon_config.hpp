@@ -33,6 +33,9 @@ struct daemon_config {
   spdlog::level::level_enum log_level = spdlog::level::info;
   /// How long live sessions may run on after SIGTERM (PROTOCOL.md 3.5).
   std::chrono::seconds drain_timeout{30};
+  /// How long one session-ticket key seals new tickets (PROTOCOL.md 2: at most an hour);
+  /// a ticket resumes for at most two of these periods.
+  std::chrono::seconds session_ticket_period{3600};
   /// Plain-HTTP GET /metrics on this address ("ADDR:PORT"), or off when empty; only on a
   /// loopback or private address unless metrics_listen_public.
   std::string metrics_listen;
@@ -58,6 +61,7 @@ absl::Status set_port(daemon_config& config, std::int64_t value);
 absl::Status set_workers(daemon_config& config, std::int64_t value);
 absl::Status set_log_level(daemon_config& config, std::string_view value);
 absl::Status set_drain_timeout(daemon_config& config, std::int64_t seconds);
+absl::Status set_session_ticket_period(daemon_config& config, std::int64_t seconds);
 absl::Status set_metrics_listen(daemon_config& config, std::string_view value);
 /// The metrics listener's address, checked against metrics_listen_public; nullopt when off.
 absl::StatusOr<std::optional<std::pair<std::string, std::uint16_t>>> metrics_endpoint(const daemon_config& config);

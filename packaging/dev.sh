@@ -207,14 +207,15 @@ cmd_test() {
   stage "concurrent tests under TSan"
   # What the tsan label runs: the lock-free session table, and the data plane's rendezvous,
   # relay and fault-injection tests (worker threads, pairs handed across workers), and the
-  # listener that accepts for several workers (the Windows path). The
+  # listener that accepts for several workers (the Windows path), and the session-ticket
+  # key ring every worker's handshakes share. The
   # slow-reader test is about memory bounds, not threads, and takes minutes under TSan:
   # it runs in the other two.
   # shellcheck disable=SC2046
   cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DZONEPROXY_SANITIZE=thread $(launcher) \
     -DZONEPROXY_BENCH=OFF -DZONEPROXY_WERROR=ON >/dev/null
   cmake --build build-tsan -j "$jobs" --target session_table_test session_table_stress_test rendezvous_test relay_test \
-    fault_injection_test listener_test
+    fault_injection_test listener_test ticket_keys_test
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 run_ctest build-tsan -L tsan -E SlowReader
   stage "fuzzing (libFuzzer, ${ZP_FUZZ_SECONDS:-30} s per target; the seed corpus first)"
   local pair

@@ -9,6 +9,7 @@
 #include "provisioning/x509_text.hpp"
 
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
 namespace zp::provisioning {
@@ -45,12 +46,19 @@ void control_plane::record_trusted_cas() {
   trust_.commit(std::move(next));
 }
 
-absl::StatusOr<provisioned_contexts> control_plane::build(const provision_request& req) const {
-  return build_provisioned_contexts(req, keys_, trust_.revoked(), opts_.local);
+absl::StatusOr<provisioned_contexts> control_plane::build(const provision_request& req,
+                                                          const std::string& epoch) const {
+  return build_provisioned_contexts(req, keys_, trust_.revoked(), opts_.local, {opts_.tickets, epoch});
+}
+
+std::string control_plane::new_trust_epoch() {
+  unsigned char bytes[16] = {};
+  RAND_bytes(bytes, sizeof bytes);  // a failure leaves zeros: the CA digest still changes with the CAs
+  return to_hex(bytes, sizeof bytes);
 }
 
 absl::Status control_plane::serve_identity() {
-  auto ctx = build_identity_context(identity_);
+  auto ctx = build_identity_context(identity_, {opts_.tickets, trust_epoch_});
   if (!ctx.ok()) return ctx.status();
   api_ctx_.store(*ctx);
   return absl::OkStatus();
@@ -93,7 +101,7 @@ absl::Status control_plane::restore() {
           str_cat(store_.provisioned_path().string(), ": certificates.", name, " does not match the data-plane key"));
     }
   }
-  auto contexts = build(provisioned_->config);
+  auto contexts = build(provisioned_->config, trust_epoch_);
   if (!contexts.ok()) {
     return absl::FailedPreconditionError(
         str_cat(store_.provisioned_path().string(), ": ", contexts.status().message()));
@@ -139,7 +147,8 @@ api_result<json> control_plane::provision(const json& body, const audit_actor& w
   auto parsed = parse_provision(body, validation());
   if (auto* e = std::get_if<field_error>(&parsed)) return bad_request(*e);
   provision_request req = std::get<provision_request>(std::move(parsed));
-  auto contexts = build(req);
+  const std::string epoch = new_trust_epoch();
+  auto contexts = build(req, epoch);
   if (!contexts.ok()) return api_error{400, "bad_request", message_of(contexts.status())};
   // Bind before committing: a taken port changes nothing (PROTOCOL.md 4.2).
   if (auto st = plane_.start(contexts->data_plane); !st.ok()) {
@@ -159,6 +168,7 @@ api_result<json> control_plane::provision(const json& body, const audit_actor& w
     spdlog::error("event=token_removal_failed error={}", log::q(message_of(removed)));
   }
   token_.clear();
+  trust_epoch_ = epoch;
   api_ctx_.store(contexts->api);
   operator_cas_ = contexts->operator_cas;
   state_ = state::provisioned;
@@ -199,7 +209,7 @@ api_result<json> control_plane::rotate(const json& body, const audit_actor& who)
   if (auto* e = std::get_if<field_error>(&parsed)) return bad_request(*e);
   provisioned_state next = *provisioned_;
   next.config.certificates = std::get<certificate_set>(std::move(parsed));
-  auto contexts = build(next.config);
+  auto contexts = build(next.config, trust_epoch_);
   if (!contexts.ok()) return api_error{400, "bad_request", message_of(contexts.status())};
   if (auto st = store_.save_provisioned(next); !st.ok()) return internal(st);
   provisioned_ = std::move(next);
@@ -260,7 +270,8 @@ api_result<json> control_plane::deprovision(const audit_actor& who) {
   // A transaction: everything that can fail is prepared first, then provisioned.json goes
   // (the commit point), then the rest cannot fail. A failure before the commit changes
   // nothing: the data plane keeps running and the state stays provisioned.
-  auto identity_ctx = build_identity_context(identity_);
+  const std::string epoch = new_trust_epoch();
+  auto identity_ctx = build_identity_context(identity_, {opts_.tickets, epoch});
   if (!identity_ctx.ok()) return internal(identity_ctx.status());
   // The token is written before the commit; a crash in between leaves it beside
   // provisioned.json, and restore() deletes it.
@@ -275,6 +286,7 @@ api_result<json> control_plane::deprovision(const audit_actor& who) {
   plane_.stop();  // closes every session and both listeners
   provisioned_.reset();
   token_ = std::move(*token);
+  trust_epoch_ = epoch;
   api_ctx_.store(*identity_ctx);
   operator_cas_.reset();
   state_ = state::unprovisioned;
@@ -313,7 +325,8 @@ api_result<json> control_plane::replace_cas(const json& body, const audit_actor&
       next.config.observer_ca = ob->get<std::string>();
     }
   }
-  auto contexts = build(next.config);
+  const std::string epoch = new_trust_epoch();
+  auto contexts = build(next.config, epoch);
   if (!contexts.ok()) return api_error{400, "bad_request", message_of(contexts.status())};
   // PROTOCOL.md 4.2: the caller must keep its own rights, or nobody may be left to undo it.
   if (!chains_to(contexts->operator_cas.get(), who.cert, who.chain)) {
@@ -352,6 +365,7 @@ api_result<json> control_plane::replace_cas(const json& body, const audit_actor&
   } else {
     spdlog::error("event=trust_history_write_failed error={}", log::q(message_of(st)));
   }
+  trust_epoch_ = epoch;
   plane_.update(contexts->data_plane);
   api_ctx_.store(contexts->api);
   operator_cas_ = contexts->operator_cas;

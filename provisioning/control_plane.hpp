@@ -56,6 +56,8 @@ class control_plane {
   struct options {
     local_settings local;
     std::uint16_t provisioning_port = 17488;
+    /// Session tickets on all three ports (PROTOCOL.md 2); none when null.
+    std::shared_ptr<ticket_key_ring> tickets;
   };
 
   control_plane(const state_store& store, identity id, state_store::data_plane_keys keys, proxy::data_plane& plane,
@@ -107,7 +109,9 @@ class control_plane {
  private:
   validation_context validation() const;
   const provision_request* config() const { return provisioned_ ? &provisioned_->config : nullptr; }
-  absl::StatusOr<provisioned_contexts> build(const provision_request& req) const;
+  // The contexts of `req`, under trust epoch `epoch` (trust_epoch_, or a new one for a
+  // change of trust, committed only once the change is).
+  absl::StatusOr<provisioned_contexts> build(const provision_request& req, const std::string& epoch) const;
   absl::Status serve_identity();
   // Writes the "trusted" history entries of the provisioned Module Server CAs unless the
   // history has them since the provisioning (a crash may have come in between).
@@ -129,6 +133,10 @@ class control_plane {
   api_server* api_ = nullptr;
   std::atomic<std::shared_ptr<SSL_CTX>> api_ctx_;
   std::shared_ptr<X509_STORE> operator_cas_;  // set with api_ctx_ while provisioned
+  // Part of every ticket's session context: replaced at each change of trust, so that no
+  // ticket outlives one. Random at start (a restart also forgets the ticket keys).
+  std::string trust_epoch_ = new_trust_epoch();
+  static std::string new_trust_epoch();
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 

@@ -2,8 +2,7 @@
 
 #include "common/fingerprint.hpp"
 #include "common/pem.hpp"
-
-#include <openssl/x509v3.h>
+#include "common/strings.hpp"
 
 #include <utility>
 #include <vector>
@@ -34,12 +33,34 @@ std::shared_ptr<X509_STORE> store_of(const std::vector<x509_ptr>& cas) {
   return store;
 }
 
+// What a ticket must have been issued under to resume on a port: the port, the trust
+// epoch, and the exact CAs it trusts (DER, in order). Any change of those makes every
+// older ticket of the port fail to resume (PROTOCOL.md 2).
+std::string session_context(std::string_view port, const ticket_policy& tickets, const std::vector<X509*>& cas) {
+  std::string out = str_cat("zoneproxy session context\n", port, "\n", tickets.trust_epoch, "\n");
+  for (X509* ca : cas) {
+    unsigned char* der = nullptr;
+    const int n = i2d_X509(ca, &der);
+    if (n > 0) out.append(reinterpret_cast<const char*>(der), static_cast<std::size_t>(n));
+    OPENSSL_free(der);
+    out += '\n';
+  }
+  return out;
+}
+
+void use_tickets(server_tls_options& o, std::string_view port, const ticket_policy& tickets) {
+  if (!tickets.ring) return;
+  o.tickets = tickets.ring;
+  o.session_context = session_context(port, tickets, o.client_cas);
+}
+
 }  // namespace
 
 absl::StatusOr<provisioned_contexts> build_provisioned_contexts(const provision_request& req,
                                                                 const state_store::data_plane_keys& keys,
                                                                 const std::shared_ptr<revocation_set>& revoked,
-                                                                const local_settings& local) {
+                                                                const local_settings& local,
+                                                                const ticket_policy& tickets) {
   std::vector<tls_identity> ids;
   for (auto [pem, key] :
        {std::pair{&req.certificates.rsa, keys.rsa.get()}, std::pair{&req.certificates.ecdsa, keys.ecdsa.get()}}) {
@@ -61,6 +82,8 @@ absl::StatusOr<provisioned_contexts> build_provisioned_contexts(const provision_
   for (auto& c : *ms_cas) ms.client_cas.push_back(c.get());
   // Revocation (PROTOCOL.md 4.2) is checked in every handshake on 17487 and 17488.
   ms.client_check = [revoked](X509* leaf) { return !revoked->contains(cert_sha256_hex(leaf)); };
+  use_tickets(ep, "endpoint", tickets);
+  use_tickets(ms, "module_server", tickets);
   auto ep_ctx = make_server_ctx(ep);
   if (!ep_ctx.ok()) return ep_ctx.status();
   auto ms_ctx = make_server_ctx(ms);
@@ -73,6 +96,7 @@ absl::StatusOr<provisioned_contexts> build_provisioned_contexts(const provision_
   server_tls_options api = ms;
   for (auto& c : *observer_cas) api.client_cas.push_back(c.get());
   api.client_cert_required = false;
+  use_tickets(api, "provisioning", tickets);
   auto api_ctx = make_server_ctx(api);
   if (!api_ctx.ok()) return api_ctx.status();
   auto cfg = std::make_shared<proxy::data_plane_config>();
@@ -88,17 +112,10 @@ absl::StatusOr<provisioned_contexts> build_provisioned_contexts(const provision_
   return provisioned_contexts{std::move(cfg), shared(std::move(*api_ctx)), store_of(*ms_cas), store_of(*observer_cas)};
 }
 
-bool chains_to(X509_STORE* cas, X509* leaf, STACK_OF(X509) * chain) {
-  if (cas == nullptr || leaf == nullptr) return false;
-  std::unique_ptr<X509_STORE_CTX, decltype(&X509_STORE_CTX_free)> ctx(X509_STORE_CTX_new(), X509_STORE_CTX_free);
-  if (!ctx || X509_STORE_CTX_init(ctx.get(), cas, leaf, chain) != 1) return false;
-  X509_STORE_CTX_set_purpose(ctx.get(), X509_PURPOSE_SSL_CLIENT);
-  return X509_verify_cert(ctx.get()) == 1;
-}
-
-absl::StatusOr<std::shared_ptr<SSL_CTX>> build_identity_context(const identity& id) {
+absl::StatusOr<std::shared_ptr<SSL_CTX>> build_identity_context(const identity& id, const ticket_policy& tickets) {
   server_tls_options o;
   o.identities = {&id.rsa, &id.ecdsa};
+  use_tickets(o, "provisioning unprovisioned", tickets);
   auto ctx = make_server_ctx(o);
   if (!ctx.ok()) return ctx.status();
   return shared(std::move(*ctx));

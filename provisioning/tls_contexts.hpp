@@ -6,6 +6,7 @@
 //
 // Pure construction: nothing here is published; the control plane swaps the results in.
 
+#include "common/ticket_keys.hpp"
 #include "provisioning/provision_request.hpp"
 #include "provisioning/state_store.hpp"
 #include "provisioning/trust.hpp"
@@ -28,6 +29,15 @@ struct local_settings {
   std::chrono::seconds drain_timeout{30};
 };
 
+/// Session tickets for the contexts built (PROTOCOL.md 2): the process's key ring (null:
+/// no tickets) and the trust epoch, a value the control plane replaces at every change of
+/// trust that the CAs alone do not show (provisioning, deprovisioning), so that no
+/// ticket outlives it.
+struct ticket_policy {
+  std::shared_ptr<ticket_key_ring> ring;
+  std::string trust_epoch;
+};
+
 /// A provisioned state's data-plane configuration and 17488's context, and the Module
 /// Server CAs alone, which tell an operator's certificate from an observer's (4.5).
 struct provisioned_contexts {
@@ -37,17 +47,14 @@ struct provisioned_contexts {
   std::shared_ptr<X509_STORE> observer_cas;  // null without observer_ca
 };
 
-/// Whether `leaf` (with the chain its client sent) chains to a CA of `cas` (false for a
-/// null store or leaf).
-bool chains_to(X509_STORE* cas, X509* leaf, STACK_OF(X509) * chain);
-
 /// Builds both; an error names what could not be used (a certificate that does not parse).
 absl::StatusOr<provisioned_contexts> build_provisioned_contexts(const provision_request& req,
                                                                 const state_store::data_plane_keys& keys,
                                                                 const std::shared_ptr<revocation_set>& revoked,
-                                                                const local_settings& local);
+                                                                const local_settings& local,
+                                                                const ticket_policy& tickets);
 
 /// 17488's context while unprovisioned: the self-signed identity, no client certificate.
-absl::StatusOr<std::shared_ptr<SSL_CTX>> build_identity_context(const identity& id);
+absl::StatusOr<std::shared_ptr<SSL_CTX>> build_identity_context(const identity& id, const ticket_policy& tickets);
 
 }  // namespace zp::provisioning

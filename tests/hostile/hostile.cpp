@@ -8,10 +8,20 @@
 
 namespace zp::test {
 
+namespace {
+
+std::vector<std::string> with_short_drain(std::vector<std::string> args) {
+  args.insert(args.begin(), {"--drain-timeout", "1"});
+  return args;
+}
+
+}  // namespace
+
 provisioned_daemon::provisioned_daemon(std::vector<std::string> settings, std::vector<std::string> launcher,
-                                       std::vector<std::string> env, std::filesystem::path state_dir)
-    : d_(std::make_unique<daemon>(std::vector<std::string>{"--drain-timeout", "1"}, std::move(state_dir),
-                                  std::move(env), std::move(launcher))),
+                                       std::vector<std::string> env, std::filesystem::path state_dir,
+                                       std::vector<std::string> daemon_args)
+    : d_(std::make_unique<daemon>(with_short_drain(std::move(daemon_args)), std::move(state_dir), std::move(env),
+                                  std::move(launcher))),
       ms_(module_server_ctx()) {
   auto ep = make_client_ctx(nullptr, {});
   if (ep.ok()) ep_ = std::move(*ep);

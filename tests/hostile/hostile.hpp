@@ -23,8 +23,10 @@ namespace zp::test {
 /// A provisioned daemon; `settings` are zoneproxyctl --set assignments.
 class provisioned_daemon {
  public:
+  /// `daemon_args` go on the daemon's command line (e.g. {"--config", file}).
   explicit provisioned_daemon(std::vector<std::string> settings = {}, std::vector<std::string> launcher = {},
-                              std::vector<std::string> env = {}, std::filesystem::path state_dir = {});
+                              std::vector<std::string> env = {}, std::filesystem::path state_dir = {},
+                              std::vector<std::string> daemon_args = {});
   bool ok() const { return ports_.has_value(); }
   daemon& d() { return *d_; }
   std::uint16_t api_port() const { return d_->provisioning_port(); }

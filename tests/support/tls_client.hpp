@@ -34,6 +34,18 @@ class tls_client {
   bool connected() const { return fd_ >= 0; }
   /// Runs the handshake; false with error() describing why.
   bool handshake();
+  /// Offers `session` (its ticket) in the next handshake, as a resuming client does.
+  /// (A copy is offered, so that this connection's end cannot mark `session` unresumable.)
+  void offer_session(SSL_SESSION* session) {
+    ssl_session_ptr copy(SSL_SESSION_dup(session));
+    SSL_set_session(ssl_.get(), copy.get());
+  }
+  /// After the handshake: the session to offer next time (with the ticket the server sent).
+  /// A copy: OpenSSL marks a connection's own session unresumable when the connection
+  /// ends without close_notify, as tests' connections do.
+  ssl_session_ptr session() const { return ssl_session_ptr(SSL_SESSION_dup(SSL_get0_session(ssl_.get()))); }
+  /// Whether the handshake resumed the offered session.
+  bool resumed() const { return SSL_session_reused(ssl_.get()) == 1; }
   /// The reason of the last failure as OpenSSL words it, e.g. "tlsv1 alert protocol version".
   const std::string& error() const { return error_; }
   /// OpenSSL reason code of the last failure (ERR_GET_REASON), 0 if none.
