@@ -3,6 +3,17 @@
 #include <openssl/evp.h>
 
 namespace zp {
+namespace {
+
+// Fetched once for the process: a fingerprint is taken on every client-certificate
+// handshake (the revocation check), and OpenSSL 3.0 would look SHA-256 up by name in
+// its locked method store every time EVP_sha256() is used. Never freed (process-wide).
+const EVP_MD* sha256() {
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md != nullptr ? md : EVP_sha256();
+}
+
+}  // namespace
 
 std::string to_hex(const unsigned char* data, std::size_t len) {
   static constexpr char kDigits[] = "0123456789abcdef";
@@ -20,7 +31,7 @@ std::string spki_sha256_hex(EVP_PKEY* key) {
   if (len <= 0) return {};
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int md_len = 0;
-  EVP_Digest(der, static_cast<std::size_t>(len), md, &md_len, EVP_sha256(), nullptr);
+  EVP_Digest(der, static_cast<std::size_t>(len), md, &md_len, sha256(), nullptr);
   OPENSSL_free(der);
   return to_hex(md, md_len);
 }
@@ -34,7 +45,7 @@ std::string spki_sha256_hex(X509* cert) {
 std::string cert_sha256_hex(X509* cert) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int md_len = 0;
-  X509_digest(cert, EVP_sha256(), md, &md_len);
+  X509_digest(cert, sha256(), md, &md_len);
   return to_hex(md, md_len);
 }
 

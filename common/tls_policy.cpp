@@ -8,6 +8,11 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <ctime>
+
 #include "common/strings.hpp"
 
 namespace zp {
@@ -36,12 +41,71 @@ int verify_callback(int preverify_ok, X509_STORE_CTX* store_ctx) {
   return 1;
 }
 
+// What a ticket carries besides the session (its app data, sealed with the session):
+// when the client certificate's verified chain is valid, as seconds since the epoch.
+// The full handshake proved the chain; while the trust in force is the same (the
+// session id context, a digest of it, must match for any ticket to resume), the chain's
+// signatures still hold and only the clock can change the verdict. So a resumed
+// handshake checks this window and the revocation hook instead of building and
+// verifying the chain again (an ECDSA or RSA verification per certificate).
+constexpr unsigned char k_validity_tag[4] = {'z', 'p', 'v', '1'};
+constexpr std::size_t k_validity_size = sizeof k_validity_tag + 16;
+
+bool to_epoch(const ASN1_TIME* t, std::int64_t& out) {
+  std::tm tm{};
+  if (ASN1_TIME_to_tm(t, &tm) != 1) return false;
+  out = static_cast<std::int64_t>(timegm(&tm));
+  return true;
+}
+
+// Called as OpenSSL builds a ticket: a full handshake's session gets the window of the
+// chain it just verified. A renewed ticket's session already has one (a resumed
+// handshake verifies nothing) and keeps it.
+int stamp_ticket(SSL* ssl, void*) {
+  STACK_OF(X509)* chain = SSL_get0_verified_chain(ssl);
+  if (chain == nullptr || sk_X509_num(chain) == 0) return 1;
+  std::int64_t not_before = INT64_MIN, not_after = INT64_MAX;
+  for (int i = 0; i < sk_X509_num(chain); ++i) {
+    X509* cert = sk_X509_value(chain, i);
+    std::int64_t nb = 0, na = 0;
+    if (!to_epoch(X509_get0_notBefore(cert), nb) || !to_epoch(X509_get0_notAfter(cert), na)) return 1;
+    not_before = std::max(not_before, nb);
+    not_after = std::min(not_after, na);
+  }
+  unsigned char data[k_validity_size];
+  std::memcpy(data, k_validity_tag, sizeof k_validity_tag);
+  for (int i = 0; i < 8; ++i) {
+    data[4 + i] = static_cast<unsigned char>(static_cast<std::uint64_t>(not_before) >> (56 - 8 * i));
+    data[12 + i] = static_cast<unsigned char>(static_cast<std::uint64_t>(not_after) >> (56 - 8 * i));
+  }
+  SSL_SESSION_set1_ticket_appdata(SSL_get0_session(ssl), data, sizeof data);
+  return 1;
+}
+
+// Whether a ticket's session says its chain is valid now. No window (a ticket issued
+// without a verified chain) is a no.
+bool valid_now(SSL_SESSION* session) {
+  void* data = nullptr;
+  size_t size = 0;
+  if (SSL_SESSION_get0_ticket_appdata(session, &data, &size) != 1 || size != k_validity_size ||
+      std::memcmp(data, k_validity_tag, sizeof k_validity_tag) != 0) {
+    return false;
+  }
+  const auto* p = static_cast<const unsigned char*>(data);
+  std::uint64_t nb = 0, na = 0;
+  for (int i = 0; i < 8; ++i) {
+    nb = (nb << 8) | p[4 + i];
+    na = (na << 8) | p[12 + i];
+  }
+  const auto now = static_cast<std::int64_t>(std::time(nullptr));
+  return static_cast<std::int64_t>(nb) <= now && now <= static_cast<std::int64_t>(na);
+}
+
 // A resumed TLS 1.2 handshake runs no verify callback: the session's client certificate
 // is judged here instead, as a full handshake would judge it, before OpenSSL accepts
-// the ticket (PROTOCOL.md 2: revoked, or no longer chaining to a trusted CA, now). One
+// the ticket (PROTOCOL.md 2: revoked, expired, or from before a change of trust). One
 // that fails is ignored, and the client gets a full handshake, which refuses it with
-// the alert of 4.2. The leaf is judged alone: a ticket keeps no intermediate, so a
-// certificate that needs one to chain always does the full handshake.
+// the alert of 4.2.
 SSL_TICKET_RETURN judge_ticket(SSL* ssl, SSL_SESSION* session, const unsigned char*, size_t, SSL_TICKET_STATUS status,
                                void*) {
   switch (status) {
@@ -61,9 +125,7 @@ SSL_TICKET_RETURN judge_ticket(SSL* ssl, SSL_SESSION* session, const unsigned ch
     if (leaf == nullptr && required) return SSL_TICKET_RETURN_IGNORE_RENEW;
     if (leaf != nullptr) {
       auto* check = static_cast<client_cert_check*>(SSL_CTX_get_ex_data(ctx, check_ex_index()));
-      if (!chains_to(SSL_CTX_get_cert_store(ctx), leaf, nullptr) || (check && *check && !(*check)(leaf))) {
-        return SSL_TICKET_RETURN_IGNORE_RENEW;
-      }
+      if (!valid_now(session) || (check && *check && !(*check)(leaf))) return SSL_TICKET_RETURN_IGNORE_RENEW;
     }
   }
   return status == SSL_TICKET_SUCCESS_RENEW ? SSL_TICKET_RETURN_USE_RENEW : SSL_TICKET_RETURN_USE;
@@ -83,6 +145,10 @@ absl::Status apply_common_policy(SSL_CTX* ctx) {
   }
   if (!SSL_CTX_set1_groups_list(ctx, k_tls_groups)) {
     return absl::InternalError(str_cat("groups refused: ", openssl_error_string()));
+  }
+  if (!SSL_CTX_set1_sigalgs_list(ctx, k_tls_server_sigalgs) ||
+      !SSL_CTX_set1_client_sigalgs_list(ctx, k_tls_client_sigalgs)) {
+    return absl::InternalError(str_cat("signature algorithms refused: ", openssl_error_string()));
   }
   // Defence in depth: if a future OpenSSL expanded an alias, fail loudly instead of
   // negotiating a fifth suite.
@@ -119,7 +185,7 @@ absl::StatusOr<ssl_ctx_ptr> make_server_ctx(const server_tls_options& options) {
       return absl::InternalError(str_cat("session id context refused: ", openssl_error_string()));
     }
     ticket_key_ring::attach(options.tickets, ctx.get());
-    SSL_CTX_set_session_ticket_cb(ctx.get(), nullptr, judge_ticket, nullptr);
+    SSL_CTX_set_session_ticket_cb(ctx.get(), stamp_ticket, judge_ticket, nullptr);
   } else {
     SSL_CTX_set_options(ctx.get(), SSL_OP_NO_TICKET);
   }

@@ -20,6 +20,17 @@ inline constexpr const char* k_tls_cipher_list =
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384";
 /// The only ECDHE groups offered or accepted.
 inline constexpr const char* k_tls_groups = "X25519:P-256:P-384";
+/// What the proxy signs its handshakes with, and what its clients accept from a server:
+/// the proxy's keys are ECDSA P-256 and RSA (PROTOCOL.md 2), and SHA-256 serves all four
+/// suites. A shorter list is less for every handshake to match.
+inline constexpr const char* k_tls_server_sigalgs = "ecdsa_secp256r1_sha256:rsa_pss_rsae_sha256:rsa_pkcs1_sha256";
+/// What a client certificate's handshake signature may use (the CertificateRequest):
+/// the contract does not fix the Module Server's or the observer's key type, so every
+/// ECDSA curve and RSA padding OpenSSL verifies with SHA-2, and nothing with SHA-1.
+inline constexpr const char* k_tls_client_sigalgs =
+    "ecdsa_secp256r1_sha256:ecdsa_secp384r1_sha384:ecdsa_secp521r1_sha512:"
+    "rsa_pss_rsae_sha256:rsa_pss_rsae_sha384:rsa_pss_rsae_sha512:"
+    "rsa_pkcs1_sha256:rsa_pkcs1_sha384:rsa_pkcs1_sha512";
 
 /// A private key and its certificate chain (leaf first).
 struct tls_identity {

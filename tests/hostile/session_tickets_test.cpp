@@ -6,8 +6,13 @@
 
 #include "tests/hostile/hostile.hpp"
 
-#include <gtest/gtest.h>
+#include "common/pem.hpp"
 
+#include <gtest/gtest.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include <ctime>
 #include <fstream>
 #include <thread>
 
@@ -48,6 +53,74 @@ ssl_session_ptr ticket_from(std::uint16_t port, SSL_CTX* ctx) {
     return nullptr;
   }
   return std::move(first.session);
+}
+
+// A P-256 certificate for a new key, valid from an hour ago until `until`, issued by
+// `issuer` (self-signed when null): a client certificate, or a CA without a path length
+// limit (the test PKI's CAs allow no intermediate below them).
+struct issued {
+  evp_pkey_ptr key;
+  x509_ptr cert;
+};
+issued issue(const std::string& cn, std::time_t until, const issued* issuer, bool ca = false) {
+  issued out;
+  out.key.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
+  out.cert.reset(X509_new());
+  X509* x = out.cert.get();
+  X509_set_version(x, 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(x), static_cast<long>(std::random_device{}() & 0x7fffffff));
+  X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_UTF8,
+                             reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
+  X509* signer_cert = issuer ? issuer->cert.get() : x;
+  X509_set_issuer_name(x, X509_get_subject_name(signer_cert));
+  X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+  ASN1_TIME_set(X509_getm_notAfter(x), until);
+  X509_set_pubkey(x, out.key.get());
+  X509V3_CTX v3;
+  X509V3_set_ctx_nodb(&v3);
+  X509V3_set_ctx(&v3, signer_cert, x, nullptr, nullptr, 0);
+  const std::pair<int, const char*> exts[] = {
+      {NID_basic_constraints, ca ? "critical,CA:TRUE" : "CA:FALSE"},
+      {ca ? NID_key_usage : NID_ext_key_usage, ca ? "critical,keyCertSign,cRLSign" : "clientAuth"}};
+  for (const auto& [nid, value] : exts) {
+    X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &v3, nid, value);
+    X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
+  }
+  X509_sign(x, issuer ? issuer->key.get() : out.key.get(), EVP_sha256());
+  return out;
+}
+
+// The test PKI's Module Server CA, which the provisioned daemon trusts.
+issued module_server_ca() {
+  issued ca;
+  ca.key = std::move(*parse_private_key_pem(read_text(test_pki() / "ms-ca.key")));
+  ca.cert = std::move(parse_certificates_pem(read_text(test_pki() / "ms-ca.crt"))->front());
+  return ca;
+}
+
+std::string pem_of(X509* cert) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), BIO_free);
+  PEM_write_bio_X509(bio.get(), cert);
+  char* data = nullptr;
+  const long n = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<std::size_t>(n));
+}
+
+// A client context presenting `leaf` and, after it, the chain `more` (intermediates).
+ssl_ctx_ptr client_with(const issued& leaf, std::vector<const issued*> more = {}) {
+  tls_identity id;
+  EVP_PKEY_up_ref(leaf.key.get());
+  id.key.reset(leaf.key.get());
+  X509_up_ref(leaf.cert.get());
+  id.chain.emplace_back(leaf.cert.get());
+  for (const issued* c : more) {
+    X509_up_ref(c->cert.get());
+    id.chain.emplace_back(c->cert.get());
+  }
+  auto ctx = make_client_ctx(&id, {});
+  EXPECT_TRUE(ctx.ok()) << ctx.status();
+  return ctx.ok() ? std::move(*ctx) : nullptr;
 }
 
 TEST(SessionTickets, EveryPortIssuesTicketsThatResumeAndOnlyOnTheirOwnPort) {
@@ -176,6 +249,57 @@ TEST(SessionTickets, ATicketOlderThanTwoKeyPeriodsDoesNotResume) {
   attempt old = handshake(p.module_server_port(), p.operator_ctx(), ticket.get());
   EXPECT_TRUE(old.ok) << old.error;
   EXPECT_FALSE(old.resumed) << "a ticket older than two key periods resumed";
+}
+
+// A resumed handshake checks the validity the full handshake saw (sealed in the ticket)
+// against the clock: a certificate that expired since keeps nothing.
+TEST(SessionTickets, ACertificateThatExpiredSinceItsTicketWasIssuedDoesNotResume) {
+  provisioned_daemon p;
+  ASSERT_TRUE(p.ok());
+  const std::time_t expiry = std::time(nullptr) + 3;
+  const issued ca = module_server_ca();
+  issued leaf = issue("module server for three seconds", expiry, &ca);
+  auto ctx = client_with(leaf);
+  ASSERT_TRUE(ctx);
+  auto ms_ticket = ticket_from(p.module_server_port(), ctx.get());
+  auto api_ticket = ticket_from(p.api_port(), ctx.get());
+  ASSERT_TRUE(ms_ticket && api_ticket);
+  attempt young = handshake(p.module_server_port(), ctx.get(), ms_ticket.get());
+  EXPECT_TRUE(young.ok && young.resumed) << "a valid certificate's ticket did not resume: " << young.error;
+  while (std::time(nullptr) <= expiry + 1) std::this_thread::sleep_for(200ms);
+  for (auto [port, ticket] :
+       {std::pair{p.module_server_port(), ms_ticket.get()}, std::pair{p.api_port(), api_ticket.get()}}) {
+    attempt again = handshake(port, ctx.get(), ticket);
+    EXPECT_FALSE(again.resumed) << "port " << port << ": an expired certificate resumed";
+    EXPECT_FALSE(again.ok) << "port " << port << ": an expired certificate completed a handshake";
+  }
+}
+
+// The window covers the whole verified chain, so a client whose certificate needs the
+// intermediate it sends resumes too (the ticket keeps only the leaf), and an
+// intermediate that expires ends its leaf's tickets.
+TEST(SessionTickets, ACertificateBehindAnIntermediateResumesUntilTheIntermediateExpires) {
+  provisioned_daemon p;
+  ASSERT_TRUE(p.ok());
+  // A second Module Server CA joins the trusted set, one that allows an intermediate.
+  const issued root = issue("zoneproxy test root with intermediates", std::time(nullptr) + 86400, nullptr, true);
+  const std::string cas = read_text(test_pki() / "ms-ca.crt") + pem_of(root.cert.get());
+  auto put = p.call("PUT", "/v1/trust/cas", nlohmann::json{{"module_server_ca", cas}}.dump());
+  ASSERT_TRUE(put.has_value());
+  ASSERT_EQ(put->status, 200) << put->body;
+  const std::time_t intermediate_expiry = std::time(nullptr) + 3;
+  issued intermediate = issue("intermediate for three seconds", intermediate_expiry, &root, /*ca=*/true);
+  issued leaf = issue("module server behind an intermediate", std::time(nullptr) + 86400, &intermediate);
+  auto ctx = client_with(leaf, {&intermediate});
+  ASSERT_TRUE(ctx);
+  auto ticket = ticket_from(p.module_server_port(), ctx.get());
+  ASSERT_TRUE(ticket);
+  attempt young = handshake(p.module_server_port(), ctx.get(), ticket.get());
+  EXPECT_TRUE(young.ok && young.resumed) << "a chain through an intermediate did not resume: " << young.error;
+  while (std::time(nullptr) <= intermediate_expiry + 1) std::this_thread::sleep_for(200ms);
+  attempt old = handshake(p.module_server_port(), ctx.get(), ticket.get());
+  EXPECT_FALSE(old.resumed) << "a ticket outlived its chain's intermediate";
+  EXPECT_FALSE(old.ok) << "a chain with an expired intermediate completed a handshake";
 }
 
 TEST(SessionTickets, ARestartForgetsEveryTicket) {
