@@ -46,25 +46,39 @@ std::string tls_failure() {
 
 }  // namespace
 
-absl::StatusOr<http_result> call(const client_options& o, const std::string& method, const std::string& path,
-                                 const std::string& body) {
+absl::StatusOr<api_client> api_client::create(client_options o) {
   std::vector<X509*> trusted;
   for (auto& c : o.trusted) trusted.push_back(c.get());
   auto ctx = make_client_ctx(o.client_cert ? &*o.client_cert : nullptr, trusted);
   if (!ctx.ok()) return ctx.status();
+  return api_client(std::move(o), std::move(*ctx));
+}
+
+absl::StatusOr<http_result> api_client::call(const std::string& method, const std::string& path,
+                                             const std::string& body) {
+  const client_options& o = options_;
   asio::io_context io;
   asio::ip::tcp::socket socket(io);  // closed on every way out, after the SSL* (below)
   if (auto st = connect_to(o, socket); !st.ok()) return st;
-  ssl_ptr ssl(SSL_new(ctx->get()));
+  ssl_ptr ssl(SSL_new(ctx_.get()));
   SSL_set_fd(ssl.get(), static_cast<int>(socket.native_handle()));
+  if (session_) SSL_set_session(ssl.get(), session_.get());  // a proxy that refuses it does a full handshake
   ERR_clear_error();
   if (SSL_connect(ssl.get()) != 1) return absl::UnavailableError(str_cat("TLS handshake failed: ", tls_failure()));
+  if (SSL_session_reused(ssl.get()) == 1) ++resumed_;
+  // A resumed session still carries the certificate the proxy showed in the full
+  // handshake: the pin holds for every request, resumed or not.
   if (!o.pins.empty()) {
     X509* cert = SSL_get0_peer_certificate(ssl.get());
     const std::string spki = cert ? spki_sha256_hex(cert) : std::string();
     bool pinned = false;
     for (const auto& pin : o.pins) pinned = pinned || pin == spki;
     if (!pinned) return absl::UnavailableError(str_cat("server key ", spki, " does not match the pinned fingerprint"));
+  }
+  // A copy, never this connection's own session: OpenSSL marks that one unresumable
+  // when the SSL is freed without having sent close_notify (any error below).
+  if (SSL_SESSION* s = SSL_get0_session(ssl.get()); s != nullptr && SSL_SESSION_is_resumable(s) == 1) {
+    session_.reset(SSL_SESSION_dup(s));
   }
   std::string req = str_cat(method, " ", path, " HTTP/1.1\r\nHost: ", o.host, "\r\nConnection: close\r\n");
   if (!o.token.empty()) str_append(req, "Authorization: Bearer ", o.token, "\r\n");
@@ -84,7 +98,12 @@ absl::StatusOr<http_result> call(const client_options& o, const std::string& met
   char buf[16384];
   while (true) {
     std::size_t n = 0;
-    if (SSL_read_ex(ssl.get(), buf, sizeof buf, &n) != 1) break;  // close_notify, FIN or error: end of reply
+    if (SSL_read_ex(ssl.get(), buf, sizeof buf, &n) != 1) {  // close_notify, FIN or error: end of reply
+      // The proxy ended cleanly (close_notify, or a FIN: SSL_OP_IGNORE_UNEXPECTED_EOF):
+      // so do we, a clean TLS close on both sides rather than a truncation.
+      if (SSL_get_error(ssl.get(), 0) == SSL_ERROR_ZERO_RETURN) SSL_shutdown(ssl.get());
+      break;
+    }
     in.append(buf, n);
     if (in.size() > (64u << 20)) return absl::UnavailableError("reply too large");
   }

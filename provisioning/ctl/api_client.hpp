@@ -1,5 +1,5 @@
 #pragma once
-// zoneproxyctl's HTTPS client for 17488: one blocking connection per command, mutual
+// zoneproxyctl's HTTPS client for 17488: one blocking connection per request, mutual
 // TLS with the section-2 policy, and server authentication by SPKI pin (before
 // provisioning: the identity fingerprints the proxy logged) or by a CA (after).
 
@@ -9,8 +9,10 @@
 #include <absl/status/statusor.h>
 
 #include <chrono>
+#include <cstddef>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace zp::ctl {
@@ -30,9 +32,32 @@ struct http_result {
   std::string body;
 };
 
-/// Sends one request; a Status error means the proxy could not be reached or the TLS
-/// handshake (or pin) failed, not that it answered with an error status.
-absl::StatusOr<http_result> call(const client_options& o, const std::string& method, const std::string& path,
-                                 const std::string& body = {});
+/// One command's (or one `top` run's) client of one proxy. Owns the client SSL_CTX,
+/// built once, and the last resumable TLS session, which it offers on the next request:
+/// each request is still its own TCP connection (Connection: close), but the second and
+/// later ones resume with the proxy's session ticket instead of a full handshake. The
+/// proxy judges a resumed handshake like a full one and refuses tickets from before a
+/// change of trust (PROTOCOL.md 2); the pin is checked on every request. Not thread-safe.
+class api_client {
+ public:
+  /// Builds the TLS context from `o` (client certificate, trusted CAs).
+  static absl::StatusOr<api_client> create(client_options o);
+
+  /// Sends one request; a Status error means the proxy could not be reached or the TLS
+  /// handshake (or pin) failed, not that it answered with an error status.
+  absl::StatusOr<http_result> call(const std::string& method, const std::string& path, const std::string& body = {});
+
+  /// How many requests' handshakes resumed the session of an earlier one.
+  std::size_t resumed() const { return resumed_; }
+  const client_options& options() const { return options_; }
+
+ private:
+  api_client(client_options o, ssl_ctx_ptr ctx) : options_(std::move(o)), ctx_(std::move(ctx)) {}
+
+  client_options options_;
+  ssl_ctx_ptr ctx_;
+  ssl_session_ptr session_;  // null until a verified handshake gave a resumable session
+  std::size_t resumed_ = 0;
+};
 
 }  // namespace zp::ctl

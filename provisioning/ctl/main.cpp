@@ -87,12 +87,17 @@ zp::ctl::client_options options_from(const globals& g) {
   return o;
 }
 
+// Exit status 3: the proxy could not be reached, or not verified (handshake, pin).
+int unreachable(const globals& g, const absl::Status& why) {
+  return fail(zp::str_cat("cannot reach the proxy at ", g.proxy, ": ", why.message()), k_unreachable);
+}
+
 // Runs one call; prints errors; returns the JSON body on 2xx.
-std::optional<json> call(const globals& g, int& exit_code, const std::string& method, const std::string& path,
-                         const json& body = nullptr) {
-  auto r = zp::ctl::call(options_from(g), method, path, body.is_null() ? std::string() : body.dump());
+std::optional<json> call(const globals& g, zp::ctl::api_client& client, int& exit_code, const std::string& method,
+                         const std::string& path, const json& body = nullptr) {
+  auto r = client.call(method, path, body.is_null() ? std::string() : body.dump());
   if (!r.ok()) {
-    exit_code = fail(zp::str_cat("cannot reach the proxy at ", g.proxy, ": ", r.status().message()), k_unreachable);
+    exit_code = unreachable(g, r.status());
     return std::nullopt;
   }
   if (r->status >= 300) {
@@ -180,10 +185,11 @@ void print_sessions(const json& j) {
 }
 
 // CSR from the proxy → signed here with the zone CA → the certificates object.
-std::optional<json> signed_certificates(const globals& g, int& rc, const std::string& cn,
+std::optional<json> signed_certificates(const globals& g, zp::ctl::api_client& client, int& rc, const std::string& cn,
                                         const std::vector<std::string>& dns, const std::vector<std::string>& ips,
                                         const std::string& ca_cert, const std::string& ca_key, int days) {
-  auto csrs = call(g, rc, "POST", "/v1/csr", json{{"common_name", cn}, {"dns_names", dns}, {"ip_addresses", ips}});
+  auto csrs =
+      call(g, client, rc, "POST", "/v1/csr", json{{"common_name", cn}, {"dns_names", dns}, {"ip_addresses", ips}});
   if (!csrs) return std::nullopt;
   const std::string ca_pem = read_or_die(ca_cert, "--zone-ca-cert");
   const std::string key_pem = read_or_die(ca_key, "--zone-ca-key");
@@ -359,16 +365,20 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : k_usage;
   }
   const std::string cmd = app.get_subcommands().front()->get_name();
+  // One client for the command: its requests after the first (provision's and
+  // rotate-certs' second, top's every poll) resume the TLS session of the first.
+  auto made = zp::ctl::api_client::create(options_from(g));
+  if (!made.ok()) return unreachable(g, made.status());
+  zp::ctl::api_client& client = *made;
   if (cmd == "top") {
-    return zp::ctl::run_top(options_from(g), std::chrono::milliseconds(static_cast<long>(top_interval * 1000)),
-                            top_count);
+    return zp::ctl::run_top(client, std::chrono::milliseconds(static_cast<long>(top_interval * 1000)), top_count);
   }
   int rc = k_ok;
   std::optional<json> out;
   if (cmd == "identity") {
-    out = call(g, rc, "GET", "/v1/identity");
+    out = call(g, client, rc, "GET", "/v1/identity");
   } else if (cmd == "provision") {
-    auto certs = certificates_dir.empty() ? signed_certificates(g, rc, cn, dns, ips, zone_cert, zone_key, days)
+    auto certs = certificates_dir.empty() ? signed_certificates(g, client, rc, cn, dns, ips, zone_cert, zone_key, days)
                                           : std::optional<json>(certificates_from(certificates_dir));
     if (!certs) return rc;
     json body = {{"module_server_ca", read_or_die(ms_ca, "--module-server-ca")},
@@ -381,25 +391,25 @@ int main(int argc, char** argv) {
       body["settings"] = parse_settings(settings, rc);
       if (body["settings"].is_null()) return rc;
     }
-    out = call(g, rc, "POST", "/v1/provision", body);
+    out = call(g, client, rc, "POST", "/v1/provision", body);
   } else if (cmd == "status") {
-    out = call(g, rc, "GET", "/v1/status");
+    out = call(g, client, rc, "GET", "/v1/status");
   } else if (cmd == "diagnostics") {
-    out = call(g, rc, "GET", "/v1/diagnostics");
+    out = call(g, client, rc, "GET", "/v1/diagnostics");
   } else if (cmd == "sessions") {
-    out = call(g, rc, "GET", "/v1/sessions");
+    out = call(g, client, rc, "GET", "/v1/sessions");
     if (out && !g.json_out) {
       print_sessions(*out);
       return rc;
     }
   } else if (cmd == "kill") {
-    out = call(g, rc, "DELETE", "/v1/sessions/" + kill_id);
+    out = call(g, client, rc, "DELETE", "/v1/sessions/" + kill_id);
     if (out && !g.json_out) {
       std::cout << "session ended\n";
       return rc;
     }
   } else if (cmd == "csr") {
-    out = call(g, rc, "POST", "/v1/csr", json{{"common_name", cn}, {"dns_names", dns}, {"ip_addresses", ips}});
+    out = call(g, client, rc, "POST", "/v1/csr", json{{"common_name", cn}, {"dns_names", dns}, {"ip_addresses", ips}});
     if (!out) return rc;
     for (const char* type : {"rsa", "ecdsa"}) {
       const auto file = std::filesystem::path(csr_dir) / zp::str_cat(type, ".csr");
@@ -410,35 +420,35 @@ int main(int argc, char** argv) {
     }
     if (!g.json_out) return rc;
   } else if (cmd == "rotate-certs") {
-    auto certs = certificates_dir.empty() ? signed_certificates(g, rc, cn, dns, ips, zone_cert, zone_key, days)
+    auto certs = certificates_dir.empty() ? signed_certificates(g, client, rc, cn, dns, ips, zone_cert, zone_key, days)
                                           : std::optional<json>(certificates_from(certificates_dir));
     if (!certs) return rc;
-    out = call(g, rc, "PUT", "/v1/certificates", *certs);
+    out = call(g, client, rc, "PUT", "/v1/certificates", *certs);
   } else if (cmd == "settings") {
     if (settings.empty()) {
-      auto d = call(g, rc, "GET", "/v1/diagnostics");
+      auto d = call(g, client, rc, "GET", "/v1/diagnostics");
       if (d) out = json{{"settings", (*d)["config"]["settings"]}};
     } else {
       json s = parse_settings(settings, rc);
       if (s.is_null()) return rc;
-      out = call(g, rc, "PUT", "/v1/settings", s);
+      out = call(g, client, rc, "PUT", "/v1/settings", s);
     }
   } else if (cmd == "trust" && set_cas->parsed()) {
     json body = json::object();
     if (!new_ms_ca.empty()) body["module_server_ca"] = read_or_die(new_ms_ca, "--module-server-ca");
     if (!new_observer_ca.empty()) body["observer_ca"] = read_or_die(new_observer_ca, "--observer-ca");
     if (no_observer_ca) body["observer_ca"] = nullptr;
-    out = call(g, rc, "PUT", "/v1/trust/cas", body);
+    out = call(g, client, rc, "PUT", "/v1/trust/cas", body);
   } else if (cmd == "trust") {
-    out = call(g, rc, "GET", "/v1/trust");
+    out = call(g, client, rc, "GET", "/v1/trust");
   } else if (cmd == "revoke") {
     if (!confirmed(yes, zp::str_cat("revoking ", fingerprint))) return k_usage;
-    out = call(g, rc, "POST", "/v1/trust/revoke", json{{"fingerprint", fingerprint}});
+    out = call(g, client, rc, "POST", "/v1/trust/revoke", json{{"fingerprint", fingerprint}});
   } else if (cmd == "deprovision") {
     if (!confirmed(yes, "deprovisioning the proxy")) return k_usage;
-    out = call(g, rc, "POST", "/v1/deprovision");
+    out = call(g, client, rc, "POST", "/v1/deprovision");
   } else if (cmd == "metrics") {
-    out = call(g, rc, "GET", "/metrics");
+    out = call(g, client, rc, "GET", "/metrics");
     if (out && out->is_string()) {
       std::cout << out->get<std::string>();
       return rc;

@@ -181,15 +181,15 @@ std::string render_top(const samples& now, const samples* before, double seconds
   return out;
 }
 
-int run_top(const client_options& o, std::chrono::milliseconds interval, unsigned refreshes) {
+int run_top(api_client& client, std::chrono::milliseconds interval, unsigned refreshes) {
   static volatile std::sig_atomic_t stop = 0;
   std::signal(SIGINT, [](int) { stop = 1; });
-  const std::string target = str_cat(o.host, ":", o.port);
+  const std::string target = str_cat(client.options().host, ":", client.options().port);
   samples before;
   bool have_before = false;
   auto last = std::chrono::steady_clock::now();
   for (unsigned n = 0; !stop && (refreshes == 0 || n < refreshes); ++n) {
-    auto r = call(o, "GET", "/metrics");
+    auto r = client.call("GET", "/metrics");
     if (!r.ok() || r->status != 200) {
       std::fprintf(
           stderr, "zoneproxyctl: top: %s\n",

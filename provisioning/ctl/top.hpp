@@ -21,8 +21,9 @@ samples parse_exposition(const std::string& text);
 /// counters' differences; the first screen, with no `before`, shows totals).
 std::string render_top(const samples& now, const samples* before, double seconds, const std::string& target);
 
-/// Redraws until interrupted, or `refreshes` times when not 0. Exit status as
-/// zoneproxyctl's: 0, or 2 when the proxy cannot be reached.
-int run_top(const client_options& o, std::chrono::milliseconds interval, unsigned refreshes);
+/// Redraws until interrupted, or `refreshes` times when not 0, every poll on `client` (so
+/// all but the first resume its TLS session). Exit status as zoneproxyctl's: 0, 1 when
+/// the proxy refuses, 3 when it cannot be reached.
+int run_top(api_client& client, std::chrono::milliseconds interval, unsigned refreshes);
 
 }  // namespace zp::ctl
