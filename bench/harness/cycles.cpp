@@ -7,6 +7,7 @@
 //               second half's hello written to both 101s received.
 
 #include "bench/harness/ping_pong.hpp"
+#include "bench/harness/proc_stats.hpp"
 #include "bench/harness/scenario.hpp"
 #include "common/strings.hpp"
 
@@ -72,6 +73,12 @@ void start_loops(run_context& c, shared_state& st, tracker& live) {
   }
 }
 
+// The share of a client role's handshakes that resumed, or null without --resume.
+nlohmann::ordered_json resumed_share(const options& o, const ticket_slot& slot) {
+  if (!o.resume || slot.handshakes() == 0) return nullptr;
+  return static_cast<double>(slot.resumed()) / static_cast<double>(slot.handshakes());
+}
+
 }  // namespace
 
 std::chrono::nanoseconds count_budget(const options& o) {
@@ -81,11 +88,15 @@ std::chrono::nanoseconds count_budget(const options& o) {
 scenario_result run_handshakes(run_context& c) {
   shared_state st;
   tracker live;
+  // The proxy's own CPU per session (issue 24's primary figure): sessions per second is
+  // bounded by the harness on 2 shared cores, the proxy's CPU time is not.
+  const auto cpu0 = cpu_seconds(c.o.proxy_pids);
   const auto t0 = steady_clock::now();
   start_loops(c, st, live);
   std::this_thread::sleep_for(c.o.duration());
   st.stopping.store(true);
   const auto t1 = steady_clock::now();
+  const auto cpu1 = cpu_seconds(c.o.proxy_pids);
   if (!live.wait_idle(steady_clock::now() + k_drain_timeout)) {
     c.errors.add(str_cat("handshakes: ", live.in_flight(), " loops did not end within ", k_drain_timeout.count(),
                          " s of the stop"));
@@ -97,10 +108,23 @@ scenario_result run_handshakes(run_context& c) {
   r.metrics["setup_p50_us"] = st.setup.quantile_us(0.50);
   r.metrics["setup_p99_us"] = st.setup.quantile_us(0.99);
   r.metrics["sessions"] = n;
+  r.metrics["proxy_cpu_us_per_session"] = nullptr;
+  if (cpu0 && cpu1 && n > 0) r.metrics["proxy_cpu_us_per_session"] = (*cpu1 - *cpu0) * 1e6 / static_cast<double>(n);
+  r.metrics["resumed_a"] = resumed_share(c.o, c.t.a_tickets());
+  r.metrics["resumed_b"] = resumed_share(c.o, c.t.b_tickets());
   r.summary.push_back(fmt::format("{:.1f} sessions/s ({} sessions in {:.2f} s, {} loops)", per_s, n,
                                   seconds_between(t0, t1), c.o.connections));
   r.summary.push_back(fmt::format("set-up p50 {:.1f} us, p99 {:.1f} us", r.metrics["setup_p50_us"].get<double>(),
                                   r.metrics["setup_p99_us"].get<double>()));
+  if (!r.metrics["proxy_cpu_us_per_session"].is_null()) {
+    r.summary.push_back(fmt::format("proxy CPU {:.0f} us per session ({:.2f} CPU s)",
+                                    r.metrics["proxy_cpu_us_per_session"].get<double>(), *cpu1 - *cpu0));
+  }
+  if (c.o.resume) {
+    r.summary.push_back(fmt::format("resumed: {} of {} {} handshakes, {} of {} {} handshakes",
+                                    c.t.a_tickets().resumed(), c.t.a_tickets().handshakes(), c.t.a_name(),
+                                    c.t.b_tickets().resumed(), c.t.b_tickets().handshakes(), c.t.b_name()));
+  }
   return r;
 }
 

@@ -29,11 +29,9 @@ namespace zp::bench {
 namespace {
 
 nlohmann::ordered_json report_json(const options& o, const scenario_result& r, const error_log& errors) {
-  nlohmann::ordered_json params = {{"connections", o.connections},
-                                   {"message_size", o.message_size},
-                                   {"duration_s", o.duration_s},
-                                   {"threads", o.threads},
-                                   {"proxy_pids", o.proxy_pids}};
+  nlohmann::ordered_json params = {{"connections", o.connections}, {"message_size", o.message_size},
+                                   {"duration_s", o.duration_s},   {"threads", o.threads},
+                                   {"proxy_pids", o.proxy_pids},   {"resume", o.resume}};
   if (o.scenario == scenario_kind::throughput) params["direction"] = o.both_directions ? "both" : "one";
   for (const auto& [k, v] : r.params.items()) params[k] = v;
   return {{"scenario", name_of(o.scenario)},

@@ -162,6 +162,7 @@ options resolve(CLI::App& app, const std::map<std::string, std::string>& v) {
   if (given("--proxy-pid")) o.proxy_pids = parse_pids(value("--proxy-pid"));
   if (given("--label")) o.label = value("--label");
   o.json = app.get_option("--json")->count() > 0;
+  o.resume = app.get_option("--resume")->count() > 0;
 
   if (o.target == target_kind::zoneproxy) {
     if (o.client_cert.empty()) throw bad_usage{"--client-cert: required with --target zoneproxy"};
@@ -214,6 +215,10 @@ std::variant<options, parse_exit> parse_options(int argc, char** argv) {
   for (const auto& [flag, help] : flags) app.add_option(flag, values[flag], help);
   bool json = false;
   app.add_flag("--json", json, "print exactly one JSON object on stdout (the summary goes to stderr)");
+  bool resume = false;
+  app.add_flag("--resume", resume,
+               "clients offer the last TLS session ticket they got (each client role keeps its own), and the "
+               "forward target's backend issues tickets; default: every handshake is a full one");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {

@@ -43,6 +43,7 @@ struct options {
   std::vector<pid_t> proxy_pids;
   std::string label;
   bool json = false;
+  bool resume = false;  // clients offer the last session ticket they got
 
   std::chrono::nanoseconds duration() const {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(duration_s));

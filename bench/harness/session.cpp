@@ -2,6 +2,7 @@
 
 #include "common/pem.hpp"
 #include "common/strings.hpp"
+#include "common/ticket_keys.hpp"
 #include "common/tls_policy.hpp"
 
 #include <asio/steady_timer.hpp>
@@ -184,6 +185,14 @@ absl::StatusOr<std::unique_ptr<target>> target::make(const options& o, io_pool& 
   if (!id.ok()) return id.status();
   server_tls_options so;
   so.identities = {&*id};
+  if (o.resume) {
+    // The forwarder's own connections to the backend resume too when it offers a
+    // ticket (nginx and HAProxy do by default), as they would against a real server.
+    auto ring = ticket_key_ring::create(ticket_key_ring::k_max_period);
+    if (!ring.ok()) return ring.status();
+    so.tickets = std::move(*ring);
+    so.session_context = "zoneproxy-bench backend";
+  }
   auto server = make_server_ctx(so);
   if (!server.ok()) return absl::InvalidArgumentError(str_cat("--backend-cert: ", message_of(server.status())));
   if (auto st = tune(server->get(), o.suite); !st.ok()) return st;
@@ -273,8 +282,8 @@ void target::open_zoneproxy(asio::io_context& io, opened_handler done) {
       if (op->outstanding == 0) send_hellos();
     };
   };
-  s->a->connect(endpoint_, a_ctx_.get(), connected(a_name()));
-  s->b->connect(module_server_, b_ctx_.get(), connected(b_name()));
+  s->a->connect(endpoint_, a_ctx_.get(), connected(a_name()), a_slot());
+  s->b->connect(module_server_, b_ctx_.get(), connected(b_name()), b_slot());
 }
 
 void target::open_forward(asio::io_context& io, opened_handler done) {
@@ -318,7 +327,7 @@ void target::open_forward(asio::io_context& io, opened_handler done) {
   });
   auto hello = std::make_shared<std::string>(hello_for(id));
   op->phase = "connect + TLS handshake";
-  s->a->connect(forwarder_, a_ctx_.get(), [this, op, hello, timing, finish_if_done](std::error_code ec) {
+  auto after_handshake = [this, op, hello, timing, finish_if_done](std::error_code ec) {
     if (ec) {
       op->ended(false, [&] { return str_cat(a_name(), ": connect + handshake: ", describe(ec)); });
       return;
@@ -341,7 +350,8 @@ void target::open_forward(asio::io_context& io, opened_handler done) {
         }
       });
     });
-  });
+  };
+  s->a->connect(forwarder_, a_ctx_.get(), std::move(after_handshake), a_slot());
 }
 
 void target::close(std::shared_ptr<session> s, std::function<void(bool)> done) {

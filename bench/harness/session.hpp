@@ -17,6 +17,7 @@
 #include "bench/harness/io_pool.hpp"
 #include "bench/harness/options.hpp"
 #include "bench/harness/stats.hpp"
+#include "bench/harness/ticket_slot.hpp"
 #include "bench/harness/tls_conn.hpp"
 #include "common/openssl_ptr.hpp"
 
@@ -64,6 +65,11 @@ class target {
   /// Stops the backend (forward).
   void stop();
 
+  /// --resume: the client-side handshakes of each half so far, and how many resumed
+  /// (b: the Module Server half; the forward target's b is the forwarder's, not ours).
+  const ticket_slot& a_tickets() const { return a_tickets_; }
+  const ticket_slot& b_tickets() const { return b_tickets_; }
+
   /// "endpoint"/"module server" or "client"/"backend", for error texts.
   const char* a_name() const;
   const char* b_name() const;
@@ -78,6 +84,9 @@ class target {
   asio::ip::tcp::endpoint endpoint_, module_server_, forwarder_;
   ssl_ctx_ptr a_ctx_, b_ctx_, backend_ctx_;
   std::unique_ptr<backend> backend_;
+  ticket_slot a_tickets_, b_tickets_;
+  ticket_slot* a_slot() { return o_.resume ? &a_tickets_ : nullptr; }
+  ticket_slot* b_slot() { return o_.resume ? &b_tickets_ : nullptr; }
   std::atomic<std::uint64_t> next_number_{0};
 };
 

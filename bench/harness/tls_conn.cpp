@@ -22,7 +22,7 @@ tls_conn::tls_conn(asio::ip::tcp::socket accepted, SSL_CTX* ctx)
 tls_conn::tls_conn(asio::io_context& io, zp::tls_socket::released&& from, std::string leftover)
     : io_(io), tcp_(io), tls_(std::make_unique<zp::tls_socket>(io, std::move(from))), leftover_(std::move(leftover)) {}
 
-void tls_conn::connect(const asio::ip::tcp::endpoint& to, SSL_CTX* ctx, done_handler h) {
+void tls_conn::connect(const asio::ip::tcp::endpoint& to, SSL_CTX* ctx, done_handler h, ticket_slot* slot) {
   if (source_) {
     std::error_code ec;
     tcp_.open(to.protocol(), ec);
@@ -32,7 +32,7 @@ void tls_conn::connect(const asio::ip::tcp::endpoint& to, SSL_CTX* ctx, done_han
       return;
     }
   }
-  tcp_.async_connect(to, [this, ctx, h = std::move(h)](std::error_code ec) mutable {
+  tcp_.async_connect(to, [this, ctx, slot, h = std::move(h)](std::error_code ec) mutable {
     if (ec) {
       h(ec);
       return;
@@ -40,7 +40,11 @@ void tls_conn::connect(const asio::ip::tcp::endpoint& to, SSL_CTX* ctx, done_han
     std::error_code ignored;
     tcp_.set_option(asio::ip::tcp::no_delay(true), ignored);
     tls_ = std::make_unique<zp::tls_socket>(std::move(tcp_), ctx, /*server=*/false);
-    tls_->async_handshake([h = std::move(h)](std::error_code ec, std::size_t) { h(ec); });
+    if (slot) slot->offer(tls_->ssl());
+    tls_->async_handshake([this, slot, h = std::move(h)](std::error_code ec, std::size_t) {
+      if (!ec && slot) slot->keep(tls_->ssl());
+      h(ec);
+    });
   });
 }
 

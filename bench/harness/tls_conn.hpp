@@ -11,6 +11,7 @@
 // Bytes read past an HTTP head (read_head) are kept as "leftover" and returned first by
 // read_some / read_exact, so relayed data that follows a 101 in one record is not lost.
 
+#include "bench/harness/ticket_slot.hpp"
 #include "common/tls_socket.hpp"
 
 #include <asio/io_context.hpp>
@@ -45,8 +46,9 @@ class tls_conn {
 
   /// Connect from this source address (e.g. one of 127.0.0.0/8) instead of the default.
   void set_source(const asio::ip::address& source) { source_ = source; }
-  /// TCP connect (TCP_NODELAY) and the TLS client handshake.
-  void connect(const asio::ip::tcp::endpoint& to, SSL_CTX* ctx, done_handler h);
+  /// TCP connect (TCP_NODELAY) and the TLS client handshake; with a slot, the handshake
+  /// offers the slot's session and the slot keeps the one it gets (--resume).
+  void connect(const asio::ip::tcp::endpoint& to, SSL_CTX* ctx, done_handler h, ticket_slot* slot = nullptr);
   /// The TLS server handshake of an accepted connection.
   void handshake(done_handler h);
   /// Writes all of [data, data + n).

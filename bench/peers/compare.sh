@@ -11,7 +11,7 @@
 #
 # Usage:
 #   bench/peers/compare.sh --peer haproxy|stunnel|nginx|none --scenario S
-#       [--suite SUITE] [--rounds N] [--out DIR] [--variant NAME] [--check]
+#       [--suite SUITE] [--rounds N] [--out DIR] [--variant NAME] [--check] [--resume]
 #       [-- extra zoneproxy-bench args, given to both targets]
 #
 #   --peer none      zoneproxy only (the pairing scenario has no forwarder equivalent)
@@ -19,6 +19,9 @@
 #                    throughput with "-- --direction one" (files: throughput-one_...)
 #   --check          no harness: check that the peer forwards (openssl s_server as the
 #                    backend, openssl s_client as the client) with the suite, and exit
+#   --resume         resumption wherever a client offers it: the harness's clients offer
+#                    their last ticket (zoneproxy-bench --resume), the peer runs with its
+#                    default resumption (nginx, HAProxy only); without it nothing resumes
 #   idle             zoneproxy and the peer are restarted before every round (fresh RSS)
 #   --out DIR        where the JSON results go (default bench/results); one file per
 #                    round and target: FIGURE_SUITE_PEER_rN_TARGET.json, the harness's
@@ -47,7 +50,7 @@ note() { echo "compare: $*" >&2; }
 usage() { sed -n '12,35p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 peer="" scenario="" suite=ECDHE-ECDSA-AES128-GCM-SHA256 rounds=3 out="$root/bench/results"
-variant="" check=0
+variant="" check=0 resume=0
 extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -58,6 +61,7 @@ while [ $# -gt 0 ]; do
     --out) out=${2:?--out needs a value}; shift 2 ;;
     --variant) variant=${2:?--variant needs a value}; shift 2 ;;
     --check) check=1; shift ;;
+    --resume) resume=1; shift ;;
     --) shift; extra=("$@"); break ;;
     -h|--help) usage ;;
     *) die "unknown argument '$1' (see --help)" ;;
@@ -70,6 +74,7 @@ case "$suite" in
   *) die "--suite must be one of ECDHE-{ECDSA,RSA}-AES{128-GCM-SHA256,256-GCM-SHA384}" ;;
 esac
 [[ "$rounds" =~ ^[1-9][0-9]*$ ]] || die "--rounds must be a positive integer"
+[ "$resume" -eq 0 ] || [ "$peer" != stunnel ] || die "--resume: stunnel's configuration has no resuming variant"
 if [ "$check" -eq 0 ]; then
   case "$scenario" in throughput|latency|handshakes|pairing|idle|churn) ;;
     *) die "--scenario must be throughput, latency, handshakes, pairing, idle or churn" ;; esac
@@ -175,15 +180,16 @@ start_zoneproxy() {  # a restart on the same state dir comes back provisioned, s
 }
 start_zoneproxy
 prov_addr=127.0.0.1:$prov_port
-# max_pending_per_source: every harness connection comes from 127.0.0.1, and the idle
-# and pairing scenarios keep thousands of halves waiting at once.
+# Per-source limits: every harness connection comes from 127.0.0.1; the idle and pairing
+# scenarios keep thousands of halves waiting at once, and the handshakes scenario with
+# --connections 32 has 64 handshakes in flight.
 pin=$(openssl x509 -in "$tmp/state/identity/ecdsa.crt" -pubkey -noout | openssl pkey -pubin -outform der |
   sha256sum | cut -d' ' -f1)
 "$bin/zoneproxyctl" --proxy "$prov_addr" --pin "$pin" --token-file "$tmp/state/bootstrap-token" provision \
   --module-server-ca "$tmp/pki/ms-ca.crt" --zone-ca-cert "$tmp/pki/zone-ca.crt" \
   --zone-ca-key "$tmp/pki/zone-ca.key" --cn zoneproxy-bench --ip 127.0.0.1 --dns localhost \
   --endpoint-port "$ep_port" --module-server-port "$ms_port" \
-  --set max_pending_per_source=100000 >/dev/null ||
+  --set max_pending_per_source=100000 --set max_admitting_per_source=10000 >/dev/null ||
   die "provisioning zoneproxy failed (log: $tmp/zoneproxy.log)"
 wait_listening "$ep_port" "$zp_pid" zoneproxy
 
@@ -196,6 +202,11 @@ cat "$cert" "$key" >"$tmp/server.pem"
 chmod 600 "$key" "$tmp/server.pem"
 
 # --- the peer ---
+if [ "$resume" -eq 1 ]; then  # the peer's defaults
+  resumption=(-e '/# @NO_RESUME@/d' -e 's| *@NO_TICKETS@||g' -e 's| *@NO_SSL_REUSE@||g')
+else
+  resumption=(-e 's| *# @NO_RESUME@||' -e 's|@NO_TICKETS@|no-tls-tickets|g' -e 's|@NO_SSL_REUSE@|no-ssl-reuse|g')
+fi
 render() {  # template output [sed expressions...]
   local in=$1 outf=$2
   shift 2
@@ -203,7 +214,7 @@ render() {  # template output [sed expressions...]
     -e "s|@CERT@|$cert|g" -e "s|@KEY@|$key|g" -e "s|@BACKEND_CA@|$tmp/pki/zone-ca.crt|g" \
     -e "s|@CIPHERS@|$suite|g" -e "s|@CURVES@|X25519:P-256:P-384|g" -e "s|@TMP@|$tmp|g" \
     -e "s|@THREADS@|2|g" -e "s|@MAXCONN@|9500|g" -e "s|@NOFILE@|$(ulimit -Hn)|g" \
-    -e "s|@WORKER_CONNECTIONS@|19000|g" "$@" "$in" >"$outf"
+    -e "s|@WORKER_CONNECTIONS@|19000|g" "${resumption[@]}" "$@" "$in" >"$outf"
   if grep -q '@[A-Z_]*@' "$outf"; then
     grep '@[A-Z_]*@' "$outf" | grep -v '^;' && die "unrendered placeholder in $outf"
   fi
@@ -291,6 +302,7 @@ fi
 mkdir -p "$out"
 bench_timeout=${ZP_BENCH_TIMEOUT:-300}
 common=(--scenario "$scenario" --suite "$suite" --ca "$tmp/pki/zone-ca.crt" --json "${extra[@]}")
+[ "$resume" -eq 0 ] || common+=(--resume)
 set_args() {  # after a (re)start: the PIDs under test
   zp_args=(--target zoneproxy --endpoint "127.0.0.1:$ep_port" --module-server "127.0.0.1:$ms_port"
     --client-cert "$tmp/pki/ms-client.crt" --client-key "$tmp/pki/ms-client.key"

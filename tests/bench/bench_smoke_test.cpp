@@ -147,6 +147,21 @@ TEST_F(BenchSmoke, HandshakesCountWholeSessionLives) {
   EXPECT_GT(metric(r, "sessions_per_s"), 0);
   EXPECT_GT(metric(r, "setup_p50_us"), 0);
   EXPECT_GE(metric(r, "setup_p99_us"), metric(r, "setup_p50_us"));
+  EXPECT_GT(metric(r, "proxy_cpu_us_per_session"), 0);
+  EXPECT_TRUE(r.report["metrics"]["resumed_a"].is_null()) << "resumption counted without --resume";
+  EXPECT_EQ(r.report["params"]["resume"], false);
+}
+
+// --resume: each client role offers the last ticket it got, so after the first session
+// of the run nearly every handshake on both ports resumes (the proxy issues tickets).
+TEST_F(BenchSmoke, HandshakesWithResumeResumeBothHalves) {
+  auto r = bench("handshakes", {"--duration", "1", "--connections", "2", "--resume"});
+  expect_clean(r, "handshakes", "zoneproxy");
+  EXPECT_EQ(r.report["params"]["resume"], true);
+  EXPECT_GT(metric(r, "sessions"), 10);
+  EXPECT_GT(metric(r, "resumed_a"), 0.8) << "endpoint half";
+  EXPECT_GT(metric(r, "resumed_b"), 0.8) << "Module Server half";
+  EXPECT_GT(metric(r, "proxy_cpu_us_per_session"), 0);
 }
 
 TEST_F(BenchSmoke, PairingDoesExactlyTheCountedPairs) {
@@ -324,6 +339,37 @@ TEST_F(BenchForward, ThroughputBothWaysThroughHaproxyIsVerified) {
   EXPECT_EQ(r.report["label"], "haproxy");
   EXPECT_GT(metric(r, "mb_per_s"), 0);
   EXPECT_GT(metric(r, "cpu_s_per_gb"), 0);
+}
+
+// The forward target with --resume: the client resumes with HAProxy (tickets are its
+// default), and the backend issues tickets so HAProxy's own upstream sessions can too.
+TEST_F(BenchForward, HandshakesWithResumeResumeThroughHaproxy) {
+  auto r = run_bench({"--target",
+                      "forward",
+                      "--scenario",
+                      "handshakes",
+                      "--duration",
+                      "1",
+                      "--connections",
+                      "2",
+                      "--resume",
+                      "--connect",
+                      "127.0.0.1:" + std::to_string(listen_),
+                      "--backend-listen",
+                      "127.0.0.1:" + std::to_string(backend_),
+                      "--backend-cert",
+                      cert().string(),
+                      "--backend-key",
+                      key().string(),
+                      "--ca",
+                      cert().string(),
+                      "--proxy-pid",
+                      std::to_string(haproxy_proc_->pid()),
+                      "--json"});
+  expect_clean(r, "handshakes", "forward");
+  EXPECT_GT(metric(r, "resumed_a"), 0.8);
+  EXPECT_TRUE(r.report["metrics"]["resumed_b"].is_null()) << "the backend side is the forwarder's client, not ours";
+  EXPECT_GT(metric(r, "proxy_cpu_us_per_session"), 0);
 }
 
 }  // namespace
