@@ -1,5 +1,6 @@
 #include "daemon/daemon.hpp"
 
+#include "common/lean_provider.hpp"
 #include "common/log.hpp"
 #include "common/strings.hpp"
 #include "common/ticket_keys.hpp"
@@ -69,6 +70,11 @@ void request_daemon_stop() {
 }
 
 absl::Status run_daemon(const daemon_config& config, const config_loader& reload) {
+  // Before anything parses a key or a certificate (common/lean_provider.hpp). Without
+  // it the proxy works the same, only each handshake costs more.
+  if (auto lean = use_lean_default_provider(); !lean.ok()) {
+    spdlog::warn("event=crypto_provider outcome=default reason=\"{}\"", message_of(lean));
+  }
   const std::uint64_t fd_limit = prepare_process();
 
   auto store = provisioning::state_store::open(config.state_dir);
