@@ -51,10 +51,12 @@ int verify_callback(int preverify_ok, X509_STORE_CTX* store_ctx) {
 constexpr unsigned char k_validity_tag[4] = {'z', 'p', 'v', '1'};
 constexpr std::size_t k_validity_size = sizeof k_validity_tag + 16;
 
+// Seconds since the epoch, by OpenSSL's own arithmetic (timegm is not on Windows).
 bool to_epoch(const ASN1_TIME* t, std::int64_t& out) {
-  std::tm tm{};
-  if (ASN1_TIME_to_tm(t, &tm) != 1) return false;
-  out = static_cast<std::int64_t>(timegm(&tm));
+  std::unique_ptr<ASN1_TIME, decltype(&ASN1_TIME_free)> epoch(ASN1_TIME_set(nullptr, 0), ASN1_TIME_free);
+  int days = 0, seconds = 0;
+  if (!epoch || ASN1_TIME_diff(&days, &seconds, epoch.get(), t) != 1) return false;
+  out = static_cast<std::int64_t>(days) * 86400 + seconds;
   return true;
 }
 

@@ -80,6 +80,9 @@ check "the error names the field ($out)" grep -q "log_level" <<<"$out"
 #   api_test           the control API: settings live, revoke on both ports, rotation,
 #                      kill, deprovision; trust_cas_test: PUT /v1/trust/cas;
 #   admission_test     per-source, global and pending limits, early data bounds;
+#   session_tickets_test  resumption on all three ports, judged like a full handshake
+#                      (revoked, expired, CA replaced, restart), on the Windows build's
+#                      OpenSSL; api_client_test: zoneproxyctl's client resumes;
 #   the rest           durability across restarts, observers, metrics (promtool, a real
 #                      Prometheus), config errors, first start, the packaged configs,
 #                      zoneproxyctl and top, trust edges, PROXY v2, the anonymous 17488.
@@ -114,6 +117,8 @@ suites=(
   "packaged_config_test:*"
   "ctl_test:*"
   "top_test:*"
+  "session_tickets_test:*"
+  "api_client_test:*"
 )
 for entry in "${suites[@]}"; do
   t0=$SECONDS
