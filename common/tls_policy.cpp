@@ -177,6 +177,10 @@ absl::StatusOr<ssl_ctx_ptr> make_server_ctx(const server_tls_options& options) {
   if (auto st = apply_common_policy(ctx.get()); !st.ok()) return st;
   // Stateless resumption only: tickets (judged in judge_ticket), no server-side cache.
   SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
+  // One read(2) per record, or for several, instead of two (header, then body). Safe
+  // with readiness waits because tls_socket::async_wait never waits while OpenSSL holds
+  // whole records. The buffer is released whenever it empties (RELEASE_BUFFERS).
+  SSL_CTX_set_read_ahead(ctx.get(), 1);
   if (options.tickets) {
     if (options.session_context.empty()) return absl::InvalidArgumentError("session tickets need a session context");
     unsigned char sid_ctx[EVP_MAX_MD_SIZE];

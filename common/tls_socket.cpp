@@ -139,8 +139,13 @@ tls_socket::result tls_socket::try_handshake() {
   if (auto ec = injected(io_faults::op::handshake)) return {.ec = ec};
   ERR_clear_error();
   int ret = SSL_do_handshake(ssl_.get());
-  if (ret == 1) return {};
-  return classify(ret, 0);
+  if (ret == 1) {
+    last_read_wanted_more_ = false;
+    return {};
+  }
+  result r = classify(ret, 0);
+  last_read_wanted_more_ = r.wait == want::read;
+  return r;
 }
 
 tls_socket::result tls_socket::try_read(void* data, std::size_t size) {
@@ -158,9 +163,11 @@ tls_socket::result tls_socket::try_read(void* data, std::size_t size) {
       continue;
     }
     // Bytes already read win: an end of stream or error is reported by the next call.
+    last_read_wanted_more_ = SSL_get_error(ssl_.get(), ret) == SSL_ERROR_WANT_READ;  // only peeks
     if (total > 0) return {.ec = {}, .bytes = total, .wait = want::nothing};
     return classify(ret, 0);
   }
+  last_read_wanted_more_ = false;  // the buffer filled: OpenSSL may hold more records
   return {.ec = {}, .bytes = total, .wait = want::nothing};
 }
 

@@ -75,8 +75,18 @@ class tls_socket {
   result try_shutdown();
 
   /// Waits for the readiness a try_*() asked for. Handler: void(std::error_code).
+  /// With read-ahead, OpenSSL may hold whole records that arrived with earlier ones (a
+  /// hello behind the handshake's last flight, records behind a buffer that filled up):
+  /// the socket will not become readable for them. So a read wait completes at once
+  /// when OpenSSL holds bytes and the last read step did not end asking for more (then
+  /// what it holds is only part of a record, and waiting is right).
   template <typename Handler>
   void async_wait(want w, Handler&& handler) {
+    if (w == want::read && !last_read_wanted_more_ && ssl_ && SSL_has_pending(ssl_.get()) == 1) {
+      asio::post(socket_.get_executor(),
+                 [handler = std::forward<Handler>(handler)]() mutable { handler(std::error_code()); });
+      return;
+    }
     socket_.async_wait(w == want::write ? asio::socket_base::wait_write : asio::socket_base::wait_read,
                        std::forward<Handler>(handler));
   }
@@ -149,6 +159,7 @@ class tls_socket {
   ssl_ptr ssl_;
   std::unique_ptr<io_faults> faults_;
   bool sent_shutdown_ = false;
+  bool last_read_wanted_more_ = false;  // the last handshake or read step ended in WANT_READ
 };
 
 }  // namespace zp

@@ -17,11 +17,12 @@
 # Environment: ZP_ROUNDS (3), ZP_DURATION (4 s per handshakes run), ZP_LOOPS (16 closed
 #   loops), ZP_SUITES (the ECDSA and RSA AES128 suites), ZP_PEERS ("nginx haproxy"),
 #   ZP_BEFORE_BIN (unset: the before/after part is skipped), ZP_PAIRS (1000),
-#   ZP_IDLE_COUNT (1000). About 15 minutes with the defaults on the 2-core machine.
+#   ZP_IDLE_COUNT (1000), ZP_OUT (the results folder). About 10 minutes with the
+#   defaults on the 2-core machine.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-out=$root/bench/results/session-cost
+out=${ZP_OUT:-$root/bench/results/session-cost}
 rounds=${ZP_ROUNDS:-3}
 duration=${ZP_DURATION:-4}
 loops=${ZP_LOOPS:-16}
