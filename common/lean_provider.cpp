@@ -21,6 +21,7 @@ constexpr const char* k_name = "zoneproxy-lean";
 struct lean_state {
   OSSL_LIB_CTX* inner = nullptr;
   OSSL_PROVIDER* real = nullptr;
+  OSSL_PROVIDER* lean = nullptr;  // our handle in the default context, held for the process
   std::vector<OSSL_ALGORITHM> keymgmt, decoders;
 };
 
@@ -145,6 +146,7 @@ absl::Status use_lean_default_provider() {
     OSSL_PROVIDER_unload(lean);
     return absl::FailedPreconditionError("OpenSSL's default provider was already in use; the lean one is not loaded");
   }
+  state().lean = lean;
   return absl::OkStatus();
 }
 

@@ -112,6 +112,27 @@ TEST_F(TlsSocket, WritesAreReadInOrderBothWays) {
   EXPECT_EQ(read_n(*client_, 4), "back");
 }
 
+// With read-ahead (the proxy's server contexts) one read(2) can take several records
+// into OpenSSL's buffer: the socket will not become readable again for them, so a read
+// wait must not wait while OpenSSL holds whole records. (Before tls_socket knew this,
+// read-ahead stalled the relay: 9186ee4.)
+TEST_F(TlsSocket, AReadWaitCompletesWhileOpenSslHoldsAWholeRecord) {
+  ASSERT_EQ(client_->try_write("first", 5).bytes, 5u);
+  ASSERT_EQ(client_->try_write("second", 6).bytes, 6u);
+  std::this_thread::sleep_for(100ms);  // both records are in the server's receive queue
+  char buf[5];
+  tls_socket::result r = server_->try_read(buf, sizeof buf);  // the buffer fills on the first record
+  ASSERT_EQ(r.bytes, 5u);
+  EXPECT_EQ(std::string(buf, 5), "first");
+  bool woke = false;
+  server_->async_wait(tls_socket::want::read, [&](std::error_code ec) {
+    EXPECT_FALSE(ec) << ec.message();
+    woke = true;
+  });
+  run_until([&] { return woke; }, 2s);
+  EXPECT_EQ(read_n(*server_, 6), "second");
+}
+
 TEST_F(TlsSocket, ShutdownIsAnEndOfStreamAndTheOtherDirectionStaysOpen) {
   ASSERT_EQ(client_->try_write("last", 4).bytes, 4u);
   ASSERT_FALSE(client_->try_shutdown().ec);
