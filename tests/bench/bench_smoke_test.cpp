@@ -284,6 +284,30 @@ class BenchForward : public ::testing::Test {
     haproxy_proc_->signal(SIGTERM);
     EXPECT_TRUE(haproxy_proc_->wait(std::chrono::seconds(10)).has_value());
   }
+  // The forward target through this haproxy, 2 connections for 1 s, plus `extra`.
+  bench_run forward(std::vector<std::string> extra) {
+    std::vector<std::string> args = {"--target",
+                                     "forward",
+                                     "--duration",
+                                     "1",
+                                     "--connections",
+                                     "2",
+                                     "--connect",
+                                     "127.0.0.1:" + std::to_string(listen_),
+                                     "--backend-listen",
+                                     "127.0.0.1:" + std::to_string(backend_),
+                                     "--backend-cert",
+                                     cert().string(),
+                                     "--backend-key",
+                                     key().string(),
+                                     "--ca",
+                                     cert().string(),
+                                     "--proxy-pid",
+                                     std::to_string(haproxy_proc_->pid()),
+                                     "--json"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run_bench(args);
+  }
   fs::path cert() const { return dir_.path() / "server.crt"; }
   fs::path key() const { return dir_.path() / "server.key"; }
   // Polls until something accepts on the port (haproxy bound it) or the deadline.
@@ -310,31 +334,7 @@ class BenchForward : public ::testing::Test {
 };
 
 TEST_F(BenchForward, ThroughputBothWaysThroughHaproxyIsVerified) {
-  auto r = run_bench({"--target",
-                      "forward",
-                      "--scenario",
-                      "throughput",
-                      "--direction",
-                      "both",
-                      "--duration",
-                      "1",
-                      "--connections",
-                      "2",
-                      "--connect",
-                      "127.0.0.1:" + std::to_string(listen_),
-                      "--backend-listen",
-                      "127.0.0.1:" + std::to_string(backend_),
-                      "--backend-cert",
-                      cert().string(),
-                      "--backend-key",
-                      key().string(),
-                      "--ca",
-                      cert().string(),
-                      "--proxy-pid",
-                      std::to_string(haproxy_proc_->pid()),
-                      "--label",
-                      "haproxy",
-                      "--json"});
+  auto r = forward({"--scenario", "throughput", "--direction", "both", "--label", "haproxy"});
   expect_clean(r, "throughput", "forward");
   EXPECT_EQ(r.report["label"], "haproxy");
   EXPECT_GT(metric(r, "mb_per_s"), 0);
@@ -344,28 +344,7 @@ TEST_F(BenchForward, ThroughputBothWaysThroughHaproxyIsVerified) {
 // The forward target with --resume: the client resumes with HAProxy (tickets are its
 // default), and the backend issues tickets so HAProxy's own upstream sessions can too.
 TEST_F(BenchForward, HandshakesWithResumeResumeThroughHaproxy) {
-  auto r = run_bench({"--target",
-                      "forward",
-                      "--scenario",
-                      "handshakes",
-                      "--duration",
-                      "1",
-                      "--connections",
-                      "2",
-                      "--resume",
-                      "--connect",
-                      "127.0.0.1:" + std::to_string(listen_),
-                      "--backend-listen",
-                      "127.0.0.1:" + std::to_string(backend_),
-                      "--backend-cert",
-                      cert().string(),
-                      "--backend-key",
-                      key().string(),
-                      "--ca",
-                      cert().string(),
-                      "--proxy-pid",
-                      std::to_string(haproxy_proc_->pid()),
-                      "--json"});
+  auto r = forward({"--scenario", "handshakes", "--resume"});
   expect_clean(r, "handshakes", "forward");
   EXPECT_GT(metric(r, "resumed_a"), 0.8);
   EXPECT_TRUE(r.report["metrics"]["resumed_b"].is_null()) << "the backend side is the forwarder's client, not ours";
