@@ -51,11 +51,11 @@ int verify_callback(int preverify_ok, X509_STORE_CTX* store_ctx) {
 constexpr unsigned char k_validity_tag[4] = {'z', 'p', 'v', '1'};
 constexpr std::size_t k_validity_size = sizeof k_validity_tag + 16;
 
-// Seconds since the epoch, by OpenSSL's own arithmetic (timegm is not on Windows).
-bool to_epoch(const ASN1_TIME* t, std::int64_t& out) {
-  std::unique_ptr<ASN1_TIME, decltype(&ASN1_TIME_free)> epoch(ASN1_TIME_set(nullptr, 0), ASN1_TIME_free);
+// Seconds from `epoch` (the time 0) to `t`, by OpenSSL's own arithmetic (timegm is not
+// on Windows).
+bool to_epoch(const ASN1_TIME* epoch, const ASN1_TIME* t, std::int64_t& out) {
   int days = 0, seconds = 0;
-  if (!epoch || ASN1_TIME_diff(&days, &seconds, epoch.get(), t) != 1) return false;
+  if (ASN1_TIME_diff(&days, &seconds, epoch, t) != 1) return false;
   out = static_cast<std::int64_t>(days) * 86400 + seconds;
   return true;
 }
@@ -66,11 +66,15 @@ bool to_epoch(const ASN1_TIME* t, std::int64_t& out) {
 int stamp_ticket(SSL* ssl, void*) {
   STACK_OF(X509)* chain = SSL_get0_verified_chain(ssl);
   if (chain == nullptr || sk_X509_num(chain) == 0) return 1;
+  std::unique_ptr<ASN1_TIME, decltype(&ASN1_TIME_free)> epoch(ASN1_TIME_set(nullptr, 0), ASN1_TIME_free);
+  if (!epoch) return 1;
   std::int64_t not_before = INT64_MIN, not_after = INT64_MAX;
   for (int i = 0; i < sk_X509_num(chain); ++i) {
     X509* cert = sk_X509_value(chain, i);
     std::int64_t nb = 0, na = 0;
-    if (!to_epoch(X509_get0_notBefore(cert), nb) || !to_epoch(X509_get0_notAfter(cert), na)) return 1;
+    if (!to_epoch(epoch.get(), X509_get0_notBefore(cert), nb) || !to_epoch(epoch.get(), X509_get0_notAfter(cert), na)) {
+      return 1;
+    }
     not_before = std::max(not_before, nb);
     not_after = std::min(not_after, na);
   }
