@@ -18,4 +18,13 @@ absl::Status open_acceptor(asio::ip::tcp::acceptor& acceptor, const asio::ip::tc
 /// bind the port: SO_REUSEADDR and SO_REUSEPORT on Linux, SO_EXCLUSIVEADDRUSE on Windows).
 void set_listen_options(asio::ip::tcp::acceptor& acceptor, bool reuse_port, std::error_code& ec);
 
+/// What every data connection needs: TCP_NODELAY (records are relayed as they come, and a
+/// handshake's flights must not wait for an acknowledgement) and SO_KEEPALIVE. Where
+/// accepted sockets inherit both from their listener (Linux), they are set once on the
+/// listener and set_data_connection_options does nothing: two system calls less per
+/// connection. Elsewhere each accepted socket gets them. Failures are ignored: a
+/// connection without them still works.
+void set_data_listen_options(asio::ip::tcp::acceptor& acceptor);
+void set_data_connection_options(asio::ip::tcp::socket& socket);
+
 }  // namespace zp

@@ -78,14 +78,22 @@ tls_socket::tls_socket(asio::io_context& io, released&& from)
     return;
   }
   from.fd = k_no_socket;
-  socket_.non_blocking(true, ec);
+  // No non_blocking(true) here: O_NONBLOCK (FIONBIO on Windows) belongs to the socket,
+  // set by the tls_socket it was released from, and survives the release. Only try_*()
+  // (OpenSSL on the fd) and async_wait touch it, neither of which asks asio's own idea
+  // of the mode.
 }
 
 tls_socket::released tls_socket::release() {
-  released out;
   std::error_code ec;
   auto local = socket_.local_endpoint(ec);
-  out.protocol = ec ? asio::ip::tcp::v4() : local.protocol();
+  return release(ec ? asio::ip::tcp::v4() : local.protocol());
+}
+
+tls_socket::released tls_socket::release(asio::ip::tcp protocol) {
+  released out;
+  std::error_code ec;
+  out.protocol = protocol;
   const bool was_open = socket_.is_open();
   out.fd = was_open ? socket_.release(ec) : k_no_socket;
   if (ec) {

@@ -126,6 +126,8 @@ class tls_socket {
   /// Detaches fd and SSL* from this io_context; pending waits complete with
   /// operation_aborted. The object is closed afterwards.
   released release();
+  /// The same, for a caller that knows the socket's address family (no getsockname).
+  released release(asio::ip::tcp protocol);
   bool is_open() const { return socket_.is_open(); }
   asio::ip::tcp::socket& socket() { return socket_; }
   SSL* ssl() const { return ssl_.get(); }

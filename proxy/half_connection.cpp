@@ -1,5 +1,6 @@
 #include "proxy/half_connection.hpp"
 
+#include "common/acceptor.hpp"
 #include "common/fingerprint.hpp"
 #include "common/http_response.hpp"
 #include "common/log.hpp"
@@ -61,24 +62,20 @@ handshake_failure classify_handshake(const std::error_code& ec, SSL* ssl) {
 }  // namespace
 
 half_connection::half_connection(worker_shard& shard, role side, asio::ip::tcp::socket socket,
+                                 const asio::ip::tcp::endpoint& remote,
                                  std::shared_ptr<const data_plane_config> config, admission::ticket ticket,
                                  bool in_fd_reserve)
     : deferred_deletion(shard),
       side_(side),
       in_fd_reserve_(in_fd_reserve),
       config_(std::move(config)),
-      remote_([&] {
-        std::error_code ec;
-        auto ep = socket.remote_endpoint(ec);
-        return ec ? asio::ip::tcp::endpoint{} : ep;
-      }()),
+      remote_(remote),
+      protocol_(remote.protocol()),
       tls_(std::move(socket), side == role::endpoint ? config_->endpoint_ctx.get() : config_->module_server_ctx.get()),
       timer_(shard.io()),
       parser_(make_hello_parser()),
       admitting_(std::move(ticket)) {
-  std::error_code ignored;
-  tls_.socket().set_option(asio::ip::tcp::no_delay(true), ignored);
-  tls_.socket().set_option(asio::socket_base::keep_alive(true), ignored);
+  set_data_connection_options(tls_.socket());
   if (const auto& faults = shard.shared().faults) tls_.set_faults(faults(side));
 }
 
@@ -311,7 +308,7 @@ half_handoff half_connection::hand_over() {
   h.cert_sha256 = std::move(cert_sha256_);
   h.stream = stream_;
   h.from_worker = shard_.index();
-  h.connection = tls_.release();  // our pending read wait completes with operation_aborted
+  h.connection = tls_.release(protocol_);  // our pending read wait completes with operation_aborted
   maybe_destroy();
   return h;
 }

@@ -39,9 +39,9 @@ class half_connection : public deferred_deletion<half_connection> {
  public:
   using clock = std::chrono::steady_clock;
 
-  /// A connection admitted by `ticket` (PROTOCOL.md 3.6); `in_fd_reserve`: accepted into
-  /// the descriptor reserve, so it may only be a second half.
-  half_connection(worker_shard& shard, role side, asio::ip::tcp::socket socket,
+  /// A connection from `remote` admitted by `ticket` (PROTOCOL.md 3.6); `in_fd_reserve`:
+  /// accepted into the descriptor reserve, so it may only be a second half.
+  half_connection(worker_shard& shard, role side, asio::ip::tcp::socket socket, const asio::ip::tcp::endpoint& remote,
                   std::shared_ptr<const data_plane_config> config, admission::ticket ticket, bool in_fd_reserve);
   ~half_connection();
   half_connection(const half_connection&) = delete;
@@ -113,7 +113,8 @@ class half_connection : public deferred_deletion<half_connection> {
   const role side_;
   const bool in_fd_reserve_;
   std::shared_ptr<const data_plane_config> config_;
-  asio::ip::tcp::endpoint remote_;
+  asio::ip::tcp::endpoint remote_;  // the client: the PROXY header's source once there is one
+  const asio::ip::tcp protocol_;     // of the accepted socket, whatever remote_ becomes
   tls_socket tls_;
   asio::steady_timer timer_;
   http_request_parser parser_;

@@ -161,7 +161,7 @@ void worker_shard::on_accept(role side, asio::ip::tcp::socket socket) {
     case admission::verdict::admitted:
       break;
   }
-  halves_.push_back(std::make_unique<half_connection>(*this, side, std::move(socket), std::move(config),
+  halves_.push_back(std::make_unique<half_connection>(*this, side, std::move(socket), remote, std::move(config),
                                                       std::move(ticket), in_reserve));
   half_connection* h = halves_.back().get();
   h->self_ = std::prev(halves_.end());

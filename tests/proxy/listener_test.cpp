@@ -4,6 +4,8 @@
 
 #include "proxy/listener.hpp"
 
+#include "common/acceptor.hpp"
+
 #include <gtest/gtest.h>
 #include <asio/io_context.hpp>
 
@@ -90,6 +92,31 @@ TEST(Listener, OneListenerHandsConnectionsToEachWorkerOnItsOwnThread) {
   EXPECT_EQ(wrong_thread, 0) << "a connection was handed over on the wrong thread";
   EXPECT_EQ(wrong_context, 0) << "a connection was accepted into the wrong io_context";
   EXPECT_EQ(counters.get(cell(counter::accepted, std::size_t(role::endpoint))), 10u);
+}
+
+// Every data connection relays records as they come (TCP_NODELAY) and is kept alive
+// (SO_KEEPALIVE), however the platform gets them there (set on the listener and
+// inherited on Linux, set per connection elsewhere).
+TEST(Listener, AcceptedConnectionsHaveNoDelayAndKeepAlive) {
+  asio::io_context io;
+  worker_counters counters;
+  std::vector<tcp::socket> accepted;
+  listener l(io, role::module_server, counters, [&](tcp::socket s) {
+    set_data_connection_options(s);
+    accepted.push_back(std::move(s));
+  });
+  ASSERT_TRUE(l.bind(k_any_loopback).ok());
+  l.start();
+  tcp::socket client(io);
+  client.connect(l.local_endpoint());
+  ASSERT_TRUE(run_until(io, [&] { return accepted.size() == 1; }));
+  tcp::no_delay no_delay;
+  asio::socket_base::keep_alive keep_alive;
+  accepted[0].get_option(no_delay);
+  accepted[0].get_option(keep_alive);
+  EXPECT_TRUE(no_delay.value());
+  EXPECT_TRUE(keep_alive.value());
+  l.close();
 }
 
 TEST(Listener, NothingIsAcceptedAfterClose) {

@@ -15,4 +15,13 @@ void set_listen_options(asio::ip::tcp::acceptor& acceptor, bool, std::error_code
   acceptor.set_option(exclusive_address_use(true), ec);
 }
 
+// Winsock documents no inheritance of TCP_NODELAY, so each accepted socket gets both.
+void set_data_listen_options(asio::ip::tcp::acceptor&) {}
+
+void set_data_connection_options(asio::ip::tcp::socket& socket) {
+  std::error_code ignored;
+  socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+  socket.set_option(asio::socket_base::keep_alive(true), ignored);
+}
+
 }  // namespace zp
