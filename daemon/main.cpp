@@ -1,5 +1,6 @@
 // zoneproxy: the daemon's command line (a contract: tests and service units use it).
 
+#include "common/atomic_file.hpp"
 #include "common/log.hpp"
 #include "common/strings.hpp"
 #include "daemon/daemon.hpp"
@@ -39,8 +40,13 @@ int fail(std::string_view message, int status) {
 // Exit status of a failed start: 2 for what a restart cannot fix (a bad value, a damaged
 // or foreign state directory: the unit's RestartPreventExitStatus=2 stops a restart loop),
 // 1 for what may pass (a port still taken), which systemd retries.
+// 2: something on this host to fix (a bad config or state file, a full or read-only state
+// directory), which a restart does not fix (RestartPreventExitStatus=2); 1: the rest.
 int start_failure_status(const absl::Status& st) {
-  return st.code() == absl::StatusCode::kFailedPrecondition || st.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  return st.code() == absl::StatusCode::kFailedPrecondition || st.code() == absl::StatusCode::kInvalidArgument ||
+                 zp::is_storage_failure(st)
+             ? 2
+             : 1;
 }
 
 void default_workers(zp::daemon_config& config) {

@@ -1,5 +1,6 @@
 #include "provisioning/control_plane.hpp"
 
+#include "common/atomic_file.hpp"
 #include "common/fingerprint.hpp"
 #include "common/log.hpp"
 #include "common/pem.hpp"
@@ -40,7 +41,7 @@ void control_plane::record_trusted_cas() {
   trust_state next = trust_.with_trusted_cas(provisioned_->config.module_server_ca, provisioned_->provisioned_at);
   if (next.history.size() == trust_.state().history.size()) return;  // recorded already
   if (auto st = store_.save_trust(next); !st.ok()) {
-    spdlog::error("event=trust_history_write_failed error={}", log::q(message_of(st)));
+    log_write_failed(st, "trust_history");
     return;
   }
   trust_.commit(std::move(next));
@@ -160,7 +161,7 @@ api_result<json> control_plane::provision(const json& body, const audit_actor& w
   // history for a provisioning that did not happen).
   if (auto st = store_.save_provisioned(next); !st.ok()) {
     plane_.stop();
-    return internal(st);
+    return write_failed(st, "provision");
   }
   provisioned_ = std::move(next);
   record_trusted_cas();
@@ -175,6 +176,17 @@ api_result<json> control_plane::provision(const json& body, const audit_actor& w
   auto [ep, ms] = plane_.ports();
   audit(who, "provisioned", str_cat("endpoint_port=", ep, " module_server_port=", ms));
   return status();
+}
+
+api_error control_plane::write_failed(const absl::Status& st, std::string_view change) {
+  log_write_failed(st, change);
+  if (is_storage_failure(st)) return {503, "storage_unavailable", message_of(st)};
+  return internal(st);
+}
+
+void control_plane::log_write_failed(const absl::Status& st, std::string_view change) {
+  if (is_storage_failure(st)) ++storage_failures_;
+  spdlog::error("event=state_write_failed change={} error={}", change, log::q(message_of(st)));
 }
 
 json control_plane::status() { return status_view(facts(), plane_.stats()); }
@@ -211,7 +223,7 @@ api_result<json> control_plane::rotate(const json& body, const audit_actor& who)
   next.config.certificates = std::get<certificate_set>(std::move(parsed));
   auto contexts = build(next.config, trust_epoch_);
   if (!contexts.ok()) return api_error{400, "bad_request", message_of(contexts.status())};
-  if (auto st = store_.save_provisioned(next); !st.ok()) return internal(st);
+  if (auto st = store_.save_provisioned(next); !st.ok()) return write_failed(st, "certificates");
   provisioned_ = std::move(next);
   // New handshakes use the new certificates at once; live sessions keep their TLS.
   plane_.update(contexts->data_plane);
@@ -241,7 +253,7 @@ api_result<json> control_plane::update_settings(const json& body, const audit_ac
     if (before.value(key, json()) != value)
       str_append(changes, changes.empty() ? "" : " ", key, "=", before[key].dump(), "->", value.dump());
   }
-  if (auto st = store_.save_provisioned(next); !st.ok()) return internal(st);
+  if (auto st = store_.save_provisioned(next); !st.ok()) return write_failed(st, "settings");
   provisioned_ = std::move(next);
   plane_.update(cfg);
   audit(who, "settings_changed", changes.empty() ? "none" : changes);
@@ -256,7 +268,7 @@ api_result<json> control_plane::revoke(const json& body, const audit_actor& who)
   const std::string fp = std::get<std::string>(parsed);
   if (!trust_.is_revoked(fp)) {
     trust_state next = trust_.with_revoked(fp);
-    if (auto st = store_.save_trust(next); !st.ok()) return internal(st);
+    if (auto st = store_.save_trust(next); !st.ok()) return write_failed(st, "revoke");
     trust_.commit(std::move(next));
   }
   const std::size_t closed = plane_.running() ? plane_.close_revoked(fp) : 0;
@@ -276,12 +288,12 @@ api_result<json> control_plane::deprovision(const audit_actor& who) {
   // The token is written before the commit; a crash in between leaves it beside
   // provisioned.json, and restore() deletes it.
   auto token = store_.new_bootstrap_token();
-  if (!token.ok()) return internal(token.status());
+  if (!token.ok()) return write_failed(token.status(), "deprovision");
   if (auto st = store_.remove_provisioned(); !st.ok()) {
     if (auto removed = store_.remove_bootstrap_token(); !removed.ok()) {
       spdlog::error("event=token_removal_failed error={}", log::q(message_of(removed)));
     }
-    return internal(st);
+    return write_failed(st, "deprovision");
   }
   plane_.stop();  // closes every session and both listeners
   provisioned_.reset();
@@ -297,7 +309,7 @@ api_result<json> control_plane::deprovision(const audit_actor& who) {
   if (auto st = store_.save_trust(next); st.ok()) {
     trust_.commit(std::move(next));
   } else {
-    spdlog::error("event=trust_history_write_failed error={}", log::q(message_of(st)));
+    log_write_failed(st, "trust_history");
   }
   audit(who, "deprovisioned", str_cat("token_file=", log::q(store_.token_path().string())));
   return json{{"state", state_name(state_)}};
@@ -358,12 +370,12 @@ api_result<json> control_plane::replace_cas(const json& body, const audit_actor&
       }
     }
   }
-  if (auto st = store_.save_provisioned(next); !st.ok()) return internal(st);  // the commit point
+  if (auto st = store_.save_provisioned(next); !st.ok()) return write_failed(st, "trust_cas");  // the commit point
   provisioned_ = std::move(next);
   if (auto st = store_.save_trust(trust); st.ok()) {
     trust_.commit(std::move(trust));
   } else {
-    spdlog::error("event=trust_history_write_failed error={}", log::q(message_of(st)));
+    log_write_failed(st, "trust_history");
   }
   trust_epoch_ = epoch;
   plane_.update(contexts->data_plane);
@@ -393,6 +405,7 @@ std::string control_plane::metrics() {
     in.api_refused[r] = api_->refused(api_refusal(r));
   }
   in.state = state_name(state_);
+  in.state_write_failures = storage_failures_.load();
   if (provisioned_) {
     const provision_request& r = provisioned_->config;
     const std::pair<const std::optional<std::string>*, const char*> in_force[] = {

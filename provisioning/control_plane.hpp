@@ -120,6 +120,12 @@ class control_plane {
   // bootstrap token) did what, from where.
   void audit(const audit_actor& who, std::string_view action, std::string_view details) const;
   proxy_facts facts() const;
+  // A change the state directory did not take: PROTOCOL.md 4.3 (1.2) 503
+  // storage_unavailable when the disk refused it (500 internal_error for anything else),
+  // logged and counted. The caller has changed nothing yet.
+  api_error write_failed(const absl::Status& st, std::string_view change);
+  // The same for a write after the commit point (trust history): logged and counted only.
+  void log_write_failed(const absl::Status& st, std::string_view change);
 
   const state_store& store_;
   identity identity_;
@@ -138,6 +144,7 @@ class control_plane {
   std::string trust_epoch_ = new_trust_epoch();
   static std::string new_trust_epoch();
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  std::atomic<std::uint64_t> storage_failures_{0};  // zoneproxy_state_write_failures_total (read by scrapes)
 };
 
 }  // namespace zp::provisioning

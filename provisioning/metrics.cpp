@@ -140,6 +140,10 @@ std::string render_metrics(const metrics_input& in) {
   }
   out.add("zoneproxy_fd_reserve", "Descriptors kept for 17488 and second halves (PROTOCOL.md 3.6).", MetricType::Gauge,
           static_cast<double>(in.fd_reserve));
+  out.add("zoneproxy_state_write_failures_total",
+          "Changes the state directory did not take: no space, an I/O error, read-only (503 storage_unavailable, "
+          "PROTOCOL.md 4.3).",
+          MetricType::Counter, static_cast<double>(in.state_write_failures));
   for (std::size_t r = 0; r < in.api_refused.size(); ++r) {
     out.add("zoneproxy_api_connections_refused_total",
             "17488 connections turned away or closed early, by reason (PROTOCOL.md 4.2).", MetricType::Counter,

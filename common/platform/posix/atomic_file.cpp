@@ -17,6 +17,10 @@ absl::Status errno_status(std::string_view what, const std::filesystem::path& pa
   return absl::InternalError(str_cat(what, " ", path.string(), ": ", std::strerror(err)));
 }
 
+absl::Status errno_storage(std::string_view what, const std::filesystem::path& path, int err) {
+  return storage_failure(what, path, std::strerror(err));
+}
+
 // Closes an fd on scope exit.
 struct fd_guard {
   int fd;
@@ -29,8 +33,8 @@ struct fd_guard {
 
 absl::Status fsync_directory(const std::filesystem::path& dir) {
   fd_guard d{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
-  if (d.fd < 0) return errno_status("cannot open directory", dir, errno);
-  if (::fsync(d.fd) != 0) return errno_status("cannot fsync directory", dir, errno);
+  if (d.fd < 0) return errno_storage("cannot open directory", dir, errno);
+  if (::fsync(d.fd) != 0) return errno_storage("cannot fsync directory", dir, errno);
   return absl::OkStatus();
 }
 
@@ -38,11 +42,12 @@ absl::Status write_file_atomically(const std::filesystem::path& path, std::strin
   const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : ".";
   std::string tmp_name = (dir / ("." + path.filename().string() + ".tmp-XXXXXX")).string();
   int raw_fd = ::mkstemp(tmp_name.data());
-  if (raw_fd < 0) return errno_status("cannot create temporary file in", dir, errno);
+  // Errors name the file the change is for, not the temporary one beside it.
+  if (raw_fd < 0) return errno_storage("cannot create a temporary file for", path, errno);
   fd_guard fd{raw_fd};
   auto fail = [&](std::string_view what, int err) {
     ::unlink(tmp_name.c_str());
-    return errno_status(what, tmp_name, err);
+    return errno_storage(what, path, err);
   };
   if (::fchmod(fd.fd, mode) != 0) return fail("cannot chmod", errno);
   std::size_t off = 0;
@@ -53,6 +58,7 @@ absl::Status write_file_atomically(const std::filesystem::path& path, std::strin
     off += static_cast<std::size_t>(n);
   }
   if (::fsync(fd.fd) != 0) return fail("cannot fsync", errno);
+  if (::close(std::exchange(fd.fd, -1)) != 0) return fail("cannot close", errno);
   // Test-only crash point (PROTOCOL.md 4.3 tests): die after the new content is durable
   // but before it replaces the old, the worst instant for a torn state.
   if (const char* crash = std::getenv("ZP_TEST_CRASH_BEFORE_RENAME"); crash != nullptr && path.filename() == crash) {
@@ -88,9 +94,9 @@ absl::Status remove_file_durably(const std::filesystem::path& path) {
   // Test hook, like ZP_TEST_CRASH_BEFORE_RENAME: a removal that fails (as on a read-only
   // or failing disk), which root in a test sandbox cannot provoke with permissions.
   if (const char* fail = std::getenv("ZP_TEST_FAIL_REMOVE"); fail != nullptr && path.filename() == fail) {
-    return errno_status("cannot remove", path, EIO);
+    return errno_storage("cannot remove", path, EIO);
   }
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return errno_status("cannot remove", path, errno);
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return errno_storage("cannot remove", path, errno);
   return fsync_directory(path.has_parent_path() ? path.parent_path() : ".");
 }
 

@@ -23,6 +23,10 @@ absl::Status win32_status(std::string_view what, const fs::path& path, DWORD err
   return absl::InternalError(str_cat(what, " ", path.string(), ": ", windows::win32_message(err)));
 }
 
+absl::Status win32_storage(std::string_view what, const fs::path& path, DWORD err) {
+  return storage_failure(what, path, windows::win32_message(err));
+}
+
 // Closes a HANDLE on scope exit.
 struct handle_guard {
   HANDLE h;
@@ -51,14 +55,15 @@ absl::Status write_file_atomically(const fs::path& path, std::string_view data, 
     file.h = ::CreateFileW(tmp.c_str(), GENERIC_WRITE, 0, descriptor ? &sa : nullptr, CREATE_NEW, FILE_ATTRIBUTE_NORMAL,
                            nullptr);
     if (file.h == INVALID_HANDLE_VALUE && ::GetLastError() != ERROR_FILE_EXISTS) {
-      return win32_status("cannot create temporary file in", dir, ::GetLastError());
+      return win32_storage("cannot create a temporary file for", path, ::GetLastError());
     }
   }
-  if (file.h == INVALID_HANDLE_VALUE) return win32_status("cannot create temporary file in", dir, ERROR_FILE_EXISTS);
+  if (file.h == INVALID_HANDLE_VALUE) return win32_storage("cannot create a temporary file for", path, ERROR_FILE_EXISTS);
+  // Errors name the file the change is for, not the temporary one beside it.
   auto fail = [&](std::string_view what, DWORD err) {
     ::CloseHandle(std::exchange(file.h, INVALID_HANDLE_VALUE));
     ::DeleteFileW(tmp.c_str());
-    return win32_status(what, tmp, err);
+    return win32_storage(what, path, err);
   };
   std::size_t off = 0;
   while (off < data.size()) {
@@ -77,7 +82,7 @@ absl::Status write_file_atomically(const fs::path& path, std::string_view data, 
   if (!::MoveFileExW(tmp.c_str(), path.c_str(), MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH)) {
     const DWORD err = ::GetLastError();
     ::DeleteFileW(tmp.c_str());
-    return win32_status("cannot rename onto", path, err);
+    return win32_storage("cannot rename onto", path, err);
   }
   return absl::OkStatus();
 }
@@ -102,11 +107,11 @@ absl::StatusOr<std::string> read_file(const fs::path& path, std::size_t max_size
 
 absl::Status remove_file_durably(const fs::path& path) {
   if (const char* fail = std::getenv("ZP_TEST_FAIL_REMOVE"); fail != nullptr && path.filename() == fail) {
-    return win32_status("cannot remove", path, ERROR_WRITE_FAULT);
+    return win32_storage("cannot remove", path, ERROR_WRITE_FAULT);
   }
   if (!::DeleteFileW(path.c_str())) {
     const DWORD err = ::GetLastError();
-    if (err != ERROR_FILE_NOT_FOUND && err != ERROR_PATH_NOT_FOUND) return win32_status("cannot remove", path, err);
+    if (err != ERROR_FILE_NOT_FOUND && err != ERROR_PATH_NOT_FOUND) return win32_storage("cannot remove", path, err);
   }
   return absl::OkStatus();
 }
