@@ -70,13 +70,16 @@ TEST(TrustEdges, AWrongTypeInTrustJsonStopsTheStartWithOneLineAndStatus2) {
 }
 
 // Defect 9: a deprovision that failed half-way left the data plane stopped and the state
-// "provisioned"; the next PUT crashed. Now it is all or nothing.
+// "provisioned"; the next PUT crashed. Now it is all or nothing, and (PROTOCOL.md 4.3,
+// 1.2) the disk's refusal is 503 storage_unavailable naming the file.
 TEST(TrustEdges, AFailedDeprovisionChangesNothing) {
   provisioned_daemon p({}, {}, {"ZP_TEST_FAIL_REMOVE=provisioned.json"});
   ASSERT_TRUE(p.ok());
   auto r = p.call("POST", "/v1/deprovision");
   ASSERT_TRUE(r.has_value());
-  EXPECT_EQ(r->status, 500) << r->body;
+  EXPECT_EQ(r->status, 503) << r->body;
+  EXPECT_NE(r->body.find("storage_unavailable"), std::string::npos) << r->body;
+  EXPECT_NE(r->body.find("provisioned.json"), std::string::npos) << r->body;
   EXPECT_EQ(p.json_of("GET", "/v1/status")["state"], "provisioned");
   auto put = p.call("PUT", "/v1/settings", R"({"pair_timeout_s": 20})");
   ASSERT_TRUE(put.has_value());
