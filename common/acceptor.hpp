@@ -4,6 +4,9 @@
 #include <absl/status/status.h>
 #include <asio/ip/tcp.hpp>
 
+#include <chrono>
+#include <cstdint>
+
 namespace zp {
 
 /// Whether several sockets of this process may listen on one port, the kernel spreading
@@ -18,13 +21,24 @@ absl::Status open_acceptor(asio::ip::tcp::acceptor& acceptor, const asio::ip::tc
 /// bind the port: SO_REUSEADDR and SO_REUSEPORT on Linux, SO_EXCLUSIVEADDRUSE on Windows).
 void set_listen_options(asio::ip::tcp::acceptor& acceptor, bool reuse_port, std::error_code& ec);
 
+/// TCP keepalive of a data connection (settings tcp_keepalive_*): the first probe after
+/// `idle` without traffic, then one every `interval`, the connection reset after `count`
+/// unanswered. The defaults notice a dead peer within 7 minutes and keep an idle session
+/// alive through a NAT or balancer that forgets flows after 350 s.
+struct keepalive_settings {
+  std::chrono::seconds idle{300};
+  std::chrono::seconds interval{30};
+  std::uint32_t count = 4;
+  bool operator==(const keepalive_settings&) const = default;
+};
+
 /// What every data connection needs: TCP_NODELAY (records are relayed as they come, and a
-/// handshake's flights must not wait for an acknowledgement) and SO_KEEPALIVE. Where
-/// accepted sockets inherit both from their listener (Linux), they are set once on the
-/// listener and set_data_connection_options does nothing: two system calls less per
-/// connection. Elsewhere each accepted socket gets them. Failures are ignored: a
-/// connection without them still works.
-void set_data_listen_options(asio::ip::tcp::acceptor& acceptor);
-void set_data_connection_options(asio::ip::tcp::socket& socket);
+/// handshake's flights must not wait for an acknowledgement) and keepalive as `k` says.
+/// Where accepted sockets inherit these from their listener (Linux), they are set on the
+/// listener (again when the settings change) and set_data_connection_options does
+/// nothing: five system calls less per connection. Elsewhere each accepted socket gets
+/// them. Failures are ignored: a connection without them still works.
+void set_data_listen_options(asio::ip::tcp::acceptor& acceptor, const keepalive_settings& k);
+void set_data_connection_options(asio::ip::tcp::socket& socket, const keepalive_settings& k);
 
 }  // namespace zp

@@ -164,7 +164,8 @@ validated<proxy::session_settings> parse_settings(const json& s, std::string_vie
   if (auto e = unknown_fields(s, field,
                               {"pair_timeout_s", "idle_timeout_s", "hello_timeout_s", "max_sessions", "max_pending",
                                "max_pending_per_source", "max_admitting", "max_admitting_per_source",
-                               "max_early_data_bytes", "proxy_protocol_sources"})) {
+                               "max_early_data_bytes", "proxy_protocol_sources", "tcp_keepalive_idle_s",
+                               "tcp_keepalive_interval_s", "tcp_keepalive_count"})) {
     return *e;
   }
   proxy::session_settings out = current;
@@ -183,6 +184,17 @@ validated<proxy::session_settings> parse_settings(const json& s, std::string_vie
   }
   if (auto e = take_uint(s, field, "max_early_data_bytes", 0, k_max_early_data_limit, out.max_early_data_bytes)) {
     return *e;
+  }
+  // TCP keepalive, within what Linux accepts (TCP_KEEPIDLE/TCP_KEEPINTVL at most 32767 s,
+  // TCP_KEEPCNT at most 127).
+  {
+    std::uint64_t idle = static_cast<std::uint64_t>(out.keepalive.idle.count());
+    std::uint64_t interval = static_cast<std::uint64_t>(out.keepalive.interval.count());
+    std::uint64_t count = out.keepalive.count;
+    if (auto e = take_uint(s, field, "tcp_keepalive_idle_s", 1, k_max_keepalive_s, idle)) return *e;
+    if (auto e = take_uint(s, field, "tcp_keepalive_interval_s", 1, k_max_keepalive_s, interval)) return *e;
+    if (auto e = take_uint(s, field, "tcp_keepalive_count", 1, k_max_keepalive_count, count)) return *e;
+    out.keepalive = {std::chrono::seconds(idle), std::chrono::seconds(interval), static_cast<std::uint32_t>(count)};
   }
   // PROTOCOL.md 3.7: the load balancers in front of 17486, as CIDR ranges.
   if (auto p = s.find("proxy_protocol_sources"); p != s.end()) {
@@ -303,6 +315,9 @@ json settings_to_json(const proxy::session_settings& s) {
           {"max_admitting", s.max_admitting},
           {"max_admitting_per_source", s.max_admitting_per_source},
           {"max_early_data_bytes", s.max_early_data_bytes},
+          {"tcp_keepalive_idle_s", s.keepalive.idle.count()},
+          {"tcp_keepalive_interval_s", s.keepalive.interval.count()},
+          {"tcp_keepalive_count", s.keepalive.count},
           {"proxy_protocol_sources", [&] {
              json ranges = json::array();
              for (const auto& r : s.proxy_protocol_sources) ranges.push_back(r.to_string());

@@ -61,7 +61,13 @@ absl::Status data_plane::start(std::shared_ptr<const data_plane_config> config) 
 }
 
 void data_plane::update(std::shared_ptr<const data_plane_config> config) {
-  shared_.config.store(std::move(config), std::memory_order_release);
+  const keepalive_settings k = config->settings.keepalive;
+  const auto before = shared_.config.exchange(std::move(config), std::memory_order_acq_rel);
+  if (running_ && (before == nullptr || before->settings.keepalive != k)) {
+    // Where connections inherit the options from their listener, the listeners change
+    // (each on its worker); live connections keep what they were accepted with.
+    for (auto& shard : shards_) asio::post(shard->io(), [s = shard.get(), k] { s->apply_keepalive(k); });
+  }
 }
 
 std::pair<std::uint16_t, std::uint16_t> data_plane::ports() const {

@@ -4,6 +4,7 @@
 // certificates changed) applies to new connections; live ones keep the one they began
 // with.
 
+#include "common/acceptor.hpp"
 #include "common/tls_policy.hpp"
 #include "proxy/cidr.hpp"
 
@@ -30,6 +31,8 @@ struct session_settings {
   std::uint64_t max_admitting = 10000;
   std::uint64_t max_admitting_per_source = 32;
   std::uint64_t max_early_data_bytes = 256ull * 1024 * 1024;
+  // TCP keepalive of every data connection (tcp_keepalive_idle_s, _interval_s, _count).
+  keepalive_settings keepalive;
   // PROTOCOL.md 3.7: load balancers whose connections to 17486 begin with a PROXY v2
   // header (at most k_max_proxy_protocol_sources ranges).
   std::vector<cidr> proxy_protocol_sources;

@@ -75,7 +75,7 @@ half_connection::half_connection(worker_shard& shard, role side, asio::ip::tcp::
       timer_(shard.io()),
       parser_(make_hello_parser()),
       admitting_(std::move(ticket)) {
-  set_data_connection_options(tls_.socket());
+  set_data_connection_options(tls_.socket(), config_->settings.keepalive);
   if (const auto& faults = shard.shared().faults) tls_.set_faults(faults(side));
 }
 

@@ -27,10 +27,10 @@ listener::listener(asio::io_context& io, role kind, worker_counters& counters, a
 absl::Status listener::bind(const asio::ip::tcp::endpoint& at) {
   // SO_REUSEPORT: each worker binds its own acceptor to the same port (where it exists;
   // elsewhere only one worker binds, data_plane::start).
-  if (auto st = open_acceptor(state_->acceptor, at, /*reuse_port=*/true); !st.ok()) return st;
-  set_data_listen_options(state_->acceptor);
-  return absl::OkStatus();
+  return open_acceptor(state_->acceptor, at, /*reuse_port=*/true);
 }
+
+void listener::apply(const keepalive_settings& k) { set_data_listen_options(state_->acceptor, k); }
 
 asio::ip::tcp::endpoint listener::local_endpoint() const {
   std::error_code ec;

@@ -6,6 +6,7 @@
 // picker names (round-robin) and handed to it by a post, so it never runs elsewhere.
 // Owner: its worker_shard; runs only on that worker after bind().
 
+#include "common/acceptor.hpp"
 #include "common/log.hpp"
 #include "proxy/stats.hpp"
 
@@ -41,6 +42,9 @@ class listener {
   void start();
   /// Stops accepting and closes the socket; on the owning worker.
   void close();
+  /// The options its connections get where they inherit them (common/acceptor.hpp); on
+  /// this listener's worker.
+  void apply(const keepalive_settings& k);
   asio::ip::tcp::endpoint local_endpoint() const;
 
  private:

@@ -30,7 +30,14 @@ absl::Status worker_shard::bind(const data_plane_config& config, std::vector<wor
   endpoint_listener_.emplace(io_, role::endpoint, counters_, picker(role::endpoint));
   module_server_listener_.emplace(io_, role::module_server, counters_, picker(role::module_server));
   if (auto st = endpoint_listener_->bind({endpoint_address, config.endpoint_port}); !st.ok()) return st;
-  return module_server_listener_->bind({module_server_address, config.module_server_port});
+  if (auto st = module_server_listener_->bind({module_server_address, config.module_server_port}); !st.ok()) return st;
+  apply_keepalive(config.settings.keepalive);
+  return absl::OkStatus();
+}
+
+void worker_shard::apply_keepalive(const keepalive_settings& k) {
+  if (endpoint_listener_) endpoint_listener_->apply(k);
+  if (module_server_listener_) module_server_listener_->apply(k);
 }
 
 std::pair<std::uint16_t, std::uint16_t> worker_shard::bound_ports() const {

@@ -44,6 +44,8 @@ class worker_shard {
   /// (platforms without port sharing), this shard's listeners accept for all those
   /// shards in turn, itself included; without it, for itself only.
   absl::Status bind(const data_plane_config& config, std::vector<worker_shard*> accept_for = {});
+  /// New keepalive settings for the connections accepted from now on; on this worker.
+  void apply_keepalive(const keepalive_settings& k);
   /// Starts accepting (posted to the worker).
   void start();
   /// Closes listeners (on the worker).

@@ -35,6 +35,25 @@ TEST(ProvisionRequest, SettingsErrorsNameTheField) {
   EXPECT_EQ(field_of(parse_settings(json{{"idle_timeout_s", 0}}, "settings", s)), "");
 }
 
+// Defaults that outlive a 350-second NAT timeout; within what Linux accepts; shown back.
+TEST(ProvisionRequest, TcpKeepaliveSettingsDefaultBoundAndRoundTrip) {
+  proxy::session_settings s;
+  const json shown = settings_to_json(s);
+  EXPECT_EQ(shown["tcp_keepalive_idle_s"], 300);
+  EXPECT_EQ(shown["tcp_keepalive_interval_s"], 30);
+  EXPECT_EQ(shown["tcp_keepalive_count"], 4);
+  auto v = parse_settings(json{{"tcp_keepalive_idle_s", 120}, {"tcp_keepalive_count", 6}}, "settings", s);
+  ASSERT_TRUE(std::holds_alternative<proxy::session_settings>(v));
+  const auto& k = std::get<proxy::session_settings>(v).keepalive;
+  EXPECT_EQ(k.idle.count(), 120);
+  EXPECT_EQ(k.interval.count(), 30) << "left out: kept";
+  EXPECT_EQ(k.count, 6u);
+  EXPECT_EQ(field_of(parse_settings(json{{"tcp_keepalive_idle_s", 0}}, "settings", s)), "settings.tcp_keepalive_idle_s");
+  EXPECT_EQ(field_of(parse_settings(json{{"tcp_keepalive_interval_s", 32768}}, "settings", s)),
+            "settings.tcp_keepalive_interval_s");
+  EXPECT_EQ(field_of(parse_settings(json{{"tcp_keepalive_count", 128}}, "settings", s)), "settings.tcp_keepalive_count");
+}
+
 TEST(ProvisionRequest, JsonBodyMustBeAnObject) {
   EXPECT_TRUE(std::holds_alternative<field_error>(parse_json_object("[1]")));
   EXPECT_TRUE(std::holds_alternative<field_error>(parse_json_object("{\"a\":")));

@@ -7,6 +7,11 @@
 #include "common/acceptor.hpp"
 
 #include <gtest/gtest.h>
+
+#ifdef __linux__
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#endif
 #include <asio/io_context.hpp>
 
 #include <atomic>
@@ -94,28 +99,50 @@ TEST(Listener, OneListenerHandsConnectionsToEachWorkerOnItsOwnThread) {
   EXPECT_EQ(counters.get(cell(counter::accepted, std::size_t(role::endpoint))), 10u);
 }
 
-// Every data connection relays records as they come (TCP_NODELAY) and is kept alive
-// (SO_KEEPALIVE), however the platform gets them there (set on the listener and
-// inherited on Linux, set per connection elsewhere).
-TEST(Listener, AcceptedConnectionsHaveNoDelayAndKeepAlive) {
+// Every data connection relays records as they come (TCP_NODELAY) and is kept alive with
+// the keepalive settings in force, also after they change, however the platform gets
+// them there (set on the listener and inherited on Linux, set per connection elsewhere).
+TEST(Listener, AcceptedConnectionsHaveNoDelayAndTheKeepaliveSettingsInForce) {
   asio::io_context io;
   worker_counters counters;
   std::vector<tcp::socket> accepted;
+  keepalive_settings in_force{std::chrono::seconds(123), std::chrono::seconds(17), 5};
   listener l(io, role::module_server, counters, [&](tcp::socket s) {
-    set_data_connection_options(s);
+    set_data_connection_options(s, in_force);
     accepted.push_back(std::move(s));
   });
   ASSERT_TRUE(l.bind(k_any_loopback).ok());
+  l.apply(in_force);
   l.start();
-  tcp::socket client(io);
-  client.connect(l.local_endpoint());
+  auto check = [&](tcp::socket& s, const keepalive_settings& want) {
+    tcp::no_delay no_delay;
+    asio::socket_base::keep_alive keep_alive;
+    s.get_option(no_delay);
+    s.get_option(keep_alive);
+    EXPECT_TRUE(no_delay.value());
+    EXPECT_TRUE(keep_alive.value());
+#ifdef __linux__
+    asio::detail::socket_option::integer<IPPROTO_TCP, TCP_KEEPIDLE> idle;
+    asio::detail::socket_option::integer<IPPROTO_TCP, TCP_KEEPINTVL> interval;
+    asio::detail::socket_option::integer<IPPROTO_TCP, TCP_KEEPCNT> count;
+    s.get_option(idle);
+    s.get_option(interval);
+    s.get_option(count);
+    EXPECT_EQ(idle.value(), want.idle.count());
+    EXPECT_EQ(interval.value(), want.interval.count());
+    EXPECT_EQ(count.value(), static_cast<int>(want.count));
+#endif
+  };
+  tcp::socket first(io);
+  first.connect(l.local_endpoint());
   ASSERT_TRUE(run_until(io, [&] { return accepted.size() == 1; }));
-  tcp::no_delay no_delay;
-  asio::socket_base::keep_alive keep_alive;
-  accepted[0].get_option(no_delay);
-  accepted[0].get_option(keep_alive);
-  EXPECT_TRUE(no_delay.value());
-  EXPECT_TRUE(keep_alive.value());
+  check(accepted[0], in_force);
+  in_force = {std::chrono::seconds(600), std::chrono::seconds(60), 3};
+  l.apply(in_force);
+  tcp::socket second(io);
+  second.connect(l.local_endpoint());
+  ASSERT_TRUE(run_until(io, [&] { return accepted.size() == 2; }));
+  check(accepted[1], in_force);
   l.close();
 }
 
