@@ -78,10 +78,10 @@ tls_socket::tls_socket(asio::io_context& io, released&& from)
     return;
   }
   from.fd = k_no_socket;
-  // No non_blocking(true) here: O_NONBLOCK (FIONBIO on Windows) belongs to the socket,
-  // set by the tls_socket it was released from, and survives the release. Only try_*()
-  // (OpenSSL on the fd) and async_wait touch it, neither of which asks asio's own idea
-  // of the mode.
+  // The socket is non-blocking already (that belongs to the socket and survives the
+  // release), but asio does not know it: it would set it itself, with the same system
+  // call, at the first wait, and meanwhile treat it as blocking in synchronous calls.
+  socket_.non_blocking(true, ec);
 }
 
 tls_socket::released tls_socket::release() {

@@ -16,7 +16,8 @@
 # Usage: bench/peers/session-cost.sh            (results in bench/results/session-cost/)
 # Environment: ZP_ROUNDS (3), ZP_DURATION (4 s per handshakes run), ZP_LOOPS (16 closed
 #   loops), ZP_SUITES (the ECDSA and RSA AES128 suites), ZP_PEERS ("nginx haproxy"),
-#   ZP_BEFORE_BIN (unset: the before/after part is skipped), ZP_PAIRS (1000),
+#   ZP_BEFORE_BIN (unset: the before/after part is skipped), ZP_BEFORE_NAME (what the
+#   tables call it, e.g. its commit), ZP_PAIRS (1000),
 #   ZP_IDLE_COUNT (1000), ZP_OUT (the results folder). About 10 minutes with the
 #   defaults on the 2-core machine.
 set -euo pipefail
@@ -57,6 +58,7 @@ if [ -n "${ZP_BEFORE_BIN:-}" ]; then
   trap 'rm -rf "$before"' EXIT
   cp "$ZP_BEFORE_BIN/zoneproxy" "$before/"
   cp "$root/build/bin/zoneproxyctl" "$root/build/bin/zoneproxy-bench" "$before/"
+  echo "${ZP_BEFORE_NAME:-before}" >"$out/before-name.txt"
   suite=${suites[0]}
   for r in $(seq 1 "$rounds"); do
     for who in before after; do
@@ -68,6 +70,8 @@ if [ -n "${ZP_BEFORE_BIN:-}" ]; then
         -- --count "$idle_count"
       ZP_BIN_DIR=$dir compare --peer none --suite "$suite" --rounds 1 --out "$out/$who-r$r" --scenario handshakes \
         --variant full -- --duration "$duration" --connections "$loops"
+      ZP_BIN_DIR=$dir compare --peer none --suite "$suite" --rounds 1 --out "$out/$who-r$r" --scenario handshakes \
+        --variant resume --resume -- --duration "$duration" --connections "$loops"
     done
   done
 fi

@@ -102,11 +102,14 @@ def detail_table():
 def before_after_table():
     rows = [("pairing", "pairing p50 (us)", "pair_p50_us", 0), ("pairing", "pairing p99 (us)", "pair_p99_us", 0),
             ("idle", "idle memory per paired session (KiB)", "rss_per_session_kib", 1),
-            ("handshakes-full", "CPU per session, no resumption (us)", "proxy_cpu_us_per_session", 0)]
+            ("handshakes-full", "CPU per session, no resumption (us)", "proxy_cpu_us_per_session", 0),
+            ("handshakes-resume", "CPU per session, clients resuming (us)", "proxy_cpu_us_per_session", 0)]
     rounds = sorted({os.path.basename(d).split("-r")[1] for d in glob.glob(os.path.join(folder, "after-r*"))})
     if not rounds:
         return
-    print("| figure | before (cf93d65) | after | after / before (per-round range) |")
+    name_file = os.path.join(folder, "before-name.txt")
+    name = open(name_file).read().strip() if os.path.exists(name_file) else "cf93d65"
+    print(f"| figure | before ({name}) | after | after / before (per-round range) |")
     print("|---|---:|---:|---:|")
     for scenario, label, name, digits in rows:
         before, after, ratios = [], [], []
@@ -119,6 +122,8 @@ def before_after_table():
             after.append(got["after"])
             if got["before"] and got["after"]:
                 ratios.append(got["after"] / got["before"])
+        if not any(before) and not any(after):
+            continue  # a run from before this row existed
         rng = f" ({min(ratios):.2f}-{max(ratios):.2f})" if ratios else ""
         print(f"| {label} | {fmt(med(before), digits)} | {fmt(med(after), digits)} | {fmt(med(ratios), 2)}x{rng} |")
 
