@@ -49,4 +49,10 @@ std::string cert_sha256_hex(X509* cert) {
   return to_hex(md, md_len);
 }
 
+std::string subject_of(X509* cert) {
+  char buf[512];
+  X509_NAME_oneline(X509_get_subject_name(cert), buf, sizeof buf);
+  return buf;
+}
+
 }  // namespace zp

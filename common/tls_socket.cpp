@@ -16,6 +16,20 @@ std::atomic<std::uint64_t> g_open_connections{0};
 // One descriptor closed that a tls_socket (or its released form) held.
 void closed_one() { g_open_connections.fetch_sub(1, std::memory_order_relaxed); }
 
+// The SSL's ex_data slot that is non-null once a close_notify was read; it travels with
+// the SSL* when a connection moves to another worker.
+int close_notify_slot() {
+  static const int slot = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return slot;
+}
+
+void note_alerts(const SSL* ssl, int where, int value) {
+  if ((where & SSL_CB_READ_ALERT) != 0 && (value & 0xff) == SSL_AD_CLOSE_NOTIFY) {
+    static int marker;
+    SSL_set_ex_data(const_cast<SSL*>(ssl), close_notify_slot(), &marker);
+  }
+}
+
 }  // namespace
 
 std::uint64_t open_tls_connections() { return g_open_connections.load(std::memory_order_relaxed); }
@@ -25,6 +39,7 @@ tls_socket::tls_socket(asio::ip::tcp::socket socket, SSL_CTX* ctx, bool server)
   if (socket_.is_open()) g_open_connections.fetch_add(1, std::memory_order_relaxed);
   socket_.non_blocking(true);
   SSL_set_fd(ssl_.get(), static_cast<int>(socket_.native_handle()));
+  SSL_set_info_callback(ssl_.get(), note_alerts);
   if (server) {
     SSL_set_accept_state(ssl_.get());
   } else {
@@ -222,5 +237,9 @@ void tls_socket::close() {
 }
 
 X509* tls_socket::peer_certificate() const { return SSL_get0_peer_certificate(ssl_.get()); }
+
+bool tls_socket::received_close_notify() const {
+  return ssl_ && SSL_get_ex_data(ssl_.get(), close_notify_slot()) != nullptr;
+}
 
 }  // namespace zp

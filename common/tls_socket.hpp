@@ -133,6 +133,10 @@ class tls_socket {
   SSL* ssl() const { return ssl_.get(); }
   /// The peer's leaf certificate after the handshake, or null (not owned).
   X509* peer_certificate() const;
+  /// Whether the peer sent close_notify. An end of stream (eof from try_read) without it
+  /// was a bare TCP FIN: OpenSSL reports both alike (SSL_OP_IGNORE_UNEXPECTED_EOF), so
+  /// this is noted as the alert is read. For the session log's termination code.
+  bool received_close_notify() const;
   /// Test seam (common/io_faults.hpp): consulted before every operation from now on.
   void set_faults(std::unique_ptr<io_faults> faults) { faults_ = std::move(faults); }
 

@@ -98,6 +98,7 @@ absl::Status run_daemon(const daemon_config& config, const config_loader& reload
   } guard{workers};
 
   proxy::data_plane plane(workers);
+  plane.set_session_log(config.session_log);
   auto tickets = ticket_key_ring::create(config.session_ticket_period);
   if (!tickets.ok()) return tickets.status();
   provisioning::control_plane control_plane(
@@ -185,6 +186,8 @@ absl::Status run_daemon(const daemon_config& config, const config_loader& reload
     for (std::string_view key : changed_keys(in_force, *next)) add(applies_live(key) ? applied : restart_needed, key);
     log::init(next->log_level);
     in_force.log_level = next->log_level;
+    plane.set_session_log(next->session_log);
+    in_force.session_log = next->session_log;
     spdlog::info("event=config_reloaded applied={} restart_needed={} live_sessions={}",
                  applied.empty() ? "none" : applied, restart_needed.empty() ? "none" : restart_needed,
                  plane.live_sessions());

@@ -103,6 +103,7 @@ std::vector<std::string_view> changed_keys(const daemon_config& before, const da
   check("provisioning_port", before.provisioning_port != after.provisioning_port);
   check("workers", before.workers != after.workers);
   check("log_level", before.log_level != after.log_level);
+  check("session_log", before.session_log != after.session_log);
   check("drain_timeout_s", before.drain_timeout != after.drain_timeout);
   check("session_ticket_period_s", before.session_ticket_period != after.session_ticket_period);
   check("metrics_listen", before.metrics_listen != after.metrics_listen);
@@ -110,7 +111,7 @@ std::vector<std::string_view> changed_keys(const daemon_config& before, const da
   return out;
 }
 
-bool applies_live(std::string_view key) { return key == "log_level"; }
+bool applies_live(std::string_view key) { return key == "log_level" || key == "session_log"; }
 
 absl::Status set_port(daemon_config& config, std::int64_t value) {
   if (value < 0 || value > 65535) {
@@ -137,6 +138,16 @@ absl::Status set_log_level(daemon_config& config, std::string_view value) {
         str_cat("log_level: invalid value \"", printable(value), "\" (expected trace|debug|info|warn|error)"));
   }
   config.log_level = *level;
+  return absl::OkStatus();
+}
+
+absl::Status set_session_log(daemon_config& config, std::string_view value) {
+  auto mode = proxy::parse_session_log_mode(value);
+  if (!mode) {
+    return absl::InvalidArgumentError(
+        str_cat("session_log: invalid value \"", printable(value), "\" (expected all|ends|off)"));
+  }
+  config.session_log = *mode;
   return absl::OkStatus();
 }
 
@@ -264,6 +275,9 @@ absl::Status parse_config_text(std::string_view text, std::string_view name_for_
     } else if (name == "log_level") {
       auto v = node.value<std::string>();
       st = v ? set_log_level(config, *v) : bad_type("trace|debug|info|warn|error");
+    } else if (name == "session_log") {
+      auto v = node.value<std::string>();
+      st = v ? set_session_log(config, *v) : bad_type("all|ends|off");
     } else {
       st = absl::InvalidArgumentError(str_cat("unknown key \"", printable(name), "\""));
     }

@@ -3,6 +3,8 @@
 // built-in defaults. This is the operator's side of the configuration; everything the
 // Module Server sets arrives through provisioning instead.
 
+#include "proxy/session_log.hpp"
+
 #include <absl/status/status.h>
 #include <absl/status/statusor.h>
 #include <spdlog/common.h>
@@ -31,6 +33,8 @@ struct daemon_config {
   std::uint16_t provisioning_port = 17488;
   unsigned workers = 0;  // 0 until resolved: one per core
   spdlog::level::level_enum log_level = spdlog::level::info;
+  /// The session log: a line when a session pairs and one when it ends (README).
+  proxy::session_log_mode session_log = proxy::session_log_mode::all;
   /// How long live sessions may run on after SIGTERM (PROTOCOL.md 3.5).
   std::chrono::seconds drain_timeout{30};
   /// How long one session-ticket key seals new tickets (PROTOCOL.md 2: at most an hour);
@@ -60,6 +64,7 @@ const std::string& bind_address(const daemon_config& config, listener_port port)
 absl::Status set_port(daemon_config& config, std::int64_t value);
 absl::Status set_workers(daemon_config& config, std::int64_t value);
 absl::Status set_log_level(daemon_config& config, std::string_view value);
+absl::Status set_session_log(daemon_config& config, std::string_view value);
 absl::Status set_drain_timeout(daemon_config& config, std::int64_t seconds);
 absl::Status set_session_ticket_period(daemon_config& config, std::int64_t seconds);
 absl::Status set_metrics_listen(daemon_config& config, std::string_view value);

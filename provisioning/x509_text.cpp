@@ -6,12 +6,6 @@
 
 namespace zp::provisioning {
 
-std::string subject_of(X509* cert) {
-  char buf[512];
-  X509_NAME_oneline(X509_get_subject_name(cert), buf, sizeof buf);
-  return buf;
-}
-
 std::time_t not_after(X509* cert) {
   std::tm tm{};
   if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1) return 0;

@@ -2,6 +2,8 @@
 // How the control plane writes certificates and times for people: subjects in OpenSSL's
 // one-line form, expiry as Unix time, timestamps as ISO 8601 UTC.
 
+#include "common/fingerprint.hpp"
+
 #include <openssl/x509.h>
 
 #include <ctime>
@@ -9,8 +11,7 @@
 
 namespace zp::provisioning {
 
-/// "/CN=name/O=org", OpenSSL's one-line form (bounded to 511 characters).
-std::string subject_of(X509* cert);
+using zp::subject_of;  // common/fingerprint.hpp
 /// notAfter as Unix time.
 std::time_t not_after(X509* cert);
 /// "2026-12-01T03:34:41Z".

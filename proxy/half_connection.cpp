@@ -160,6 +160,7 @@ void half_connection::do_read_proxy_header() {
     // PROTOCOL.md 3.7: no valid header, or one over 536 bytes: closed with no response.
     if (v.what == proxy_header_verdict::kind::invalid) {
       shard_.counters().add(counter::rejected, side_, reject_reason::proxy_header);
+      shard_.refusals().add(side_, remote_.address(), reject_reason_name(reject_reason::proxy_header));
       return finish();
     }
     // From here on the client is who the balancer says (LOCAL: the balancer itself), for
@@ -167,6 +168,7 @@ void half_connection::do_read_proxy_header() {
     if (v.what == proxy_header_verdict::kind::proxied) remote_ = v.source;
     if (!shard_.shared().admit.attach_source(remote_.address(), config_->settings, admitting_)) {
       shard_.counters().add(counter::rejected, side_, reject_reason::admitting_per_source);
+      shard_.refusals().add(side_, remote_.address(), reject_reason_name(reject_reason::admitting_per_source));
       return finish();
     }
     std::vector<std::uint8_t>().swap(proxy_header_);  // its memory too: sessions are long-lived
@@ -308,6 +310,7 @@ half_handoff half_connection::hand_over() {
   h.cert_sha256 = std::move(cert_sha256_);
   h.stream = stream_;
   h.from_worker = shard_.index();
+  h.hello_at = hello_done_at_;
   h.connection = tls_.release(protocol_);  // our pending read wait completes with operation_aborted
   maybe_destroy();
   return h;
@@ -424,9 +427,7 @@ std::optional<session_info> half_connection::info() const {
 void half_connection::respond(const hello_error& error) {
   shard_.counters().add(counter::rejected, side_, reason_for_status(error.status));
   shard_.record_error(side_, remote_.address(), str_cat(error.status, " ", error.code));
-  SPDLOG_DEBUG("event=hello_refused listener={} peer={} status={} code={} session={}", role_name(side_),
-               remote_.address().to_string(), error.status, error.code,
-               phase_ == phase::hello ? std::string("-") : id_.prefix());
+  shard_.refusals().add(side_, remote_.address(), error.code);
   set_phase(phase::responding);
   arm(k_respond_deadline, &half_connection::finish);
   out_ = http_error_response(error.status, error.code, error.message);

@@ -7,6 +7,7 @@
 #include "proxy/admission.hpp"
 #include "proxy/data_plane_config.hpp"
 #include "proxy/rendezvous.hpp"
+#include "proxy/session_log.hpp"
 
 #include <atomic>
 #include <functional>
@@ -30,6 +31,8 @@ struct plane_shared {
   std::atomic<std::uint64_t> live_sessions{0};
   /// Set once when draining starts (PROTOCOL.md 3.5); new hellos get 503.
   std::atomic<bool> draining{false};
+  /// What the session log writes (`session_log` in the config, changed by SIGHUP).
+  std::atomic<session_log_mode> session_log{session_log_mode::all};
   /// Tests only (common/io_faults.hpp): the faults each new connection's stream gets.
   std::function<std::unique_ptr<io_faults>(role)> faults;
   /// One shard per worker, indexed like the workers.

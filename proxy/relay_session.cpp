@@ -1,11 +1,10 @@
 #include "proxy/relay_session.hpp"
 
-#include "common/log.hpp"
+#include "common/fingerprint.hpp"
 #include "common/strings.hpp"
 #include "common/tls_error.hpp"
 #include "proxy/worker_shard.hpp"
 
-#include <spdlog/spdlog.h>
 #include <asio/error.hpp>
 #include <asio/post.hpp>
 
@@ -20,6 +19,28 @@ constexpr int k_rounds_per_turn = 16;
 
 }  // namespace
 
+termination relay_session::termination_of(end_reason why) const {
+  using how = termination::how;
+  switch (why) {
+    case end_reason::peer_closed:
+    case end_reason::reset:
+    case end_reason::error:
+      return ended_.value_or(termination{termination::side::proxy, how::error});
+    case end_reason::idle_timeout:
+      return {termination::side::proxy, how::idle_timeout};
+    case end_reason::revoked:
+      return {termination::side::proxy, how::revoked};
+    case end_reason::ca_replaced:
+      return {termination::side::proxy, how::ca_replaced};
+    case end_reason::killed:
+      return {termination::side::proxy, how::killed};
+    case end_reason::drain:
+    case end_reason::count:
+      break;
+  }
+  return {termination::side::proxy, how::drain};
+}
+
 relay_session::relay_session(worker_shard& shard, session_id id, std::shared_ptr<const data_plane_config> config,
                              clock::time_point paired_at, role local_role, half_handoff local)
     : deferred_deletion(shard, /*initially_pending=*/1),  // the remote handoff (I3)
@@ -27,6 +48,8 @@ relay_session::relay_session(worker_shard& shard, session_id id, std::shared_ptr
       config_(std::move(config)),
       paired_at_(paired_at),
       idle_timer_(shard.io()) {
+  record_.id = id;
+  record_.worker = shard.index();
   shard_.shared().live_sessions.fetch_add(1, std::memory_order_relaxed);
   shard_.counters().add(counter::sessions_paired);
   take(local_role, std::move(local));
@@ -41,16 +64,19 @@ void relay_session::adopt_remote(half_handoff&& half) {
     // Killed before the peer arrived: the handoff's destructor closes its fd.
     return maybe_destroy();
   }
-  take(endpoint_half_ ? role::module_server : role::endpoint, std::move(half));
+  // The half that arrives here is the one that waited (rendezvous step 3).
+  record_.waited = endpoint_half_ ? role::module_server : role::endpoint;
+  record_.wait = paired_at_ - half.hello_at;
+  take(record_.waited, std::move(half));
   start();
 }
 
 void relay_session::take(role r, half_handoff&& half) {
   if (r == role::module_server) {
-    ms_cert_sha256_ = half.cert_sha256;
-    module_server_address_ = half.remote.address().to_string();
+    record_.ms_sha256 = half.cert_sha256;
+    record_.module_server = half.remote;
   } else {
-    endpoint_address_ = half.remote.address().to_string();
+    record_.endpoint = half.remote;
   }
   (r == role::endpoint ? endpoint_half_ : module_server_half_).emplace(std::move(half));
 }
@@ -64,15 +90,16 @@ void relay_session::start() {
   module_server_.emplace(shard_.io(), std::move(m.connection));
   shard_.counters().observe(histogram_id::pairing_latency,
                             std::chrono::duration<double>(started_at_ - paired_at_).count());
-  SPDLOG_DEBUG("event=session_paired session={} worker={} endpoint={}", id_.prefix(), shard_.index(),
-               e.remote.address().to_string());
-  if (e.stream == half_stream::failed || m.stream == half_stream::failed) return fail(asio::error::connection_reset);
+  log_ = shard_.shared().session_log.load(std::memory_order_relaxed);
+  if (log_ != session_log_mode::off) {
+    if (X509* cert = module_server_->peer_certificate()) record_.ms_subject = subject_of(cert);
+  }
+  if (log_ == session_log_mode::all) log_session_paired(record_);
+  if (e.stream == half_stream::failed) return fail(asio::error::connection_reset, &*endpoint_);
+  if (m.stream == half_stream::failed) return fail(asio::error::connection_reset, &*module_server_);
   // A revocation that landed while the Module Server half was on its way here found it in
   // no list (PROTOCOL.md 4.2: its sessions are closed).
-  if (config_->is_revoked && config_->is_revoked(m.cert_sha256)) {
-    SPDLOG_DEBUG("event=session_refused session={} reason=revoked_certificate", id_.prefix());
-    return close(end_reason::revoked);
-  }
+  if (config_->is_revoked && config_->is_revoked(m.cert_sha256)) return close(end_reason::revoked);
 
   // PROTOCOL.md 3.3: both get the 101, then the relay starts with the early data.
   auto setup = [](direction& d, tls_socket& from, tls_socket& to, half_handoff& sender) {
@@ -84,6 +111,13 @@ void relay_session::start() {
     d.eof = sender.stream == half_stream::ended;
     sender.early_data = std::string();
   };
+  // A half that ended its stream while it waited ended the session first.
+  for (auto [half, socket] : {std::pair{&e, &*endpoint_}, std::pair{&m, &*module_server_}}) {
+    if (half->stream == half_stream::ended && !ended_) {
+      ended_ = termination{side_of(socket), socket->received_close_notify() ? termination::how::close_notify
+                                                                            : termination::how::fin};
+    }
+  }
   setup(to_module_server_, *endpoint_, *module_server_, e);
   setup(to_endpoint_, *module_server_, *endpoint_, m);
 
@@ -103,8 +137,8 @@ std::optional<session_info> relay_session::info() const {
   session_info i;
   i.id_prefix = id_.prefix();
   i.state = "live";
-  i.endpoint_address = endpoint_address_;
-  i.module_server_address = module_server_address_;
+  i.endpoint_address = record_.endpoint.address().to_string();
+  i.module_server_address = record_.module_server.address().to_string();
   i.bytes_endpoint_to_module_server = to_module_server_.bytes;
   i.bytes_module_server_to_endpoint = to_endpoint_.bytes;
   i.age_s = std::chrono::duration<double>(clock::now() - paired_at_).count();
@@ -117,7 +151,7 @@ void relay_session::pump(direction& d) {
     if (d.preface_off < d.preface.size()) {
       tls_socket::result r = d.to->try_write(d.preface.data() + d.preface_off, d.preface.size() - d.preface_off);
       d.preface_off += r.bytes;
-      if (r.ec) return fail(r.ec);
+      if (r.ec) return fail(r.ec, d.to);
       if (r.wait != tls_socket::want::nothing) return wait(d, *d.to, r.wait);
       std::string().swap(d.preface);  // its memory is not needed again
       d.preface_off = 0;
@@ -126,7 +160,7 @@ void relay_session::pump(direction& d) {
     if (d.begin < d.end) {
       tls_socket::result r = d.to->try_write(d.buf.get() + d.begin, d.end - d.begin);
       d.begin += r.bytes;
-      if (r.ec) return fail(r.ec);
+      if (r.ec) return fail(r.ec, d.to);
       if (r.wait != tls_socket::want::nothing) return wait(d, *d.to, r.wait);
       d.begin = d.end = 0;
       continue;
@@ -136,7 +170,7 @@ void relay_session::pump(direction& d) {
       // (close_notify + FIN) and keep relaying the other direction.
       shard_.buffers().release(std::move(d.buf));
       tls_socket::result r = d.to->try_shutdown();
-      if (r.ec) return fail(r.ec);  // PROTOCOL.md 3.5: a write failure closes both sides
+      if (r.ec) return fail(r.ec, d.to);  // PROTOCOL.md 3.5: a write failure closes both sides
       if (r.wait != tls_socket::want::nothing) return wait(d, *d.to, r.wait);
       d.done = true;
       if (other(d).done) finish(end_reason::peer_closed);
@@ -155,9 +189,13 @@ void relay_session::pump(direction& d) {
     }
     if (r.ec == asio::error::eof) {
       d.eof = true;
+      if (!ended_) {
+        ended_ = termination{side_of(d.from), d.from->received_close_notify() ? termination::how::close_notify
+                                                                              : termination::how::fin};
+      }
       continue;
     }
-    if (r.ec) return fail(r.ec);
+    if (r.ec) return fail(r.ec, d.from);
     // Nothing to read: hand the empty buffer back so an idle session holds none.
     shard_.buffers().release(std::move(d.buf));
     return wait(d, *d.from, r.wait);
@@ -167,8 +205,8 @@ void relay_session::pump(direction& d) {
 }
 
 void relay_session::wait(direction& d, tls_socket& on, tls_socket::want w) {
-  on.async_wait(w, guard([this, &d](std::error_code ec) {
-                  if (ec) return fail(ec);
+  on.async_wait(w, guard([this, &d, &on](std::error_code ec) {
+                  if (ec) return fail(ec, &on);
                   pump(d);
                 }));
 }
@@ -187,11 +225,10 @@ void relay_session::arm_idle(clock::duration after) {
   }));
 }
 
-void relay_session::fail(const std::error_code& ec) {
+void relay_session::fail(const std::error_code& ec, const tls_socket* on) {
   if (closed_) return;
   // PROTOCOL.md 3.5: a reset, TLS error or write failure closes both sides. Pass it on
   // as a reset, not a close_notify, so the other side cannot mistake it for a clean end.
-  SPDLOG_DEBUG("event=session_failed session={} reason={}", id_.prefix(), tls_reason_name(ec));
   shard_.record_error(role::endpoint, asio::ip::address(),
                       str_cat("session ", id_.prefix(), " failed: ", tls_reason_name(ec)));
   if (endpoint_) endpoint_->reset();
@@ -200,6 +237,10 @@ void relay_session::fail(const std::error_code& ec) {
   // a bad record, a failed adoption) is counted as an error.
   const bool peer_reset = ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
                           ec == std::errc::connection_reset || ec == std::errc::broken_pipe;
+  // The failure, not an earlier clean end of one direction, is what ended the session.
+  ended_ = termination{side_of(on), peer_reset                      ? termination::how::reset
+                                    : ec.category() == tls_category() ? termination::how::tls_error
+                                                                      : termination::how::error};
   finish(peer_reset ? end_reason::reset : end_reason::error);
 }
 
@@ -223,15 +264,8 @@ void relay_session::finish(end_reason why) {
   shard_.counters().add(counter::sessions_ended, why);
   const double lived = started_ ? std::chrono::duration<double>(clock::now() - started_at_).count() : 0;
   if (started_) shard_.counters().observe(histogram_id::session_duration, lived);
-  // One line per ended session, for the operator's record; at most one per second per
-  // worker under churn (the count of those left out is in the next line, the counters
-  // have them all).
-  if (std::uint64_t suppressed = 0; shard_.session_log().allow(suppressed)) {
-    spdlog::info(
-        "event=session_ended session={} endpoint={} module_server={} duration_s={:.3f} bytes_to_module_server={} "
-        "bytes_to_endpoint={} reason={} suppressed={}",
-        id_.prefix(), log::q(endpoint_address_), log::q(module_server_address_), lived, to_module_server_.bytes,
-        to_endpoint_.bytes, end_reason_name(why), suppressed);
+  if (started_ && log_ != session_log_mode::off) {
+    log_session_ended(record_, lived, to_module_server_.bytes, to_endpoint_.bytes, termination_of(why), why);
   }
   maybe_destroy();
 }

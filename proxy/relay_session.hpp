@@ -19,6 +19,7 @@
 #include "proxy/rendezvous.hpp"
 #include "proxy/reports.hpp"
 #include "proxy/session_id.hpp"
+#include "proxy/session_log.hpp"
 
 #include <asio/steady_timer.hpp>
 
@@ -54,7 +55,7 @@ class relay_session : public deferred_deletion<relay_session> {
   /// For deferred_deletion: nothing of this session will run again.
   bool closed() const { return closed_; }
   /// SHA-256 of the Module Server's client certificate (for revocation).
-  const std::string& module_server_cert_sha256() const { return ms_cert_sha256_; }
+  const std::string& module_server_cert_sha256() const { return record_.ms_sha256; }
   /// Whether the Module Server's certificate passes `test` (true before it started).
   bool module_server_trusted(const std::function<bool(X509*, STACK_OF(X509) *)>& test) const;
   /// What /v1/sessions shows; nullopt once closed.
@@ -78,8 +79,14 @@ class relay_session : public deferred_deletion<relay_session> {
   void start();
   void pump(direction& d);
   void wait(direction& d, tls_socket& on, tls_socket::want w);
-  void fail(const std::error_code& ec);
+  // A reset, TLS or socket error on `on` (its side ends the session).
+  void fail(const std::error_code& ec, const tls_socket* on);
   void finish(end_reason why);
+  // The termination code of the session log for an end for `why`.
+  termination termination_of(end_reason why) const;
+  termination::side side_of(const tls_socket* s) const {
+    return s == &*endpoint_ ? termination::side::endpoint : termination::side::module_server;
+  }
   void arm_idle(clock::duration after);
   direction& other(direction& d) { return &d == &to_module_server_ ? to_endpoint_ : to_module_server_; }
 
@@ -89,8 +96,9 @@ class relay_session : public deferred_deletion<relay_session> {
   clock::time_point started_at_{};
   clock::time_point last_activity_{};
   std::optional<half_handoff> endpoint_half_, module_server_half_;
-  std::string ms_cert_sha256_;
-  std::string endpoint_address_, module_server_address_;
+  session_record record_;              // what the session log says of it
+  std::optional<termination> ended_;  // the first end: a side's end of stream or failure
+  session_log_mode log_ = session_log_mode::all;
   std::optional<tls_socket> endpoint_, module_server_;
   direction to_module_server_;  // endpoint → Module Server
   direction to_endpoint_;       // Module Server → endpoint

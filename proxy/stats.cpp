@@ -53,7 +53,7 @@ std::string_view handshake_failure_name(handshake_failure f) {
 
 std::string_view end_reason_name(end_reason r) {
   static constexpr std::string_view k_names[] = {"peer_closed", "reset", "idle_timeout", "revoked",
-                                                 "killed",      "drain", "error"};
+                                                 "killed",      "drain", "error",        "ca_replaced"};
   static_assert(std::size(k_names) == std::size_t(end_reason::count));
   return r < end_reason::count ? k_names[std::size_t(r)] : "unknown";
 }

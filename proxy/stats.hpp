@@ -66,7 +66,17 @@ enum class handshake_failure : std::uint8_t {
 std::string_view handshake_failure_name(handshake_failure f);
 
 /// Why a paired session ended.
-enum class end_reason : std::uint8_t { peer_closed, reset, idle_timeout, revoked, killed, drain, error, count };
+enum class end_reason : std::uint8_t {
+  peer_closed,
+  reset,
+  idle_timeout,
+  revoked,
+  killed,
+  drain,
+  error,
+  ca_replaced,
+  count
+};
 std::string_view end_reason_name(end_reason r);
 
 /// The four suites of PROTOCOL.md 2, as a label of handshake counts (their key type is in

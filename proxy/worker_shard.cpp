@@ -67,6 +67,7 @@ void worker_shard::begin_drain() {
 
 void worker_shard::close_all() {
   close_listeners();
+  refusals_.flush();
   for (auto& h : halves_) h->abort();
   for (auto& s : sessions_) s->close(end_reason::drain);
 }
@@ -122,7 +123,7 @@ std::size_t worker_shard::close_untrusted(const std::function<bool(X509*, STACK_
   std::size_t n = 0;
   for (auto& s : sessions_) {
     if (s->live() && !s->module_server_trusted(test)) {
-      s->close(end_reason::revoked);
+      s->close(end_reason::ca_replaced);
       ++n;
     }
   }
@@ -135,8 +136,10 @@ void worker_shard::record_error(role listener, const asio::ip::address& peer, st
   errors_.push_back({std::chrono::system_clock::now(), listener, peer.to_string(), std::string(reason)});
 }
 
-void worker_shard::refuse_at_accept(role side, asio::ip::tcp::socket& socket, reject_reason why) {
+void worker_shard::refuse_at_accept(role side, asio::ip::tcp::socket& socket, const asio::ip::address& source,
+                                    reject_reason why) {
   counters_.add(counter::rejected, side, why);
+  refusals_.add(side, source, reject_reason_name(why));
   // PROTOCOL.md 3.6: closed at accept, no TLS, no response; a reset, so no TIME_WAIT is
   // left on our side for a flood.
   std::error_code ignored;
@@ -157,11 +160,11 @@ void worker_shard::on_accept(role side, asio::ip::tcp::socket socket) {
   const bool from_balancer = side == role::endpoint && config->settings.from_balancer(remote.address());
   switch (shared_.admit.admit(remote.address(), config->settings, ticket, !from_balancer)) {
     case admission::verdict::refused_per_source:
-      return refuse_at_accept(side, socket, reject_reason::admitting_per_source);
+      return refuse_at_accept(side, socket, remote.address(), reject_reason::admitting_per_source);
     case admission::verdict::refused_total:
-      return refuse_at_accept(side, socket, reject_reason::admitting_total);
+      return refuse_at_accept(side, socket, remote.address(), reject_reason::admitting_total);
     case admission::verdict::refused_fd_reserve:
-      return refuse_at_accept(side, socket, reject_reason::fd_reserve);
+      return refuse_at_accept(side, socket, remote.address(), reject_reason::fd_reserve);
     case admission::verdict::admitted_in_reserve:
       in_reserve = true;
       break;

@@ -10,6 +10,7 @@
 #include "common/log.hpp"
 #include "proxy/buffer_pool.hpp"
 #include "proxy/hangup_watch.hpp"
+#include "proxy/refusal_log.hpp"
 #include "proxy/listener.hpp"
 #include "proxy/plane_shared.hpp"
 #include "proxy/reports.hpp"
@@ -62,8 +63,8 @@ class worker_shard {
   const worker_counters& counters() const { return counters_; }
   buffer_pool& buffers() { return buffers_; }
   hangup_watch& hangups() { return hangups_; }
-  /// Paces the "session ended" log lines of this worker.
-  log::rate_limit& session_log() { return session_log_; }
+  /// The refusals of this worker, aggregated for the log.
+  refusal_log& refusals() { return refusals_; }
   /// Paces the "handshake failed" log lines of this worker.
   log::rate_limit& handshake_log() { return handshake_log_; }
   /// Live sessions and in-flight halves on this worker (written by it, read by anyone).
@@ -88,6 +89,8 @@ class worker_shard {
   /// On the worker: the remembered errors, oldest first.
   std::vector<error_record> recent_errors() const { return {errors_.begin(), errors_.end()}; }
   static constexpr std::size_t k_recent_errors = 100;
+  /// How often the aggregated refusal lines are written (proxy/refusal_log.hpp).
+  static constexpr std::chrono::seconds k_refusal_interval{10};
 
   /// Registers a new session owned by this shard.
   relay_session* add_session(std::unique_ptr<relay_session> s);
@@ -99,7 +102,7 @@ class worker_shard {
  private:
   void on_accept(role side, asio::ip::tcp::socket socket);
   listener::accept_target accept_target_for(role side);
-  void refuse_at_accept(role side, asio::ip::tcp::socket& socket, reject_reason why);
+  void refuse_at_accept(role side, asio::ip::tcp::socket& socket, const asio::ip::address& source, reject_reason why);
 
   asio::io_context& io_;
   const unsigned index_;
@@ -107,7 +110,7 @@ class worker_shard {
   worker_counters counters_;
   buffer_pool buffers_;
   hangup_watch hangups_;
-  log::rate_limit session_log_{std::chrono::seconds(1)};
+  refusal_log refusals_{io_, k_refusal_interval};
   log::rate_limit handshake_log_{std::chrono::seconds(10)};
   std::optional<listener> endpoint_listener_;
   std::optional<listener> module_server_listener_;

@@ -139,6 +139,7 @@ TEST_F(TlsSocket, ShutdownIsAnEndOfStreamAndTheOtherDirectionStaysOpen) {
   std::error_code end;
   EXPECT_EQ(read_n(*server_, 100, &end), "last");
   EXPECT_EQ(end, asio::error::eof);
+  EXPECT_TRUE(server_->received_close_notify()) << "the session log tells close_notify from a bare FIN";
   ASSERT_EQ(server_->try_write("reply", 5).bytes, 5u);
   EXPECT_EQ(read_n(*client_, 5), "reply");
 }
@@ -148,6 +149,7 @@ TEST_F(TlsSocket, FinWithoutCloseNotifyIsAnEndOfStream) {
   std::error_code end;
   EXPECT_EQ(read_n(*server_, 1, &end), "");
   EXPECT_EQ(end, asio::error::eof) << end.message();
+  EXPECT_FALSE(server_->received_close_notify());
 }
 
 TEST_F(TlsSocket, ResetIsAnErrorNotAnEndOfStream) {
