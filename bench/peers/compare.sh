@@ -27,7 +27,8 @@
 #                    round and target: FIGURE_SUITE_PEER_rN_TARGET.json, the harness's
 #                    JSON object plus a "compare" object (peer, round, figure, loadavg)
 #
-# Environment: ZP_BIN_DIR (default build/bin), ZP_BENCH_TIMEOUT (seconds one harness
+# Environment: ZP_LOG_LEVEL (the proxy's, default warn: no session log; info writes it,
+# to a file), ZP_BIN_DIR (default build/bin), ZP_BENCH_TIMEOUT (seconds one harness
 # run may take, default 300), ZP_PERF_DIR (if set: `perf record -g` of the process(es)
 # under test during every run, to ZP_PERF_DIR/FIGURE_SUITE_PEER_rN_TARGET.perf.data;
 # ZP_PERF_CALLGRAPH=dwarf for stacks through libraries without frame pointers),
@@ -173,7 +174,7 @@ backend_key=$tmp/pki/backend-$key_type.key
 read -r prov_port ep_port ms_port peer_port backend_port middle_port <<<"$(free_ports 6)"
 start_zoneproxy() {  # a restart on the same state dir comes back provisioned, same ports
   "$bin/zoneproxy" run --state-dir "$tmp/state" --bind 127.0.0.1 --workers 2 --provisioning-port "$prov_port" \
-    --log-level warn 2>>"$tmp/zoneproxy.log" &
+    --log-level "${ZP_LOG_LEVEL:-warn}" 2>>"$tmp/zoneproxy.log" &
   zp_pid=$!
   pids+=("$zp_pid")
   wait_listening "$prov_port" "$zp_pid" zoneproxy
