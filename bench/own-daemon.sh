@@ -57,7 +57,7 @@ if [ -n "${ZP_DAEMON_SAMPLES:-}" ]; then
     while kill -0 "$zp_pid" 2>/dev/null; do
       rss=$(awk '/^VmRSS/ {print $2}' "/proc/$zp_pid/status" 2>/dev/null || echo 0)
       fds=$(ls "/proc/$zp_pid/fd" 2>/dev/null | wc -l)
-      live=$("$bin/zoneproxyctl" --proxy "127.0.0.1:$prov_port" --cert "$tmp/pki/ms-client.crt" \
+      live=$("$bin/zoneproxyctl" --proxy "127.0.0.1:$prov_port" --ca "$tmp/pki/zone-ca.crt" --cert "$tmp/pki/ms-client.crt" \
         --key "$tmp/pki/ms-client.key" --json status 2>/dev/null | python3 -c \
         'import json,sys; print(json.load(sys.stdin)["sessions"]["live"])' 2>/dev/null || echo -1)
       echo "$((SECONDS - start)) $rss $fds $live"

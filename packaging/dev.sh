@@ -74,12 +74,13 @@ cmd_run() {
   local dev="$root/.dev"
   mkdir -p "$dev"
   [ -f "$dev/pki/ms-ca.crt" ] || bash certs/make-pki.sh "$dev/pki" dev >/dev/null
-  local ctl=(build/bin/zoneproxyctl --proxy 127.0.0.1:17488 --cert "$dev/pki/ms-client.crt" --key "$dev/pki/ms-client.key")
+  local ctl=(build/bin/zoneproxyctl --proxy 127.0.0.1:17488 --cert "$dev/pki/ms-client.crt" --key "$dev/pki/ms-client.key"
+    --ca "$dev/pki/zone-ca.crt")
   build/bin/zoneproxy run --state-dir "$dev/state" --bind 127.0.0.1 --log-level info &
   local pid=$!
   trap 'kill -TERM $pid 2>/dev/null; wait $pid' INT TERM
   for _ in $(seq 1 100); do
-    build/bin/zoneproxyctl --proxy 127.0.0.1:17488 identity >/dev/null 2>&1 && break
+    build/bin/zoneproxyctl --proxy 127.0.0.1:17488 --insecure identity >/dev/null 2>&1 && break  # is it up yet
     "${ctl[@]}" identity >/dev/null 2>&1 && break
     kill -0 $pid 2>/dev/null || { wait $pid; exit 1; }
     sleep 0.1

@@ -5,6 +5,7 @@
 #include "common/strings.hpp"
 
 #include <openssl/err.h>
+#include <openssl/x509v3.h>
 #include <asio/connect.hpp>
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
@@ -36,6 +37,33 @@ absl::Status connect_to(const client_options& o, asio::ip::tcp::socket& socket) 
   return absl::UnavailableError(str_cat("cannot connect to ", o.host, ":", o.port, ": ", last));
 }
 
+// Whether `host` is an IP address literal (checked against the certificate's IP
+// subjectAltNames; it gets no SNI) rather than a DNS name.
+bool is_ip_literal(const std::string& host) {
+  std::error_code ec;
+  asio::ip::make_address(host, ec);
+  return !ec;
+}
+
+// Why the proxy's certificate was not accepted, and what fixes it: an operator reads
+// this after exit status 3.
+std::string verify_failure(long result, const client_options& o) {
+  const std::string why = X509_verify_cert_error_string(result);
+  if (result == X509_V_ERR_HOSTNAME_MISMATCH || result == X509_V_ERR_IP_ADDRESS_MISMATCH) {
+    return str_cat("the proxy's certificate is not for \"", o.host, "\" (", why,
+                   "): connect by a name or address its certificate holds (--proxy), or pin its key with --pin "
+                   "(ZONEPROXY_CTL_PIN, the pins= of the proxy's event=identity log line)");
+  }
+  if (o.trusted.empty()) {
+    return str_cat("the proxy's certificate could not be verified (", why,
+                   "): give the CA that signed it with --ca (ZONEPROXY_CTL_CA, e.g. the zone CA certificate), or "
+                   "--pin with the pins= of the proxy's event=identity log line (ZONEPROXY_CTL_PIN); --insecure "
+                   "skips the check");
+  }
+  return str_cat("the proxy's certificate does not chain to --ca (", why,
+                 "): is --ca the CA that signed the proxy's certificates? (or --pin, or --insecure)");
+}
+
 std::string tls_failure() {
   unsigned long e = ERR_get_error();
   ERR_clear_error();
@@ -51,6 +79,12 @@ absl::StatusOr<api_client> api_client::create(client_options o) {
   for (auto& c : o.trusted) trusted.push_back(c.get());
   auto ctx = make_client_ctx(o.client_cert ? &*o.client_cert : nullptr, trusted);
   if (!ctx.ok()) return ctx.status();
+  if (!o.insecure && o.pins.empty() && o.trusted.empty()) {
+    // Neither a pin nor a CA: the system's trusted CAs, as curl would.
+    SSL_CTX_set_default_verify_paths(ctx->get());
+    SSL_CTX_set_verify(ctx->get(), SSL_VERIFY_PEER, nullptr);
+  }
+  if (o.insecure) SSL_CTX_set_verify(ctx->get(), SSL_VERIFY_NONE, nullptr);
   return api_client(std::move(o), std::move(*ctx));
 }
 
@@ -63,8 +97,25 @@ absl::StatusOr<http_result> api_client::call(const std::string& method, const st
   ssl_ptr ssl(SSL_new(ctx_.get()));
   SSL_set_fd(ssl.get(), static_cast<int>(socket.native_handle()));
   if (session_) SSL_set_session(ssl.get(), session_.get());  // a proxy that refuses it does a full handshake
+  const bool ip = is_ip_literal(o.host);
+  if (!ip) SSL_set_tlsext_host_name(ssl.get(), o.host.c_str());
+  // A chain is only worth its name: the certificate must be for what we connected to. A
+  // pin names the key itself, so it needs no name.
+  if (!o.insecure && o.pins.empty()) {
+    if (ip) {
+      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl.get()), o.host.c_str());
+    } else {
+      SSL_set1_host(ssl.get(), o.host.c_str());
+    }
+  }
   ERR_clear_error();
-  if (SSL_connect(ssl.get()) != 1) return absl::UnavailableError(str_cat("TLS handshake failed: ", tls_failure()));
+  if (SSL_connect(ssl.get()) != 1) {
+    if (const long result = SSL_get_verify_result(ssl.get()); result != X509_V_OK) {
+      ERR_clear_error();
+      return absl::UnavailableError(verify_failure(result, o));
+    }
+    return absl::UnavailableError(str_cat("TLS handshake failed: ", tls_failure()));
+  }
   if (SSL_session_reused(ssl.get()) == 1) ++resumed_;
   // A resumed session still carries the certificate the proxy showed in the full
   // handshake: the pin holds for every request, resumed or not.

@@ -1,7 +1,9 @@
 #pragma once
 // zoneproxyctl's HTTPS client for 17488: one blocking connection per request, mutual
-// TLS with the section-2 policy, and server authentication by SPKI pin (before
-// provisioning: the identity fingerprints the proxy logged) or by a CA (after).
+// TLS with the section-2 policy, and the proxy always verified unless `insecure`: by SPKI
+// pin (the fingerprints the proxy logs at start), or by its chain to `trusted` (the zone
+// CA) and its name (SNI and host check against the address the client connects to), or,
+// with neither, by the system's trusted CAs and its name.
 
 #include "common/openssl_ptr.hpp"
 #include "common/tls_policy.hpp"
@@ -23,6 +25,7 @@ struct client_options {
   std::optional<tls_identity> client_cert;  // the Module Server certificate
   std::vector<x509_ptr> trusted;            // CA(s) the server chain must verify against
   std::vector<std::string> pins;            // accepted server SPKI SHA-256 (hex)
+  bool insecure = false;                    // no verification at all (--insecure)
   std::string token;                        // bootstrap bearer token
   std::chrono::seconds timeout{15};
 };

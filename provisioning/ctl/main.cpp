@@ -6,6 +6,7 @@
 // ~/.config/zoneproxy/ctl.toml; flags win over both.
 
 #include "common/atomic_file.hpp"
+#include "common/fingerprint.hpp"
 #include "common/pem.hpp"
 #include "common/socket_handle.hpp"
 #include "common/strings.hpp"
@@ -14,6 +15,7 @@
 #include "provisioning/ctl/api_client.hpp"
 #include "provisioning/ctl/csr_signer.hpp"
 #include "provisioning/ctl/top.hpp"
+#include "provisioning/provision_request.hpp"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -69,6 +71,7 @@ zp::ctl::client_options options_from(const globals& g) {
     o.trusted = std::move(*cas);
   }
   o.pins = g.pins;
+  o.insecure = g.insecure;
   // The bootstrap token comes from a file or the environment, never the command line
   // (which any local user can read in /proc), and goes only to a proxy whose identity was
   // checked: by pin, by CA, or by an explicit --insecure.
@@ -243,7 +246,12 @@ std::string default_config_file() {
   return {};
 }
 
+// key=value assignments as the settings object. Each value takes the JSON type of that
+// setting (its default, from the proxy's own settings table): a list setting takes a
+// comma-separated list (`proxy_protocol_sources=10.0.0.0/8,10.1.0.0/16`; empty: none).
+// An unknown key goes as a number or a string, for the proxy to name it.
 json parse_settings(const std::vector<std::string>& assignments, int& rc) {
+  static const json defaults = zp::provisioning::settings_to_json(zp::proxy::session_settings{});
   json s = json::object();
   for (const auto& a : assignments) {
     const auto eq = a.find('=');
@@ -251,10 +259,26 @@ json parse_settings(const std::vector<std::string>& assignments, int& rc) {
       rc = fail(zp::str_cat("setting \"", a, "\": expected key=value"), k_usage);
       return nullptr;
     }
-    const std::string value = a.substr(eq + 1);
+    const std::string key = a.substr(0, eq), value = a.substr(eq + 1);
     char* end = nullptr;
     const long long n = std::strtoll(value.c_str(), &end, 10);
-    s[a.substr(0, eq)] = (end != nullptr && *end == '\0' && !value.empty()) ? json(n) : json(value);
+    const bool integer = end != nullptr && *end == '\0' && !value.empty();
+    const auto known = defaults.find(key);
+    if (known != defaults.end() && known->is_array()) {
+      json items = json::array();
+      for (std::string_view rest = value; !rest.empty();) {
+        const auto comma = rest.find(',');
+        const std::string_view item = zp::trim_ascii(rest.substr(0, comma));
+        if (!item.empty()) items.push_back(std::string(item));
+        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      }
+      s[key] = std::move(items);
+    } else if (known != defaults.end() && known->is_number() && !integer) {
+      rc = fail(zp::str_cat("setting ", key, ": expected a whole number, got \"", value, "\""), k_usage);
+      return nullptr;
+    } else {
+      s[key] = integer ? json(n) : json(value);
+    }
   }
   return s;
 }
@@ -266,6 +290,7 @@ int main(int argc, char** argv) {
   CLI::App app{"zoneproxyctl: talk to a zoneproxy's control API (port 17488)", "zoneproxyctl"};
   app.set_version_flag("--version", std::string("zoneproxyctl ") + ZONEPROXY_VERSION);
   app.require_subcommand(1);
+  app.fallthrough();  // the global options are also accepted after the subcommand
   globals g;
   app.add_option("--proxy", g.proxy, "HOST:PORT of the control API (default 127.0.0.1:17488)")
       ->envname("ZONEPROXY_CTL_PROXY");
@@ -282,7 +307,8 @@ int main(int argc, char** argv) {
   app.set_config("--ctl-config", default_config_file(),
                  "Defaults for the options above, TOML (default ~/.config/zoneproxy/ctl.toml, if it exists)");
   app.add_flag("--insecure", g.insecure,
-               "Send the bootstrap token even though neither --pin nor --ca verifies the proxy");
+               "Do not verify the proxy at all (a lab only; without it, --ca or --pin or the system's CAs must "
+               "verify it)");
   app.add_option("--token-file", g.token_file,
                  "File holding the bootstrap token (or set ZONEPROXY_BOOTSTRAP_TOKEN); needs --pin or --ca");
   app.add_flag("--json", g.json_out, "Print the proxy's JSON instead of a table");
@@ -345,8 +371,11 @@ int main(int argc, char** argv) {
   o_obs_ca->excludes(o_no_obs);
   set_cas->require_option(1, 3);
   auto* revoke = app.add_subcommand("revoke", "Refuse a client certificate for good (closes its sessions)");
-  std::string fingerprint;
-  revoke->add_option("fingerprint", fingerprint, "SHA-256 of the certificate (hex)")->required();
+  std::string fingerprint, revoke_cert;
+  auto* by_fingerprint = revoke->add_option("fingerprint", fingerprint, "SHA-256 of the certificate (hex)");
+  auto* by_file =
+      revoke->add_option("--cert", revoke_cert, "The certificate to revoke (PEM, its first one): the SHA-256 is computed here");
+  by_fingerprint->excludes(by_file);
   bool yes = false;
   revoke->add_flag("--yes", yes, "Do not ask (required when stdin is not a terminal)");
   auto* deprovision = app.add_subcommand("deprovision", "Close everything, wipe the provisioning, new bootstrap token");
@@ -442,6 +471,18 @@ int main(int argc, char** argv) {
   } else if (cmd == "trust") {
     out = call(g, client, rc, "GET", "/v1/trust");
   } else if (cmd == "revoke") {
+    if (fingerprint.empty() && revoke_cert.empty()) {
+      return fail("revoke: give the certificate's SHA-256, or --cert FILE", k_usage);
+    }
+    if (!revoke_cert.empty()) {
+      auto certs = zp::parse_certificates_pem(read_or_die(revoke_cert, "revoke --cert"));
+      if (!certs.ok() || certs->empty()) {
+        return fail(zp::str_cat("revoke --cert ", revoke_cert, ": no PEM certificate in it"), k_usage);
+      }
+      fingerprint = zp::cert_sha256_hex(certs->front().get());
+      std::fprintf(stderr, "zoneproxyctl: %s: %s %s\n", revoke_cert.c_str(), fingerprint.c_str(),
+                   zp::subject_of(certs->front().get()).c_str());
+    }
     if (!confirmed(yes, zp::str_cat("revoking ", fingerprint))) return k_usage;
     out = call(g, client, rc, "POST", "/v1/trust/revoke", json{{"fingerprint", fingerprint}});
   } else if (cmd == "deprovision") {

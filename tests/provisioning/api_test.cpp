@@ -413,10 +413,11 @@ TEST_F(Api, DeprovisionClosesEverythingAndIssuesANewToken) {
 }
 
 TEST_F(Api, ZoneproxyctlExitStatusSaysWhoSaidNo) {
-  EXPECT_EQ(ctl(port(), {"identity"}, false).status, 0);
-  EXPECT_EQ(ctl(port(), {"status"}, false).status, 1) << "the proxy refused: no token";
-  EXPECT_EQ(ctl(free_port(), {"identity"}, false).status, 3) << "nothing listens there";
-  auto json_out = ctl(port(), {"--json", "identity"}, false);
+  const std::string pin = identity_pin(d_->state_dir());
+  EXPECT_EQ(ctl(port(), {"--pin", pin, "identity"}, false).status, 0);
+  EXPECT_EQ(ctl(port(), {"--pin", pin, "status"}, false).status, 1) << "the proxy refused: no token";
+  EXPECT_EQ(ctl(free_port(), {"--pin", pin, "identity"}, false).status, 3) << "nothing listens there";
+  auto json_out = ctl(port(), {"--pin", pin, "--json", "identity"}, false);
   EXPECT_EQ(json::parse(json_out.output, nullptr, false)["state"], "unprovisioned") << json_out.output;
 }
 

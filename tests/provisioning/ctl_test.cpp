@@ -25,7 +25,7 @@ class Ctl : public ::testing::Test {
   std::string ctl_bin() const { return (bin_dir() / "zoneproxyctl").string(); }
   std::string proxy() const { return "127.0.0.1:" + std::to_string(d_->provisioning_port()); }
   std::string state() {
-    auto r = ctl(d_->provisioning_port(), {"--json", "identity"});
+    auto r = ctl(d_->provisioning_port(), {"--insecure", "--json", "identity"});  // before and after provisioning
     auto j = json::parse(r.output, nullptr, false);
     return j.is_object() ? j.value("state", "?") : "unparsable: " + r.output;
   }
@@ -35,15 +35,17 @@ class Ctl : public ::testing::Test {
 
 TEST_F(Ctl, TakesItsDefaultsFromTheEnvironmentOrItsConfigFileAndFlagsWin) {
   ASSERT_TRUE(provision(*d_));
-  const std::string cert = (test_pki() / "ms-client.crt").string(), key = (test_pki() / "ms-client.key").string();
+  const std::string cert = (test_pki() / "ms-client.crt").string(), key = (test_pki() / "ms-client.key").string(),
+                    ca = (test_pki() / "zone-ca.crt").string();
   auto from_env = run({"/usr/bin/env", "HOME=" + dir_.path().string(), "ZONEPROXY_CTL_PROXY=" + proxy(),
-                       "ZONEPROXY_CTL_CERT=" + cert, "ZONEPROXY_CTL_KEY=" + key, ctl_bin(), "--json", "status"});
+                       "ZONEPROXY_CTL_CERT=" + cert, "ZONEPROXY_CTL_KEY=" + key, "ZONEPROXY_CTL_CA=" + ca, ctl_bin(),
+                       "--json", "status"});
   EXPECT_EQ(from_env.status, 0) << from_env.output;
   EXPECT_EQ(json::parse(from_env.output, nullptr, false).value("state", ""), "provisioned") << from_env.output;
 
   fs::create_directories(dir_.path() / ".config" / "zoneproxy");
   std::ofstream(dir_.path() / ".config" / "zoneproxy" / "ctl.toml")
-      << "proxy = \"" << proxy() << "\"\ncert = \"" << cert << "\"\nkey = \"" << key << "\"\n";
+      << "proxy = \"" << proxy() << "\"\ncert = \"" << cert << "\"\nkey = \"" << key << "\"\nca = \"" << ca << "\"\n";
   auto from_file = run({"/usr/bin/env", "HOME=" + dir_.path().string(), ctl_bin(), "--json", "status"});
   EXPECT_EQ(from_file.status, 0) << from_file.output;
   // A flag beats the file: nothing listens on port 1.
@@ -56,8 +58,10 @@ TEST_F(Ctl, TakesItsDefaultsFromTheEnvironmentOrItsConfigFileAndFlagsWin) {
 }
 
 TEST_F(Ctl, ExitStatusesSayOkRefusedUsageOrUnreachable) {
-  EXPECT_EQ(ctl(d_->provisioning_port(), {"identity"}, false).status, 0);
-  EXPECT_EQ(ctl(d_->provisioning_port(), {"status"}, false).status, 1) << "refused: no certificate, no token";
+  const std::string pin = identity_pin(d_->state_dir());
+  EXPECT_EQ(ctl(d_->provisioning_port(), {"--pin", pin, "identity"}, false).status, 0);
+  EXPECT_EQ(ctl(d_->provisioning_port(), {"--pin", pin, "status"}, false).status, 1)
+      << "refused: no certificate, no token";
   EXPECT_EQ(ctl(d_->provisioning_port(), {"status", "--no-such-flag"}, false).status, 2);
   EXPECT_EQ(ctl(d_->provisioning_port(), {"--cert", "/nonexistent.crt", "status"}, false).status, 2);
   EXPECT_EQ(ctl(free_port(), {"identity"}, false).status, 3) << "nothing listens there";
@@ -135,10 +139,91 @@ TEST_F(Ctl, SetCasReplacesTheTrustedCasAndRefusesALockOut) {
   EXPECT_EQ(drop_observers.status, 0) << drop_observers.output;
   auto as_observer = ctl(d_->provisioning_port(),
                          {"--cert", (test_pki() / "observer-client.crt").string(), "--key",
-                          (test_pki() / "observer-client.key").string(), "status"},
+                          (test_pki() / "observer-client.key").string(), "--ca", (test_pki() / "zone-ca.crt").string(), "status"},
                          false);
   EXPECT_NE(as_observer.status, 0) << "observers are no longer trusted: " << as_observer.output;
   EXPECT_EQ(ctl(d_->provisioning_port(), {"trust", "set-cas"}).status, 2) << "nothing to set";
+}
+
+}  // namespace
+}  // namespace zp::test
+
+namespace zp::test {
+namespace {
+
+// zoneproxyctl verifies the proxy unless told --insecure: by the CA and the name, or by a
+// pin that holds before and after provisioning.
+class CtlVerifies : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(d_.wait_ready());
+    ASSERT_TRUE(provision(d_));  // certificates for IP 127.0.0.1 only
+  }
+  std::string port() const { return std::to_string(d_.provisioning_port()); }
+  std::vector<std::string> client() const {
+    return {"--cert", (test_pki() / "ms-client.crt").string(), "--key", (test_pki() / "ms-client.key").string()};
+  }
+  run_result ctl_at(const std::string& host, std::vector<std::string> args) {
+    std::vector<std::string> argv = {(bin_dir() / "zoneproxyctl").string(), "--proxy", host + ":" + port()};
+    for (auto& a : client()) argv.push_back(a);
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run(argv, std::chrono::seconds(60));
+  }
+  daemon d_;
+};
+
+TEST_F(CtlVerifies, WithoutCaOrPinTheProxyIsNotTrustedAndTheMessageSaysWhatToGive) {
+  auto r = ctl_at("127.0.0.1", {"status"});
+  EXPECT_EQ(r.status, 3) << r.output;
+  EXPECT_NE(r.output.find("--ca"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("--pin"), std::string::npos) << r.output;
+  EXPECT_EQ(ctl_at("127.0.0.1", {"--insecure", "status"}).status, 0) << "--insecure is the only way round it";
+}
+
+TEST_F(CtlVerifies, TheCaIsNotEnoughWhenTheNameIsWrong) {
+  const std::string ca = (test_pki() / "zone-ca.crt").string();
+  auto right = ctl_at("127.0.0.1", {"--ca", ca, "status"});
+  EXPECT_EQ(right.status, 0) << right.output;
+  // "localhost" reaches the same proxy, but its certificate names only 127.0.0.1.
+  auto wrong = ctl_at("localhost", {"--ca", ca, "status"});
+  EXPECT_EQ(wrong.status, 3) << wrong.output;
+  EXPECT_NE(wrong.output.find("is not for \"localhost\""), std::string::npos) << wrong.output;
+}
+
+TEST_F(CtlVerifies, ThePinsOfTheStartLogWorkBeforeAndAfterProvisioning) {
+  // The daemon logged them at its first start, before provisioning (SetUp provisioned since).
+  const std::string log = d_.proc().output();
+  const auto at = log.find(" pins=");
+  ASSERT_NE(at, std::string::npos) << log;
+  const std::string pins = log.substr(at + 6, log.find_first_of(" \n", at + 6) - (at + 6));
+  auto r = ctl_at("127.0.0.1", {"--pin", pins, "--json", "status"});
+  EXPECT_EQ(r.status, 0) << r.output;
+  auto wrong = ctl_at("127.0.0.1", {"--pin", std::string(64, 'b'), "status"});
+  EXPECT_EQ(wrong.status, 3) << wrong.output;
+}
+
+TEST_F(CtlVerifies, GlobalFlagsAfterTheSubcommandListSettingsAndRevokeByFile) {
+  const std::string ca = (test_pki() / "zone-ca.crt").string();
+  auto after = ctl_at("127.0.0.1", {"status", "--json", "--ca", ca});
+  ASSERT_EQ(after.status, 0) << after.output;
+  EXPECT_EQ(json::parse(after.output, nullptr, false).value("state", ""), "provisioned") << after.output;
+
+  auto set = ctl_at("127.0.0.1", {"--ca", ca, "--json", "settings", "proxy_protocol_sources=10.0.0.0/8,10.1.0.0/16"});
+  ASSERT_EQ(set.status, 0) << set.output;
+  const auto sources = json::parse(set.output, nullptr, false)["settings"]["proxy_protocol_sources"];
+  EXPECT_EQ(sources, json::array({"10.0.0.0/8", "10.1.0.0/16"})) << set.output;
+  auto one = ctl_at("127.0.0.1", {"--ca", ca, "--json", "settings", "proxy_protocol_sources=192.0.2.0/24"});
+  EXPECT_EQ(json::parse(one.output, nullptr, false)["settings"]["proxy_protocol_sources"],
+            json::array({"192.0.2.0/24"}))
+      << one.output;
+  auto none = ctl_at("127.0.0.1", {"--ca", ca, "--json", "settings", "proxy_protocol_sources="});
+  EXPECT_EQ(json::parse(none.output, nullptr, false)["settings"]["proxy_protocol_sources"], json::array())
+      << none.output;
+
+  auto revoked = ctl_at("127.0.0.1", {"--ca", ca, "--json", "revoke", "--cert",
+                                      (test_pki() / "ms-client2.crt").string(), "--yes"});
+  ASSERT_EQ(revoked.status, 0) << revoked.output;
+  EXPECT_NE(revoked.output.find(pki_cert_sha256("ms-client2")), std::string::npos) << revoked.output;
 }
 
 }  // namespace

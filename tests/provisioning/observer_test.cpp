@@ -40,7 +40,7 @@ TEST_F(Observer, ReadsEveryReadOnlyRoute) {
   }
   EXPECT_EQ(ctl(d_.provisioning_port(),
                 {"--cert", (test_pki() / "observer-client.crt").string(), "--key",
-                 (test_pki() / "observer-client.key").string(), "status"},
+                 (test_pki() / "observer-client.key").string(), "--ca", (test_pki() / "zone-ca.crt").string(), "status"},
                 /*with_cert=*/false)
                 .status,
             0);
@@ -74,7 +74,7 @@ TEST_F(Observer, GetsForbiddenOnEveryRouteThatChangesSomethingAndNothingChanges)
   EXPECT_TRUE(trust["revoked"].empty()) << "an observer revoked a certificate";
   EXPECT_EQ(ctl(d_.provisioning_port(),
                 {"--cert", (test_pki() / "observer-client.crt").string(), "--key",
-                 (test_pki() / "observer-client.key").string(), "deprovision", "--yes"},
+                 (test_pki() / "observer-client.key").string(), "--ca", (test_pki() / "zone-ca.crt").string(), "deprovision", "--yes"},
                 /*with_cert=*/false)
                 .status,
             1);

@@ -26,7 +26,7 @@ TEST(Top, ShowsSessionsRatesRefusalsDescriptorsAndExpiryWithAnObserverCertificat
   ASSERT_TRUE(waiting);
   auto r = ctl(d.provisioning_port(),
                {"--cert", (test_pki() / "observer-client.crt").string(), "--key",
-                (test_pki() / "observer-client.key").string(), "top", "--count", "2", "--interval", "0.3"},
+                (test_pki() / "observer-client.key").string(), "--ca", (test_pki() / "zone-ca.crt").string(), "top", "--count", "2", "--interval", "0.3"},
                /*with_cert=*/false);
   EXPECT_EQ(r.status, 0) << r.output;
   for (const char* expected : {"zoneproxy top", "state provisioned", "SESSIONS   live        1", "endpoint      1",

@@ -61,8 +61,10 @@ run_result ctl(std::uint16_t port, std::vector<std::string> args, bool with_cert
   std::vector<std::string> argv = {(bin_dir() / "zoneproxyctl").string(), "--proxy",
                                    "127.0.0.1:" + std::to_string(port)};
   if (with_cert) {
-    argv.insert(argv.end(),
-                {"--cert", (test_pki() / "ms-client.crt").string(), "--key", (test_pki() / "ms-client.key").string()});
+    // After provisioning: the Module Server's certificate, and the zone CA that signed
+    // the proxy's (its name, 127.0.0.1, is checked too).
+    argv.insert(argv.end(), {"--cert", (test_pki() / "ms-client.crt").string(), "--key",
+                             (test_pki() / "ms-client.key").string(), "--ca", (test_pki() / "zone-ca.crt").string()});
   }
   argv.insert(argv.end(), args.begin(), args.end());
   return run(argv, std::chrono::seconds(60));

@@ -30,7 +30,8 @@ std::string pki_cert_sha256(const std::string& name);
 /// The SPKI SHA-256 of a state directory's ECDSA identity: what an operator pins.
 std::string identity_pin(const std::filesystem::path& state_dir);
 
-/// Runs zoneproxyctl with the test PKI's certificate options plus `args`.
+/// Runs zoneproxyctl with the test PKI's certificate options (and --ca, the zone CA) plus
+/// `args`; without them (`with_cert` false) the caller says how the proxy is verified.
 run_result ctl(std::uint16_t port, std::vector<std::string> args, bool with_cert = true);
 
 /// Provisions through `zoneproxyctl provision` with the bootstrap token from the
