@@ -40,7 +40,7 @@ configure_and_build() {  # dir [cmake args...]
 }
 
 cmd_build() {
-  bash packaging/install-deps.sh
+  bash packaging/install-deps.sh build
   configure_and_build build
 }
 
@@ -48,7 +48,7 @@ cmd_build() {
 windows_system_dlls='^(kernel32|ws2_32|crypt32|advapi32|user32|msvcrt|mswsock|shell32|ole32|oleaut32|bcrypt|gdi32|dbghelp|iphlpapi|psapi|secur32|userenv|ntdll|api-ms-win-.*)\.dll$'
 
 cmd_windows() {
-  bash packaging/install-deps.sh
+  bash packaging/install-deps.sh windows
   local prefix t0=$SECONDS
   prefix=$(bash packaging/windows/build-deps.sh | tail -n 1)
   echo "windows: dependencies in $prefix ($((SECONDS - t0)) s)"
@@ -174,7 +174,7 @@ fuzz_pairs=(hello_parser_fuzz:hello api_request_fuzz:api api_body_fuzz:body prox
 fuzz_targets=("${fuzz_pairs[@]%%:*}")
 
 cmd_fuzz() {  # [target]: every target (or one) for ZP_FUZZ_SECONDS each
-  bash packaging/install-deps.sh
+  bash packaging/install-deps.sh fuzz
   build_fuzzers
   local pair failed=0
   for pair in "${fuzz_pairs[@]}"; do
@@ -191,7 +191,7 @@ stage() {  # title: prints the time the previous stage took, then the title
 }
 
 cmd_test() {
-  bash packaging/install-deps.sh
+  bash packaging/install-deps.sh test
   local started=$SECONDS
   stage "lint: clang-format, include floors"
   bash packaging/lint.sh
