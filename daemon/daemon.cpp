@@ -88,8 +88,8 @@ absl::Status run_daemon(const daemon_config& config, const config_loader& reload
   // What zoneproxyctl --pin accepts before and after provisioning: 17488 shows the
   // identity keys until then, and the provisioned certificates of the data-plane keys
   // after (README "Verifying the proxy").
-  const std::string pins = str_cat(ecdsa_fp, ",", rsa_fp, ",", spki_sha256_hex(keys->ecdsa.get()), ",",
-                                   spki_sha256_hex(keys->rsa.get()));
+  const std::string pins =
+      str_cat(ecdsa_fp, ",", rsa_fp, ",", spki_sha256_hex(keys->ecdsa.get()), ",", spki_sha256_hex(keys->rsa.get()));
 
   proxy::worker_pool workers(config.workers);
   workers.start();

@@ -421,6 +421,7 @@ std::string control_plane::metrics() {
       if (*pem) add(**pem, use);
     }
     add(r.module_server_ca, "module_server_ca");
+    if (r.observer_ca) add(*r.observer_ca, "observer_ca");
     in.settings = &r.settings;
   }
   in.fd_reserve = plane_.fd_reserve();

@@ -109,7 +109,8 @@ std::string render_metrics(const metrics_input& in) {
   }
   // Declared even with no sample, so the family is always there to alert on.
   out.get("zoneproxy_certificate_expiry_timestamp_seconds",
-          "notAfter of every certificate in force: the proxy's chains (use rsa, ecdsa) and the CAs it trusts.",
+          "notAfter of every certificate in force: the proxy's chains (use rsa, ecdsa) and the CAs it trusts "
+          "(module_server_ca, endpoint_client_ca, observer_ca).",
           MetricType::Gauge);
   for (const auto& c : in.certificates) {
     out.add("zoneproxy_certificate_expiry_timestamp_seconds", "", MetricType::Gauge, c.not_after,

@@ -161,11 +161,11 @@ validated<certificate_set> parse_certificates(const json& certs, std::string_vie
 validated<proxy::session_settings> parse_settings(const json& s, std::string_view field,
                                                   const proxy::session_settings& current) {
   if (!s.is_object()) return err(field, "must be an object");
-  if (auto e = unknown_fields(s, field,
-                              {"pair_timeout_s", "idle_timeout_s", "hello_timeout_s", "max_sessions", "max_pending",
-                               "max_pending_per_source", "max_admitting", "max_admitting_per_source",
-                               "max_early_data_bytes", "proxy_protocol_sources", "tcp_keepalive_idle_s",
-                               "tcp_keepalive_interval_s", "tcp_keepalive_count"})) {
+  if (auto e = unknown_fields(
+          s, field,
+          {"pair_timeout_s", "idle_timeout_s", "hello_timeout_s", "max_sessions", "max_pending",
+           "max_pending_per_source", "max_admitting", "max_admitting_per_source", "max_early_data_bytes",
+           "proxy_protocol_sources", "tcp_keepalive_idle_s", "tcp_keepalive_interval_s", "tcp_keepalive_count"})) {
     return *e;
   }
   proxy::session_settings out = current;

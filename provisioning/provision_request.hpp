@@ -79,7 +79,7 @@ inline constexpr std::uint64_t k_max_sessions_limit = 10'000'000;
 inline constexpr std::uint64_t k_max_pending_limit = 1'000'000;
 inline constexpr std::uint64_t k_max_admitting_limit = 1'000'000;
 inline constexpr std::uint64_t k_max_early_data_limit = std::uint64_t{1} << 40;
-inline constexpr std::uint64_t k_max_keepalive_s = 32767;   // TCP_KEEPIDLE, TCP_KEEPINTVL on Linux
+inline constexpr std::uint64_t k_max_keepalive_s = 32767;    // TCP_KEEPIDLE, TCP_KEEPINTVL on Linux
 inline constexpr std::uint64_t k_max_keepalive_count = 127;  // TCP_KEEPCNT on Linux
 
 template <typename T>

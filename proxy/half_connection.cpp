@@ -62,9 +62,8 @@ handshake_failure classify_handshake(const std::error_code& ec, SSL* ssl) {
 }  // namespace
 
 half_connection::half_connection(worker_shard& shard, role side, asio::ip::tcp::socket socket,
-                                 const asio::ip::tcp::endpoint& remote,
-                                 std::shared_ptr<const data_plane_config> config, admission::ticket ticket,
-                                 bool in_fd_reserve)
+                                 const asio::ip::tcp::endpoint& remote, std::shared_ptr<const data_plane_config> config,
+                                 admission::ticket ticket, bool in_fd_reserve)
     : deferred_deletion(shard),
       side_(side),
       in_fd_reserve_(in_fd_reserve),

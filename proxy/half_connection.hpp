@@ -114,7 +114,7 @@ class half_connection : public deferred_deletion<half_connection> {
   const bool in_fd_reserve_;
   std::shared_ptr<const data_plane_config> config_;
   asio::ip::tcp::endpoint remote_;  // the client: the PROXY header's source once there is one
-  const asio::ip::tcp protocol_;     // of the accepted socket, whatever remote_ becomes
+  const asio::ip::tcp protocol_;    // of the accepted socket, whatever remote_ becomes
   tls_socket tls_;
   asio::steady_timer timer_;
   http_request_parser parser_;

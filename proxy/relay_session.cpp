@@ -114,8 +114,8 @@ void relay_session::start() {
   // A half that ended its stream while it waited ended the session first.
   for (auto [half, socket] : {std::pair{&e, &*endpoint_}, std::pair{&m, &*module_server_}}) {
     if (half->stream == half_stream::ended && !ended_) {
-      ended_ = termination{side_of(socket), socket->received_close_notify() ? termination::how::close_notify
-                                                                            : termination::how::fin};
+      ended_ = termination{side_of(socket),
+                           socket->received_close_notify() ? termination::how::close_notify : termination::how::fin};
     }
   }
   setup(to_module_server_, *endpoint_, *module_server_, e);
@@ -190,8 +190,8 @@ void relay_session::pump(direction& d) {
     if (r.ec == asio::error::eof) {
       d.eof = true;
       if (!ended_) {
-        ended_ = termination{side_of(d.from), d.from->received_close_notify() ? termination::how::close_notify
-                                                                              : termination::how::fin};
+        ended_ = termination{side_of(d.from),
+                             d.from->received_close_notify() ? termination::how::close_notify : termination::how::fin};
       }
       continue;
     }
@@ -238,7 +238,7 @@ void relay_session::fail(const std::error_code& ec, const tls_socket* on) {
   const bool peer_reset = ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
                           ec == std::errc::connection_reset || ec == std::errc::broken_pipe;
   // The failure, not an earlier clean end of one direction, is what ended the session.
-  ended_ = termination{side_of(on), peer_reset                      ? termination::how::reset
+  ended_ = termination{side_of(on), peer_reset                        ? termination::how::reset
                                     : ec.category() == tls_category() ? termination::how::tls_error
                                                                       : termination::how::error};
   finish(peer_reset ? end_reason::reset : end_reason::error);

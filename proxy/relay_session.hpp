@@ -96,7 +96,7 @@ class relay_session : public deferred_deletion<relay_session> {
   clock::time_point started_at_{};
   clock::time_point last_activity_{};
   std::optional<half_handoff> endpoint_half_, module_server_half_;
-  session_record record_;              // what the session log says of it
+  session_record record_;             // what the session log says of it
   std::optional<termination> ended_;  // the first end: a side's end of stream or failure
   session_log_mode log_ = session_log_mode::all;
   std::optional<tls_socket> endpoint_, module_server_;

@@ -51,7 +51,7 @@ struct half_handoff {
   asio::ip::tcp::endpoint remote;
   std::string cert_sha256;  // Module Server client certificate, empty on 17486
   half_stream stream = half_stream::open;
-  unsigned from_worker = 0;  // where the half waited
+  unsigned from_worker = 0;                        // where the half waited
   std::chrono::steady_clock::time_point hello_at;  // when its hello was complete
 };
 

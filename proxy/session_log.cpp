@@ -18,8 +18,8 @@ std::string_view side_name(termination::side s) {
 }
 
 std::string_view how_name(termination::how h) {
-  static constexpr std::string_view k_names[] = {"close_notify", "fin",         "reset",  "tls_error", "error",
-                                                 "idle_timeout", "revoked",     "ca_replaced", "killed", "drain"};
+  static constexpr std::string_view k_names[] = {"close_notify", "fin",     "reset",       "tls_error", "error",
+                                                 "idle_timeout", "revoked", "ca_replaced", "killed",    "drain"};
   return k_names[static_cast<std::size_t>(h)];
 }
 

@@ -10,9 +10,9 @@
 #include "common/log.hpp"
 #include "proxy/buffer_pool.hpp"
 #include "proxy/hangup_watch.hpp"
-#include "proxy/refusal_log.hpp"
 #include "proxy/listener.hpp"
 #include "proxy/plane_shared.hpp"
+#include "proxy/refusal_log.hpp"
 #include "proxy/reports.hpp"
 #include "proxy/stats.hpp"
 

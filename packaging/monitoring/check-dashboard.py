@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 
-FUNCTIONS = {"sum", "by", "rate", "histogram_quantile", "max", "min", "avg", "time", "le", "count", "without",
+FUNCTIONS = {"sum", "by", "rate", "absent", "changes", "histogram_quantile", "max", "min", "avg", "time", "le", "count", "without",
              "irate", "increase", "on", "ignoring", "group_left", "group_right", "and", "or", "unless", "bool",
              "label_values"}
 

@@ -373,8 +373,8 @@ int main(int argc, char** argv) {
   auto* revoke = app.add_subcommand("revoke", "Refuse a client certificate for good (closes its sessions)");
   std::string fingerprint, revoke_cert;
   auto* by_fingerprint = revoke->add_option("fingerprint", fingerprint, "SHA-256 of the certificate (hex)");
-  auto* by_file =
-      revoke->add_option("--cert", revoke_cert, "The certificate to revoke (PEM, its first one): the SHA-256 is computed here");
+  auto* by_file = revoke->add_option("--cert", revoke_cert,
+                                     "The certificate to revoke (PEM, its first one): the SHA-256 is computed here");
   by_fingerprint->excludes(by_file);
   bool yes = false;
   revoke->add_flag("--yes", yes, "Do not ask (required when stdin is not a terminal)");

@@ -76,7 +76,8 @@ class SessionLog : public ::testing::Test {
     ASSERT_TRUE(p_->ok()) << p_->d().proc().output();
   }
   void TearDown() override {
-    if (HasFailure() && p_) std::fprintf(stderr, "--- daemon log (tail) ---\n%s\n", tail(p_->d().proc().output()).c_str());
+    if (HasFailure() && p_)
+      std::fprintf(stderr, "--- daemon log (tail) ---\n%s\n", tail(p_->d().proc().output()).c_str());
   }
   static std::string tail(const std::string& s) { return s.size() > 20000 ? s.substr(s.size() - 20000) : s; }
 
@@ -144,17 +145,17 @@ TEST_F(SessionLog, AThousandSessionsLeaveAThousandPairedAndAThousandEndedLinesWi
     EXPECT_TRUE(std::regex_match(f.at("wait_ms"), number)) << f.at("wait_ms");
   };
   for (const auto& f : paired) {
-    for (const char* k : {"session", "worker", "endpoint", "module_server", "ms_subject", "ms_sha256", "waited",
-                          "wait_ms"}) {
+    for (const char* k :
+         {"session", "worker", "endpoint", "module_server", "ms_subject", "ms_sha256", "waited", "wait_ms"}) {
       ASSERT_TRUE(f.count(k)) << "paired line without " << k;
     }
     common(f);
     seen_paired.insert(f.at("session"));
   }
   for (const auto& f : ended) {
-    for (const char* k : {"session", "worker", "endpoint", "module_server", "ms_subject", "ms_sha256", "waited",
-                          "wait_ms", "duration_s", "bytes_to_module_server", "bytes_to_endpoint", "termination",
-                          "reason"}) {
+    for (const char* k :
+         {"session", "worker", "endpoint", "module_server", "ms_subject", "ms_sha256", "waited", "wait_ms",
+          "duration_s", "bytes_to_module_server", "bytes_to_endpoint", "termination", "reason"}) {
       ASSERT_TRUE(f.count(k)) << "ended line without " << k;
     }
     common(f);
@@ -235,7 +236,8 @@ TEST_F(SessionLog, EachWayASessionEndsHasItsTerminationCode) {
   // Revoked: a session of the second Module Server certificate, then its revocation.
   {
     auto s = pair_session(ms2.get());
-    auto r = p_->call("POST", "/v1/trust/revoke", nlohmann::json{{"fingerprint", pki_cert_sha256("ms-client2")}}.dump());
+    auto r =
+        p_->call("POST", "/v1/trust/revoke", nlohmann::json{{"fingerprint", pki_cert_sha256("ms-client2")}}.dump());
     ASSERT_TRUE(r && r->status == 200) << (r ? r->body : "no answer");
     const fields f = ended(s.id);
     ASSERT_FALSE(f.empty());

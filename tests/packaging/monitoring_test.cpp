@@ -24,6 +24,25 @@ TEST(Monitoring, AlertRulesParseAndPassTheirUnitTests) {
   EXPECT_EQ(tests.status, 0) << tests.output;
 }
 
+// An alert an operator cannot act on is noise: each has its runbook section in the README,
+// its runbook_url points at it, and each has a promtool unit test.
+TEST(Monitoring, EveryAlertHasARunbookSectionAndAUnitTest) {
+  const std::string rules = read_text(k_dir / "zoneproxy.rules.yml");
+  const std::string tests = read_text(k_dir / "zoneproxy.rules.test.yml");
+  const std::string readme = read_text(source_dir() / "README.md");
+  std::size_t alerts = 0;
+  for (auto at = rules.find("- alert: "); at != std::string::npos; at = rules.find("- alert: ", at + 1)) {
+    const std::string name = rules.substr(at + 9, rules.find('\n', at) - at - 9);
+    ++alerts;
+    EXPECT_NE(readme.find("\n#### " + name + "\n"), std::string::npos) << name << ": no runbook section";
+    std::string lower = name;
+    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    EXPECT_NE(rules.find("README.md#" + lower + "\""), std::string::npos) << name << ": no runbook_url";
+    EXPECT_NE(tests.find("alertname: " + name + "\n"), std::string::npos) << name << ": no unit test";
+  }
+  EXPECT_GE(alerts, 15u);
+}
+
 TEST(Monitoring, DashboardAndAlertsNameOnlyMetricsTheProxyExports) {
   daemon d;
   ASSERT_TRUE(d.wait_ready());

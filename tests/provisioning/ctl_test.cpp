@@ -137,10 +137,11 @@ TEST_F(Ctl, SetCasReplacesTheTrustedCasAndRefusesALockOut) {
   EXPECT_NE(lock_out.output.find("would_lock_out"), std::string::npos) << lock_out.output;
   auto drop_observers = ctl(d_->provisioning_port(), {"trust", "set-cas", "--no-observer-ca"});
   EXPECT_EQ(drop_observers.status, 0) << drop_observers.output;
-  auto as_observer = ctl(d_->provisioning_port(),
-                         {"--cert", (test_pki() / "observer-client.crt").string(), "--key",
-                          (test_pki() / "observer-client.key").string(), "--ca", (test_pki() / "zone-ca.crt").string(), "status"},
-                         false);
+  auto as_observer =
+      ctl(d_->provisioning_port(),
+          {"--cert", (test_pki() / "observer-client.crt").string(), "--key",
+           (test_pki() / "observer-client.key").string(), "--ca", (test_pki() / "zone-ca.crt").string(), "status"},
+          false);
   EXPECT_NE(as_observer.status, 0) << "observers are no longer trusted: " << as_observer.output;
   EXPECT_EQ(ctl(d_->provisioning_port(), {"trust", "set-cas"}).status, 2) << "nothing to set";
 }
@@ -220,8 +221,8 @@ TEST_F(CtlVerifies, GlobalFlagsAfterTheSubcommandListSettingsAndRevokeByFile) {
   EXPECT_EQ(json::parse(none.output, nullptr, false)["settings"]["proxy_protocol_sources"], json::array())
       << none.output;
 
-  auto revoked = ctl_at("127.0.0.1", {"--ca", ca, "--json", "revoke", "--cert",
-                                      (test_pki() / "ms-client2.crt").string(), "--yes"});
+  auto revoked = ctl_at("127.0.0.1",
+                        {"--ca", ca, "--json", "revoke", "--cert", (test_pki() / "ms-client2.crt").string(), "--yes"});
   ASSERT_EQ(revoked.status, 0) << revoked.output;
   EXPECT_NE(revoked.output.find(pki_cert_sha256("ms-client2")), std::string::npos) << revoked.output;
 }

@@ -38,12 +38,17 @@ TEST_F(Observer, ReadsEveryReadOnlyRoute) {
     ASSERT_TRUE(r.has_value()) << path << ": the observer was refused";
     EXPECT_EQ(r->status, 200) << path << ": " << r->body;
   }
-  EXPECT_EQ(ctl(d_.provisioning_port(),
-                {"--cert", (test_pki() / "observer-client.crt").string(), "--key",
-                 (test_pki() / "observer-client.key").string(), "--ca", (test_pki() / "zone-ca.crt").string(), "status"},
-                /*with_cert=*/false)
-                .status,
-            0);
+  // The observer CA expires too, and monitoring should see it coming.
+  auto metrics = as_observer("GET", "/metrics");
+  ASSERT_TRUE(metrics.has_value());
+  EXPECT_NE(metrics->body.find("use=\"observer_ca\""), std::string::npos) << metrics->body.substr(0, 4000);
+  EXPECT_EQ(
+      ctl(d_.provisioning_port(),
+          {"--cert", (test_pki() / "observer-client.crt").string(), "--key",
+           (test_pki() / "observer-client.key").string(), "--ca", (test_pki() / "zone-ca.crt").string(), "status"},
+          /*with_cert=*/false)
+          .status,
+      0);
 }
 
 TEST_F(Observer, GetsForbiddenOnEveryRouteThatChangesSomethingAndNothingChanges) {
@@ -74,7 +79,8 @@ TEST_F(Observer, GetsForbiddenOnEveryRouteThatChangesSomethingAndNothingChanges)
   EXPECT_TRUE(trust["revoked"].empty()) << "an observer revoked a certificate";
   EXPECT_EQ(ctl(d_.provisioning_port(),
                 {"--cert", (test_pki() / "observer-client.crt").string(), "--key",
-                 (test_pki() / "observer-client.key").string(), "--ca", (test_pki() / "zone-ca.crt").string(), "deprovision", "--yes"},
+                 (test_pki() / "observer-client.key").string(), "--ca", (test_pki() / "zone-ca.crt").string(),
+                 "deprovision", "--yes"},
                 /*with_cert=*/false)
                 .status,
             1);

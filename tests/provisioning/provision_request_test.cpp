@@ -48,10 +48,12 @@ TEST(ProvisionRequest, TcpKeepaliveSettingsDefaultBoundAndRoundTrip) {
   EXPECT_EQ(k.idle.count(), 120);
   EXPECT_EQ(k.interval.count(), 30) << "left out: kept";
   EXPECT_EQ(k.count, 6u);
-  EXPECT_EQ(field_of(parse_settings(json{{"tcp_keepalive_idle_s", 0}}, "settings", s)), "settings.tcp_keepalive_idle_s");
+  EXPECT_EQ(field_of(parse_settings(json{{"tcp_keepalive_idle_s", 0}}, "settings", s)),
+            "settings.tcp_keepalive_idle_s");
   EXPECT_EQ(field_of(parse_settings(json{{"tcp_keepalive_interval_s", 32768}}, "settings", s)),
             "settings.tcp_keepalive_interval_s");
-  EXPECT_EQ(field_of(parse_settings(json{{"tcp_keepalive_count", 128}}, "settings", s)), "settings.tcp_keepalive_count");
+  EXPECT_EQ(field_of(parse_settings(json{{"tcp_keepalive_count", 128}}, "settings", s)),
+            "settings.tcp_keepalive_count");
 }
 
 TEST(ProvisionRequest, JsonBodyMustBeAnObject) {

@@ -77,8 +77,8 @@ class small_tmpfs {
   std::string error_;
 };
 
-#define SKIP_WITHOUT(fsys)                                                                     \
-  if (daemon_is_windows()) GTEST_SKIP() << "a tmpfs state directory is a Linux test";          \
+#define SKIP_WITHOUT(fsys)                                                            \
+  if (daemon_is_windows()) GTEST_SKIP() << "a tmpfs state directory is a Linux test"; \
   if (!(fsys).error().empty()) GTEST_SKIP() << "cannot mount a tmpfs (needs root): " << (fsys).error()
 
 // The settings in force, as GET /v1/diagnostics shows them.
@@ -95,7 +95,8 @@ double write_failures(std::uint16_t port) {
   return at == std::string::npos ? -1 : std::stod(r->body.substr(at + 1 + name.size()));
 }
 
-void expect_storage_unavailable(const std::optional<http_reply>& r, const std::string& file, const std::string& reason) {
+void expect_storage_unavailable(const std::optional<http_reply>& r, const std::string& file,
+                                const std::string& reason) {
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->status, 503) << r->body;
   const json error = json::parse(r->body, nullptr, false)["error"];

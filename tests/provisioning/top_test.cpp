@@ -24,10 +24,11 @@ TEST(Top, ShowsSessionsRatesRefusalsDescriptorsAndExpiryWithAnObserverCertificat
   ASSERT_TRUE(e && m && read_101(*e) && read_101(*m));
   auto waiting = open_half(ports->first, ep->get(), random_session_id(rng));
   ASSERT_TRUE(waiting);
-  auto r = ctl(d.provisioning_port(),
-               {"--cert", (test_pki() / "observer-client.crt").string(), "--key",
-                (test_pki() / "observer-client.key").string(), "--ca", (test_pki() / "zone-ca.crt").string(), "top", "--count", "2", "--interval", "0.3"},
-               /*with_cert=*/false);
+  auto r = ctl(
+      d.provisioning_port(),
+      {"--cert", (test_pki() / "observer-client.crt").string(), "--key", (test_pki() / "observer-client.key").string(),
+       "--ca", (test_pki() / "zone-ca.crt").string(), "top", "--count", "2", "--interval", "0.3"},
+      /*with_cert=*/false);
   EXPECT_EQ(r.status, 0) << r.output;
   for (const char* expected : {"zoneproxy top", "state provisioned", "SESSIONS   live        1", "endpoint      1",
                                "RELAY", "PAIRING", "REFUSED", "PROCESS    fds", "CERTS      nearest expiry in", "/s"}) {

@@ -85,13 +85,11 @@ TEST_F(TrustCas, RotatingTheModuleServerCaClosesWhatNoLongerChains) {
   e->read_to_end(rest);
   EXPECT_TRUE(closed_within(m->fd(), 2s)) << "the old client's live session stayed open";
   // The session log says why (README "Session log").
-  EXPECT_TRUE(d_.proc().wait_for_output(
-      "event=session_ended session=" + sid.substr(0, 8) + " ", 5s))
+  EXPECT_TRUE(d_.proc().wait_for_output("event=session_ended session=" + sid.substr(0, 8) + " ", 5s))
       << d_.proc().output();
   const std::string log = d_.proc().output();
   const std::string line = log.substr(log.find("event=session_ended session=" + sid.substr(0, 8)));
-  EXPECT_NE(line.substr(0, line.find('\n')).find("termination=proxy_ca_replaced reason=ca_replaced"),
-            std::string::npos)
+  EXPECT_NE(line.substr(0, line.find('\n')).find("termination=proxy_ca_replaced reason=ca_replaced"), std::string::npos)
       << line.substr(0, line.find('\n'));
   EXPECT_FALSE(api_call(d_.provisioning_port(), old_client_.get(), "GET", "/v1/status").has_value());
   auto trust = json::parse(api_call(d_.provisioning_port(), new_client_.get(), "GET", "/v1/trust")->body);

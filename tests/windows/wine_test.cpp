@@ -286,9 +286,9 @@ class WineCtl : public ::testing::Test {
   run_result ctl_exe(std::vector<std::string> args) {
     const auto pki = test_pki();
     std::vector<std::string> argv = ctl_;
-    argv.insert(argv.end(), {"--proxy", "127.0.0.1:" + std::to_string(p_->api_port()), "--cert",
-                             (pki / "ms-client.crt").string(), "--key", (pki / "ms-client.key").string(), "--ca",
-                             (pki / "zone-ca.crt").string()});
+    argv.insert(argv.end(),
+                {"--proxy", "127.0.0.1:" + std::to_string(p_->api_port()), "--cert", (pki / "ms-client.crt").string(),
+                 "--key", (pki / "ms-client.key").string(), "--ca", (pki / "zone-ca.crt").string()});
     argv.insert(argv.end(), args.begin(), args.end());
     return run(argv, 60s);
   }

@@ -58,7 +58,8 @@ absl::Status write_file_atomically(const fs::path& path, std::string_view data, 
       return win32_storage("cannot create a temporary file for", path, ::GetLastError());
     }
   }
-  if (file.h == INVALID_HANDLE_VALUE) return win32_storage("cannot create a temporary file for", path, ERROR_FILE_EXISTS);
+  if (file.h == INVALID_HANDLE_VALUE)
+    return win32_storage("cannot create a temporary file for", path, ERROR_FILE_EXISTS);
   // Errors name the file the change is for, not the temporary one beside it.
   auto fail = [&](std::string_view what, DWORD err) {
     ::CloseHandle(std::exchange(file.h, INVALID_HANDLE_VALUE));
