@@ -50,6 +50,9 @@ exposure=$(sed -n 's/.*Overall exposure level for zoneproxy.service: \([0-9.]*\)
 echo "systemd-analyze security: exposure $exposure"
 check "exposure reported" test -n "$exposure"
 check "exposure <= 2.0" awk -v e="${exposure%% *}" 'BEGIN { exit !(e <= 2.0) }'
+# The README quotes the figure ("rates it **1.2 OK**"): it must be the one measured here.
+quoted=$(sed -n 's/.*rates it \*\*\([0-9.]*\) [A-Z]*\*\*.*/\1/p' "$root/README.md")
+check "README quotes the exposure measured (${quoted:-none} = ${exposure%% *})" test "$quoted" = "${exposure%% *}"
 for line in Type=notify User=zoneproxy StateDirectory=zoneproxy StateDirectoryMode=0700 \
   ConfigurationDirectory=zoneproxy Restart=on-failure CapabilityBoundingSet= PrivateUsers=yes; do
   check "unit has $line" grep -qx "$line" "$unit"

@@ -5,6 +5,7 @@
 #include "common/strings.hpp"
 
 #include <openssl/bn.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
@@ -25,8 +26,27 @@ bool add_ext(X509* cert, X509* issuer, int nid, const char* value) {
 
 }  // namespace
 
-absl::StatusOr<std::string> sign_csr(const std::string& csr_pem, const std::string& ca_cert_pem,
-                                     const std::string& ca_key_pem, int days) {
+absl::StatusOr<evp_pkey_ptr> load_ca_key(const std::string& pem, const std::optional<std::string>& passphrase,
+                                         bool may_prompt) {
+  // "BEGIN ENCRYPTED PRIVATE KEY" (PKCS#8) or "Proc-Type: 4,ENCRYPTED" (legacy PEM).
+  const bool encrypted = pem.find("ENCRYPTED") != std::string::npos;
+  if (!encrypted) return parse_private_key_pem(pem);
+  if (!passphrase && !may_prompt) {
+    return absl::InvalidArgumentError(
+        "the key is encrypted: give its passphrase with --zone-ca-key-pass-file FILE (or run on a terminal to be "
+        "asked)");
+  }
+  ERR_clear_error();
+  bio_ptr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  // With no passphrase, OpenSSL's default callback asks on the terminal.
+  evp_pkey_ptr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr,
+                                           passphrase ? const_cast<char*>(passphrase->c_str()) : nullptr));
+  if (!key) return absl::InvalidArgumentError("cannot decrypt it: wrong passphrase?");
+  return key;
+}
+
+absl::StatusOr<std::string> sign_csr(const std::string& csr_pem, const std::string& ca_cert_pem, EVP_PKEY* ca_key,
+                                     int days) {
   bio_ptr bio(BIO_new_mem_buf(csr_pem.data(), static_cast<int>(csr_pem.size())));
   x509_req_ptr req(PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr));
   if (!req) return absl::InvalidArgumentError("the proxy's CSR does not parse");
@@ -36,10 +56,8 @@ absl::StatusOr<std::string> sign_csr(const std::string& csr_pem, const std::stri
   }
   auto ca_certs = parse_certificates_pem(ca_cert_pem);
   if (!ca_certs.ok()) return absl::InvalidArgumentError(str_cat("zone CA certificate: ", ca_certs.status().message()));
-  auto ca_key = parse_private_key_pem(ca_key_pem);
-  if (!ca_key.ok()) return absl::InvalidArgumentError(str_cat("zone CA key: ", ca_key.status().message()));
   X509* ca = ca_certs->front().get();
-  if (X509_check_private_key(ca, ca_key->get()) != 1) {
+  if (X509_check_private_key(ca, ca_key) != 1) {
     return absl::InvalidArgumentError("zone CA key does not match the zone CA certificate");
   }
 
@@ -73,7 +91,7 @@ absl::StatusOr<std::string> sign_csr(const std::string& csr_pem, const std::stri
     }
     sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
   }
-  if (X509_sign(cert.get(), ca_key->get(), EVP_sha256()) == 0) return absl::InternalError("cannot sign");
+  if (X509_sign(cert.get(), ca_key, EVP_sha256()) == 0) return absl::InternalError("cannot sign");
   return certificate_to_pem(cert.get()) + certificate_to_pem(ca);
 }
 

@@ -190,15 +190,27 @@ void print_sessions(const json& j) {
 // CSR from the proxy → signed here with the zone CA → the certificates object.
 std::optional<json> signed_certificates(const globals& g, zp::ctl::api_client& client, int& rc, const std::string& cn,
                                         const std::vector<std::string>& dns, const std::vector<std::string>& ips,
-                                        const std::string& ca_cert, const std::string& ca_key, int days) {
+                                        const std::string& ca_cert, const std::string& ca_key,
+                                        const std::string& ca_key_pass_file, int days) {
+  const std::string ca_pem = read_or_die(ca_cert, "--zone-ca-cert");
+  std::optional<std::string> passphrase;
+  if (!ca_key_pass_file.empty()) {
+    // The first line of the file, as openssl's -passin file: reads it.
+    const std::string text = read_or_die(ca_key_pass_file, "--zone-ca-key-pass-file");
+    passphrase = text.substr(0, text.find_first_of("\r\n"));
+  }
+  // Opened before anything is asked of the proxy: a wrong passphrase changes nothing.
+  auto key = zp::ctl::load_ca_key(read_or_die(ca_key, "--zone-ca-key"), passphrase, zp::is_terminal(stdin));
+  if (!key.ok()) {
+    rc = fail(zp::str_cat("--zone-ca-key ", ca_key, ": ", key.status().message()), k_usage);
+    return std::nullopt;
+  }
   auto csrs =
       call(g, client, rc, "POST", "/v1/csr", json{{"common_name", cn}, {"dns_names", dns}, {"ip_addresses", ips}});
   if (!csrs) return std::nullopt;
-  const std::string ca_pem = read_or_die(ca_cert, "--zone-ca-cert");
-  const std::string key_pem = read_or_die(ca_key, "--zone-ca-key");
   json certs = json::object();
   for (const char* type : {"rsa", "ecdsa"}) {
-    auto chain = zp::ctl::sign_csr((*csrs)[type].get<std::string>(), ca_pem, key_pem, days);
+    auto chain = zp::ctl::sign_csr((*csrs)[type].get<std::string>(), ca_pem, key->get(), days);
     if (!chain.ok()) {
       rc = fail(zp::str_cat("signing the ", type, " CSR: ", chain.status().message()), k_usage);
       return std::nullopt;
@@ -316,7 +328,7 @@ int main(int argc, char** argv) {
 
   app.add_subcommand("identity", "State, version and identity fingerprints");
   auto* prov = app.add_subcommand("provision", "CSR → sign with the zone CA → provision, in one step");
-  std::string ms_ca, ep_ca, observer_ca, zone_cert, zone_key, cn = "zoneproxy";
+  std::string ms_ca, ep_ca, observer_ca, zone_cert, zone_key, zone_key_pass, cn = "zoneproxy";
   std::vector<std::string> dns, ips, settings;
   int days = 397, ep_port = 17486, ms_port = 17487;
   prov->add_option("--module-server-ca", ms_ca, "Module Server CA certificate(s) (PEM)")->required();
@@ -333,7 +345,11 @@ int main(int argc, char** argv) {
                                  "Directory with rsa.crt and ecdsa.crt (PEM chains, leaf first) signed elsewhere "
                                  "for the CSRs of `zoneproxyctl csr`");
     auto* ca_cert = sub->add_option("--zone-ca-cert", zone_cert, "Zone CA certificate (PEM)")->excludes(from);
-    auto* ca_key = sub->add_option("--zone-ca-key", zone_key, "Zone CA private key (PEM)")->excludes(from);
+    auto* ca_key =
+        sub->add_option("--zone-ca-key", zone_key, "Zone CA private key (PEM; if encrypted, asked for on a terminal)")
+            ->excludes(from);
+    sub->add_option("--zone-ca-key-pass-file", zone_key_pass, "File whose first line is the zone CA key's passphrase")
+        ->needs(ca_key);
     ca_cert->needs(ca_key);
     ca_key->needs(ca_cert);
     add_name_options(sub);
@@ -407,8 +423,9 @@ int main(int argc, char** argv) {
   if (cmd == "identity") {
     out = call(g, client, rc, "GET", "/v1/identity");
   } else if (cmd == "provision") {
-    auto certs = certificates_dir.empty() ? signed_certificates(g, client, rc, cn, dns, ips, zone_cert, zone_key, days)
-                                          : std::optional<json>(certificates_from(certificates_dir));
+    auto certs = certificates_dir.empty()
+                     ? signed_certificates(g, client, rc, cn, dns, ips, zone_cert, zone_key, zone_key_pass, days)
+                     : std::optional<json>(certificates_from(certificates_dir));
     if (!certs) return rc;
     json body = {{"module_server_ca", read_or_die(ms_ca, "--module-server-ca")},
                  {"certificates", *certs},
@@ -449,8 +466,9 @@ int main(int argc, char** argv) {
     }
     if (!g.json_out) return rc;
   } else if (cmd == "rotate-certs") {
-    auto certs = certificates_dir.empty() ? signed_certificates(g, client, rc, cn, dns, ips, zone_cert, zone_key, days)
-                                          : std::optional<json>(certificates_from(certificates_dir));
+    auto certs = certificates_dir.empty()
+                     ? signed_certificates(g, client, rc, cn, dns, ips, zone_cert, zone_key, zone_key_pass, days)
+                     : std::optional<json>(certificates_from(certificates_dir));
     if (!certs) return rc;
     out = call(g, client, rc, "PUT", "/v1/certificates", *certs);
   } else if (cmd == "settings") {

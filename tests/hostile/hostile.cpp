@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <cstdio>
 #include <sstream>
 
 namespace zp::test {
@@ -25,7 +26,12 @@ provisioned_daemon::provisioned_daemon(std::vector<std::string> settings, std::v
       ms_(module_server_ctx()) {
   auto ep = make_client_ctx(nullptr, {});
   if (ep.ok()) ep_ = std::move(*ep);
-  if (!d_->wait_ready()) return;
+  if (!d_->wait_ready()) {
+    // Why, for whichever test asserts ok(): a start that failed or never finished.
+    std::fprintf(stderr, "provisioned_daemon: the daemon did not come up; its output:\n%s\n",
+                 d_->proc().output().c_str());
+    return;
+  }
   std::vector<std::string> extra;
   for (const auto& s : settings) extra.insert(extra.end(), {"--set", s});
   ports_ = provision(*d_, extra);

@@ -43,6 +43,17 @@ TEST(Monitoring, EveryAlertHasARunbookSectionAndAUnitTest) {
   EXPECT_GE(alerts, 15u);
 }
 
+// The panels an operator looks for first (their queries are checked against a real scrape
+// below, with every other panel's).
+TEST(Monitoring, TheDashboardHasThePanelsAnOperatorLooksFor) {
+  const std::string dashboard = read_text(k_dir / "zoneproxy-dashboard.json");
+  for (const char* title :
+       {"New sessions per second", "Sessions ended by reason", "CPU", "Early data held against max_early_data_bytes",
+        "Waiting halves against max_pending", "Certificate expiry (days left)"}) {
+    EXPECT_NE(dashboard.find(std::string("\"title\": \"") + title + "\""), std::string::npos) << title;
+  }
+}
+
 TEST(Monitoring, DashboardAndAlertsNameOnlyMetricsTheProxyExports) {
   daemon d;
   ASSERT_TRUE(d.wait_ready());

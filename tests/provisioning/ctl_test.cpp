@@ -127,6 +127,48 @@ TEST_F(Ctl, ProvisionsAndRotatesWithCertificatesSignedElsewhere) {
   EXPECT_EQ(both.status, 2) << "a directory or the zone CA's key, not both: " << both.output;
 }
 
+// A zone CA key kept encrypted: its passphrase from a file (or asked for on a terminal);
+// without it, off a terminal, a usage error that names the option, and nothing changes.
+TEST_F(Ctl, ProvisionsWithAnEncryptedZoneCaKey) {
+  const fs::path key = dir_.path() / "zone-ca.enc.key", pass = dir_.path() / "pass", wrong = dir_.path() / "wrong";
+  auto made = run({"/usr/bin/openssl", "pkey", "-in", (test_pki() / "zone-ca.key").string(), "-aes256", "-passout",
+                   "pass:correct horse", "-out", key.string()});
+  ASSERT_EQ(made.status, 0) << made.output;
+  std::ofstream(pass) << "correct horse\n";
+  std::ofstream(wrong) << "battery staple\n";
+  const std::vector<std::string> common = {"--pin",
+                                           identity_pin(d_->state_dir()),
+                                           "--token-file",
+                                           (d_->state_dir() / "bootstrap-token").string(),
+                                           "provision",
+                                           "--module-server-ca",
+                                           (test_pki() / "ms-ca.crt").string(),
+                                           "--zone-ca-cert",
+                                           (test_pki() / "zone-ca.crt").string(),
+                                           "--zone-ca-key",
+                                           key.string(),
+                                           "--ip",
+                                           "127.0.0.1",
+                                           "--endpoint-port",
+                                           std::to_string(free_port()),
+                                           "--module-server-port",
+                                           std::to_string(free_port())};
+  auto without = ctl(d_->provisioning_port(), common, false);
+  EXPECT_EQ(without.status, 2) << without.output;
+  EXPECT_NE(without.output.find("--zone-ca-key-pass-file"), std::string::npos) << without.output;
+  auto with_wrong = common;
+  with_wrong.insert(with_wrong.end(), {"--zone-ca-key-pass-file", wrong.string()});
+  auto bad = ctl(d_->provisioning_port(), with_wrong, false);
+  EXPECT_EQ(bad.status, 2) << bad.output;
+  EXPECT_NE(bad.output.find("wrong passphrase"), std::string::npos) << bad.output;
+  EXPECT_EQ(state(), "unprovisioned");
+  auto with_pass = common;
+  with_pass.insert(with_pass.end(), {"--zone-ca-key-pass-file", pass.string()});
+  auto ok = ctl(d_->provisioning_port(), with_pass, false);
+  EXPECT_EQ(ok.status, 0) << ok.output;
+  EXPECT_EQ(state(), "provisioned");
+}
+
 TEST_F(Ctl, SetCasReplacesTheTrustedCasAndRefusesALockOut) {
   ASSERT_TRUE(provision(*d_, {"--observer-ca", (test_pki() / "observer-ca.crt").string()}));
   // Only the observer CA as Module Server CA: the caller's own certificate would stop
