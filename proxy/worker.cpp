@@ -45,6 +45,11 @@ worker_pool::worker_pool(unsigned count) {
 }
 
 void worker_pool::start() {
+  // spdlog makes its registry on first use. Make it here, before there are workers: two
+  // workers logging their first lines at once (the refusal lines a stop flushes) would
+  // otherwise both reach its construction, which TSan cannot see guarded inside the
+  // uninstrumented library. The daemon's log::init does it earlier anyway.
+  spdlog::default_logger_raw();
   for (auto& w : workers_) w->start();
 }
 
