@@ -158,16 +158,14 @@ void half_connection::do_read_proxy_header() {
     }
     // PROTOCOL.md 3.7: no valid header, or one over 536 bytes: closed with no response.
     if (v.what == proxy_header_verdict::kind::invalid) {
-      shard_.counters().add(counter::rejected, side_, reject_reason::proxy_header);
-      shard_.refusals().add(side_, remote_.address(), reject_reason_name(reject_reason::proxy_header));
+      shard_.refuse(side_, remote_.address(), reject_reason::proxy_header);
       return finish();
     }
     // From here on the client is who the balancer says (LOCAL: the balancer itself), for
     // the per-source limits, the logs and /v1/sessions.
     if (v.what == proxy_header_verdict::kind::proxied) remote_ = v.source;
     if (!shard_.shared().admit.attach_source(remote_.address(), config_->settings, admitting_)) {
-      shard_.counters().add(counter::rejected, side_, reject_reason::admitting_per_source);
-      shard_.refusals().add(side_, remote_.address(), reject_reason_name(reject_reason::admitting_per_source));
+      shard_.refuse(side_, remote_.address(), reject_reason::admitting_per_source);
       return finish();
     }
     std::vector<std::uint8_t>().swap(proxy_header_);  // its memory too: sessions are long-lived

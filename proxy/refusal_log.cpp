@@ -7,9 +7,13 @@ namespace zp::proxy {
 refusal_log::refusal_log(asio::io_context& io, std::chrono::seconds interval) : interval_(interval), timer_(io) {}
 
 void refusal_log::add(role listener, const asio::ip::address& source, std::string_view reason) {
-  std::string peer = source.to_string();
-  if (counts_.size() >= k_max_keys && !counts_.contains(key{listener, peer, reason})) peer = "other";
-  ++counts_[key{listener, std::move(peer), reason}];
+  key k{listener, source.to_string(), reason};
+  if (auto it = counts_.find(k); it != counts_.end()) {
+    ++it->second;
+  } else {
+    if (counts_.size() >= k_max_keys) std::get<1>(k) = "other";
+    ++counts_[std::move(k)];
+  }
   if (armed_) return;
   // Armed only while there is something to write: an idle worker never wakes for it.
   armed_ = true;

@@ -113,10 +113,7 @@ void relay_session::start() {
   };
   // A half that ended its stream while it waited ended the session first.
   for (auto [half, socket] : {std::pair{&e, &*endpoint_}, std::pair{&m, &*module_server_}}) {
-    if (half->stream == half_stream::ended && !ended_) {
-      ended_ = termination{side_of(socket),
-                           socket->received_close_notify() ? termination::how::close_notify : termination::how::fin};
-    }
+    if (half->stream == half_stream::ended && !ended_) ended_ = clean_end_of(socket);
   }
   setup(to_module_server_, *endpoint_, *module_server_, e);
   setup(to_endpoint_, *module_server_, *endpoint_, m);
@@ -189,10 +186,7 @@ void relay_session::pump(direction& d) {
     }
     if (r.ec == asio::error::eof) {
       d.eof = true;
-      if (!ended_) {
-        ended_ = termination{side_of(d.from),
-                             d.from->received_close_notify() ? termination::how::close_notify : termination::how::fin};
-      }
+      if (!ended_) ended_ = clean_end_of(d.from);
       continue;
     }
     if (r.ec) return fail(r.ec, d.from);

@@ -87,6 +87,10 @@ class relay_session : public deferred_deletion<relay_session> {
   termination::side side_of(const tls_socket* s) const {
     return s == &*endpoint_ ? termination::side::endpoint : termination::side::module_server;
   }
+  // `s` ended its stream cleanly: with close_notify, or a bare FIN.
+  termination clean_end_of(const tls_socket* s) const {
+    return {side_of(s), s->received_close_notify() ? termination::how::close_notify : termination::how::fin};
+  }
   void arm_idle(clock::duration after);
   direction& other(direction& d) { return &d == &to_module_server_ ? to_endpoint_ : to_module_server_; }
 

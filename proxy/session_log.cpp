@@ -25,6 +25,14 @@ std::string_view how_name(termination::how h) {
 
 double ms(std::chrono::steady_clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
+// What both lines say of a session, so that they always say the same.
+std::string record_fields(const session_record& r) {
+  return fmt::format(
+      "session={} worker={} endpoint={} module_server={} ms_subject={} ms_sha256={} waited={} wait_ms={:.3f}",
+      r.id.prefix(), r.worker, address_and_port(r.endpoint), address_and_port(r.module_server), log::q(r.ms_subject),
+      r.ms_sha256.substr(0, k_fingerprint_prefix), role_name(r.waited), ms(r.wait));
+}
+
 }  // namespace
 
 std::optional<session_log_mode> parse_session_log_mode(std::string_view name) {
@@ -41,22 +49,15 @@ std::string address_and_port(const asio::ip::tcp::endpoint& e) {
   return a.is_v6() ? str_cat("[", a.to_string(), "]:", e.port()) : str_cat(a.to_string(), ":", e.port());
 }
 
-void log_session_paired(const session_record& r) {
-  spdlog::info(
-      "event=session_paired session={} worker={} endpoint={} module_server={} ms_subject={} ms_sha256={} waited={} "
-      "wait_ms={:.3f}",
-      r.id.prefix(), r.worker, address_and_port(r.endpoint), address_and_port(r.module_server), log::q(r.ms_subject),
-      r.ms_sha256.substr(0, k_fingerprint_prefix), role_name(r.waited), ms(r.wait));
-}
+void log_session_paired(const session_record& r) { spdlog::info("event=session_paired {}", record_fields(r)); }
 
 void log_session_ended(const session_record& r, double duration_s, std::uint64_t bytes_to_module_server,
                        std::uint64_t bytes_to_endpoint, const termination& t, end_reason why) {
   spdlog::info(
-      "event=session_ended session={} worker={} endpoint={} module_server={} ms_subject={} ms_sha256={} waited={} "
-      "wait_ms={:.3f} duration_s={:.3f} bytes_to_module_server={} bytes_to_endpoint={} termination={} reason={}",
-      r.id.prefix(), r.worker, address_and_port(r.endpoint), address_and_port(r.module_server), log::q(r.ms_subject),
-      r.ms_sha256.substr(0, k_fingerprint_prefix), role_name(r.waited), ms(r.wait), duration_s, bytes_to_module_server,
-      bytes_to_endpoint, termination_name(t), end_reason_name(why));
+      "event=session_ended {} duration_s={:.3f} bytes_to_module_server={} bytes_to_endpoint={} termination={} "
+      "reason={}",
+      record_fields(r), duration_s, bytes_to_module_server, bytes_to_endpoint, termination_name(t),
+      end_reason_name(why));
 }
 
 }  // namespace zp::proxy

@@ -138,8 +138,7 @@ void worker_shard::record_error(role listener, const asio::ip::address& peer, st
 
 void worker_shard::refuse_at_accept(role side, asio::ip::tcp::socket& socket, const asio::ip::address& source,
                                     reject_reason why) {
-  counters_.add(counter::rejected, side, why);
-  refusals_.add(side, source, reject_reason_name(why));
+  refuse(side, source, why);
   // PROTOCOL.md 3.6: closed at accept, no TLS, no response; a reset, so no TIME_WAIT is
   // left on our side for a flood.
   std::error_code ignored;

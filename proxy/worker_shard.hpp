@@ -65,6 +65,11 @@ class worker_shard {
   hangup_watch& hangups() { return hangups_; }
   /// The refusals of this worker, aggregated for the log.
   refusal_log& refusals() { return refusals_; }
+  /// A connection from `source` refused for `why`: counted, and logged aggregated.
+  void refuse(role side, const asio::ip::address& source, reject_reason why) {
+    counters_.add(counter::rejected, side, why);
+    refusals_.add(side, source, reject_reason_name(why));
+  }
   /// Paces the "handshake failed" log lines of this worker.
   log::rate_limit& handshake_log() { return handshake_log_; }
   /// Live sessions and in-flight halves on this worker (written by it, read by anyone).
