@@ -33,8 +33,8 @@ control_plane::control_plane(const state_store& store, identity id, state_store:
                              proxy::data_plane& plane, options opts)
     : store_(store), identity_(std::move(id)), keys_(std::move(keys)), plane_(plane), opts_(std::move(opts)) {}
 
-validation_context control_plane::validation() const {
-  return {keys_.rsa.get(), keys_.ecdsa.get(), opts_.provisioning_port, std::time(nullptr)};
+validation_context control_plane::validation(const state_store::data_plane_keys& keys) const {
+  return {keys.rsa.get(), keys.ecdsa.get(), opts_.provisioning_port, std::time(nullptr)};
 }
 
 void control_plane::record_trusted_cas() {
@@ -47,9 +47,9 @@ void control_plane::record_trusted_cas() {
   trust_.commit(std::move(next));
 }
 
-absl::StatusOr<provisioned_contexts> control_plane::build(const provision_request& req,
-                                                          const std::string& epoch) const {
-  return build_provisioned_contexts(req, keys_, trust_.revoked(), opts_.local, {opts_.tickets, epoch});
+absl::StatusOr<provisioned_contexts> control_plane::build(const provision_request& req, const std::string& epoch,
+                                                          const state_store::data_plane_keys& keys) const {
+  return build_provisioned_contexts(req, keys, trust_.revoked(), opts_.local, {opts_.tickets, epoch});
 }
 
 std::string control_plane::new_trust_epoch() {
@@ -91,6 +91,9 @@ absl::Status control_plane::restore() {
   }
   provisioned_ = std::move(**provisioned);
   record_trusted_cas();
+  auto pending = store_.load_pending_data_plane_keys();
+  if (!pending.ok()) return pending.status();
+  pending_keys_ = std::move(*pending);
   // The certificates must still belong to our keys; anything else is a damaged or
   // foreign state dir, and coming up with it would serve the wrong identity.
   for (auto [pem, key, name] : {std::tuple{&provisioned_->config.certificates.rsa, keys_.rsa.get(), "rsa"},
@@ -129,9 +132,12 @@ bool control_plane::is_operator(X509* leaf, STACK_OF(X509) * chain) const {
 
 json control_plane::identity_json() const { return identity_view(state_name(state_), identity_); }
 
-api_result<json> control_plane::csr(const csr_request& req) const {
+namespace {
+
+// PEM CSRs for both keys, as POST /v1/csr answers them.
+api_result<json> csrs_for(const state_store::data_plane_keys& keys, const csr_request& req) {
   json out;
-  for (auto [key, name] : {std::pair{keys_.rsa.get(), "rsa"}, std::pair{keys_.ecdsa.get(), "ecdsa"}}) {
+  for (auto [key, name] : {std::pair{keys.rsa.get(), "rsa"}, std::pair{keys.ecdsa.get(), "ecdsa"}}) {
     auto csr = make_csr(key, req.common_name, req.dns_names, req.ip_addresses);
     if (!csr.ok()) return api_error{400, "bad_request", message_of(csr.status())};
     bio_ptr bio(BIO_new(BIO_s_mem()));
@@ -140,6 +146,48 @@ api_result<json> control_plane::csr(const csr_request& req) const {
     long len = BIO_get_mem_data(bio.get(), &data);
     out[name] = std::string(data, static_cast<std::size_t>(len));
   }
+  return out;
+}
+
+json pins_of(const state_store::data_plane_keys& keys) {
+  return {{"rsa", spki_sha256_hex(keys.rsa.get())}, {"ecdsa", spki_sha256_hex(keys.ecdsa.get())}};
+}
+
+std::string pins_text(std::string_view prefix, const json& pins) {
+  return str_cat(prefix, "rsa_spki_sha256=", pins["rsa"].get<std::string>(), " ", prefix,
+                 "ecdsa_spki_sha256=", pins["ecdsa"].get<std::string>());
+}
+
+}  // namespace
+
+json control_plane::pins() const { return pins_of(keys_); }
+
+api_result<json> control_plane::csr(const csr_request& req) const { return csrs_for(keys_, req); }
+
+api_result<json> control_plane::rotate_keys(const json& body, const audit_actor& who) {
+  json names = body;
+  bool regenerate = false;
+  if (auto it = names.find("regenerate"); it != names.end()) {
+    if (!it->is_boolean()) return api_error{400, "bad_request", "regenerate: must be true or false"};
+    regenerate = it->get<bool>();
+    names.erase(it);
+  }
+  auto req = parse_csr(names);
+  if (auto* e = std::get_if<field_error>(&req)) return bad_request(*e);
+  const bool fresh = !pending_keys_ || regenerate;
+  if (fresh) {
+    // Key generation (RSA-2048 takes up to a second) runs here, on the control thread:
+    // only an operator's certificate gets this far.
+    auto keys = store_.create_pending_data_plane_keys();
+    if (!keys.ok()) return write_failed(keys.status(), "pending keys");
+    pending_keys_ = std::move(*keys);
+  }
+  auto csrs = csrs_for(*pending_keys_, std::get<csr_request>(req));
+  if (auto* e = std::get_if<api_error>(&csrs)) return *e;
+  json out = std::get<json>(std::move(csrs));
+  out["pending_pins"] = pins_of(*pending_keys_);
+  out["new"] = fresh;
+  if (fresh) audit(who, "key_rotation_started", pins_text("pending_", out["pending_pins"]));
   return out;
 }
 
@@ -189,7 +237,11 @@ void control_plane::log_write_failed(const absl::Status& st, std::string_view ch
   spdlog::error("event=state_write_failed change={} error={}", change, log::q(message_of(st)));
 }
 
-json control_plane::status() { return status_view(facts(), plane_.stats()); }
+json control_plane::status() {
+  json out = status_view(facts(), plane_.stats());
+  out["keys"] = {{"pins", pins()}, {"pending_pins", pending_keys_ ? pins_of(*pending_keys_) : json()}};
+  return out;
+}
 
 json control_plane::diagnostics() {
   return diagnostics_view(facts(), plane_.stats(),
@@ -218,13 +270,37 @@ api_result<bool> control_plane::kill(std::string_view id, const audit_actor& who
 
 api_result<json> control_plane::rotate(const json& body, const audit_actor& who) {
   auto parsed = parse_certificates(body, "certificates", validation());
+  // Certificates for the pending keys (every one given) commit a key rotation.
+  bool keys_rotate = false;
+  if (std::holds_alternative<field_error>(parsed) && pending_keys_) {
+    auto for_pending = parse_certificates(body, "certificates", validation(*pending_keys_));
+    if (std::holds_alternative<certificate_set>(for_pending)) {
+      parsed = std::move(for_pending);
+      keys_rotate = true;
+    } else {
+      auto& e = std::get<field_error>(parsed);
+      e.message +=
+          " (nor the pending key of the key rotation: give certificates all for the keys in force, or all "
+          "for the pending ones)";
+    }
+  }
   if (auto* e = std::get_if<field_error>(&parsed)) return bad_request(*e);
+  const state_store::data_plane_keys& keys = keys_rotate ? *pending_keys_ : keys_;
   provisioned_state next = *provisioned_;
   next.config.certificates = std::get<certificate_set>(std::move(parsed));
-  auto contexts = build(next.config, trust_epoch_);
+  auto contexts = build(next.config, trust_epoch_, keys);
   if (!contexts.ok()) return api_error{400, "bad_request", message_of(contexts.status())};
   if (auto st = store_.save_provisioned(next); !st.ok()) return write_failed(st, "certificates");
+  // The commit point: provisioned.json names certificates for the new keys, and a restart
+  // finishes what follows (state_store::load_or_create_data_plane_keys).
   provisioned_ = std::move(next);
+  if (keys_rotate) {
+    if (auto st = store_.promote_pending_data_plane_keys(); !st.ok()) log_write_failed(st, "data_plane_keys");
+    const json before = pins();
+    keys_ = std::move(*pending_keys_);
+    pending_keys_.reset();
+    audit(who, "keys_rotated", str_cat(pins_text("", pins()), " ", pins_text("previous_", before)));
+  }
   // New handshakes use the new certificates at once; live sessions keep their TLS.
   plane_.update(contexts->data_plane);
   api_ctx_.store(contexts->api);
@@ -235,7 +311,7 @@ api_result<json> control_plane::rotate(const json& body, const audit_actor& who)
     if (!chain.empty()) str_append(leaves, leaves.empty() ? "" : " ", type, "_sha256=", chain[0].value("sha256", ""));
   }
   audit(who, "certificates_rotated", leaves);
-  return json{{"certificates", certificates_view(config())}};
+  return json{{"certificates", certificates}, {"pins", pins()}, {"keys_rotated", keys_rotate}};
 }
 
 api_result<json> control_plane::update_settings(const json& body, const audit_actor& who) {
@@ -406,6 +482,7 @@ std::string control_plane::metrics() {
   }
   in.state = state_name(state_);
   in.state_write_failures = storage_failures_.load();
+  in.key_rotation_pending = pending_keys_.has_value();
   if (provisioned_) {
     const provision_request& r = provisioned_->config;
     const std::pair<const std::optional<std::string>*, const char*> in_force[] = {

@@ -89,7 +89,13 @@ class control_plane {
   nlohmann::json diagnostics();
   nlohmann::json sessions();
   api_result<bool> kill(std::string_view id, const audit_actor& who);
+  /// PUT /v1/certificates. Certificates for the pending keys of a key rotation commit it.
   api_result<nlohmann::json> rotate(const nlohmann::json& body, const audit_actor& who);
+  /// POST /v1/keys/rotate (README "Rotating keys"; PROTOCOL.md is silent on it): new
+  /// pending data-plane keys (or the ones pending already, unless "regenerate") and CSRs
+  /// for them. The keys in force stay in force until PUT /v1/certificates installs
+  /// certificates for the pending ones.
+  api_result<nlohmann::json> rotate_keys(const nlohmann::json& body, const audit_actor& who);
   api_result<nlohmann::json> update_settings(const nlohmann::json& body, const audit_actor& who);
   nlohmann::json trust_json() const;
   api_result<nlohmann::json> revoke(const nlohmann::json& body, const audit_actor& who);
@@ -107,11 +113,18 @@ class control_plane {
   void begin_drain(asio::io_context& io, std::function<void()> done);
 
  private:
-  validation_context validation() const;
+  validation_context validation(const state_store::data_plane_keys& keys) const;
+  validation_context validation() const { return validation(keys_); }
   const provision_request* config() const { return provisioned_ ? &provisioned_->config : nullptr; }
   // The contexts of `req`, under trust epoch `epoch` (trust_epoch_, or a new one for a
   // change of trust, committed only once the change is).
-  absl::StatusOr<provisioned_contexts> build(const provision_request& req, const std::string& epoch) const;
+  absl::StatusOr<provisioned_contexts> build(const provision_request& req, const std::string& epoch) const {
+    return build(req, epoch, keys_);
+  }
+  absl::StatusOr<provisioned_contexts> build(const provision_request& req, const std::string& epoch,
+                                             const state_store::data_plane_keys& keys) const;
+  // The data-plane keys' SPKI SHA-256s (what zoneproxyctl --pin takes once provisioned).
+  nlohmann::json pins() const;
   absl::Status serve_identity();
   // Writes the "trusted" history entries of the provisioned Module Server CAs unless the
   // history has them since the provisioning (a crash may have come in between).
@@ -130,6 +143,7 @@ class control_plane {
   const state_store& store_;
   identity identity_;
   state_store::data_plane_keys keys_;
+  std::optional<state_store::data_plane_keys> pending_keys_;  // a key rotation under way
   proxy::data_plane& plane_;
   options opts_;
   state state_ = state::unprovisioned;

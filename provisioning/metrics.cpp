@@ -145,6 +145,10 @@ std::string render_metrics(const metrics_input& in) {
           "Changes the state directory did not take: no space, an I/O error, read-only (503 storage_unavailable, "
           "PROTOCOL.md 4.3).",
           MetricType::Counter, static_cast<double>(in.state_write_failures));
+  out.add(
+      "zoneproxy_key_rotation_pending",
+      "1 while new data-plane keys wait for their certificates (zoneproxyctl rotate-keys; README \"Rotating keys\").",
+      MetricType::Gauge, in.key_rotation_pending ? 1 : 0);
   for (std::size_t r = 0; r < in.api_refused.size(); ++r) {
     out.add("zoneproxy_api_connections_refused_total",
             "17488 connections turned away or closed early, by reason (PROTOCOL.md 4.2).", MetricType::Counter,

@@ -31,6 +31,7 @@ struct metrics_input {
   const proxy::session_settings* settings = nullptr;  // in force; null while unprovisioned
   std::uint64_t fd_reserve = 0;
   std::uint64_t state_write_failures = 0;  // changes the state directory did not take
+  bool key_rotation_pending = false;       // new data-plane keys wait for certificates
   std::array<std::uint64_t, std::size_t(api_refusal::count)> api_refused{};
 };
 

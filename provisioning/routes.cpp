@@ -61,8 +61,9 @@ std::optional<api_response> routes::authenticate(const http_request& req, const 
 
 namespace {
 
-// One row per route of PROTOCOL.md 4.2. `run` gets the path after `path` (for a
-// prefix route) and, for a route with a body, the parsed JSON object.
+// One row per route of PROTOCOL.md 4.2, and POST /v1/keys/rotate (README "Rotating
+// keys"). `run` gets the path after `path` (for a prefix route) and, for a route with a
+// body, the parsed JSON object.
 struct route {
   std::string_view method;
   std::string_view path;
@@ -106,6 +107,10 @@ constexpr route k_routes[] = {
     {"PUT", "/v1/certificates", false, true, true, false,
      [](control_plane& p, std::string_view, const json& body, const audit_actor& who) {
        return answer(p.rotate(body, who));
+     }},
+    {"POST", "/v1/keys/rotate", false, true, true, false,
+     [](control_plane& p, std::string_view, const json& body, const audit_actor& who) {
+       return answer(p.rotate_keys(body, who));
      }},
     {"PUT", "/v1/settings", false, true, true, false,
      [](control_plane& p, std::string_view, const json& body, const audit_actor& who) {

@@ -79,13 +79,10 @@ absl::StatusOr<identity> state_store::load_or_create_identity() const {
   return id;
 }
 
-absl::StatusOr<state_store::data_plane_keys> state_store::load_or_create_data_plane_keys() const {
-  const fs::path dir = dir_ / "dataplane";
-  std::error_code ec;
-  if (!fs::exists(dir, ec)) {
-    if (auto st = create_key_dir(dir, /*self_signed=*/false); !st.ok()) return st;
-  }
-  data_plane_keys keys;
+namespace {
+
+absl::StatusOr<state_store::data_plane_keys> load_key_dir(const fs::path& dir) {
+  state_store::data_plane_keys keys;
   for (key_type t : {key_type::rsa, key_type::ecdsa}) {
     const fs::path file = dir / str_cat(key_type_name(t), ".key");
     if (auto st = check_private_file(file); !st.ok()) return st;
@@ -99,6 +96,86 @@ absl::StatusOr<state_store::data_plane_keys> state_store::load_or_create_data_pl
     (t == key_type::rsa ? keys.rsa : keys.ecdsa) = std::move(*key);
   }
   return keys;
+}
+
+// Whether provisioned.json holds a certificate for one of `keys`: then a rotation to them
+// was committed. Fresh random keys match nothing else.
+bool certified(const provisioned_state& state, const state_store::data_plane_keys& keys) {
+  for (auto [pem, key] : {std::pair{&state.config.certificates.rsa, keys.rsa.get()},
+                          std::pair{&state.config.certificates.ecdsa, keys.ecdsa.get()}}) {
+    if (!*pem) continue;
+    auto chain = parse_certificates_pem(**pem);
+    if (chain.ok() && !chain->empty() && EVP_PKEY_eq(X509_get0_pubkey(chain->front().get()), key) == 1) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+absl::StatusOr<state_store::data_plane_keys> state_store::load_or_create_data_plane_keys() const {
+  const fs::path dir = data_plane_dir(), pending = pending_keys_dir();
+  std::error_code ec;
+  if (fs::exists(pending, ec)) {
+    // A crash inside promote_pending_data_plane_keys(): dataplane/ is already gone (only
+    // a promotion removes it once pending keys exist), or was about to go.
+    bool finish = !fs::exists(dir, ec);
+    if (!finish) {
+      auto keys = load_key_dir(pending);
+      if (!keys.ok()) return keys.status();
+      auto provisioned = load_provisioned();
+      if (!provisioned.ok()) return provisioned.status();
+      finish = provisioned->has_value() && certified(**provisioned, *keys);
+    }
+    if (finish) {
+      if (auto st = promote_pending_data_plane_keys(); !st.ok()) return st;
+      spdlog::info("event=key_rotation_finished reason=interrupted_by_restart");
+    }
+  }
+  if (!fs::exists(dir, ec)) {
+    if (auto st = create_key_dir(dir, /*self_signed=*/false); !st.ok()) return st;
+  }
+  return load_key_dir(dir);
+}
+
+absl::StatusOr<std::optional<state_store::data_plane_keys>> state_store::load_pending_data_plane_keys() const {
+  std::error_code ec;
+  if (!fs::exists(pending_keys_dir(), ec)) return std::optional<data_plane_keys>();
+  auto keys = load_key_dir(pending_keys_dir());
+  if (!keys.ok()) return keys.status();
+  return std::optional<data_plane_keys>(std::move(*keys));
+}
+
+absl::StatusOr<state_store::data_plane_keys> state_store::create_pending_data_plane_keys() const {
+  // Old pending keys go under a temporary name first: a crash then leaves no pending keys
+  // (a temporary is removed at the next start), never half of a new set.
+  const fs::path pending = pending_keys_dir(), discarded = dir_ / ".dataplane.pending.tmp-discarded";
+  std::error_code ec;
+  if (fs::exists(pending, ec)) {
+    fs::remove_all(discarded, ec);
+    if (auto st = rename_directory_durably(pending, discarded); !st.ok()) return st;
+    fs::remove_all(discarded, ec);
+  }
+  if (auto st = create_key_dir(pending, /*self_signed=*/false); !st.ok()) return st;
+  return load_key_dir(pending);
+}
+
+absl::Status state_store::promote_pending_data_plane_keys() const {
+  // Two renames, each durable: dataplane/ → a temporary name, dataplane.pending/ →
+  // dataplane/. A crash between them leaves no dataplane/ beside dataplane.pending/,
+  // which load_or_create_data_plane_keys() finishes; the temporary (the old keys) is
+  // removed at the next start if not here.
+  const fs::path dir = data_plane_dir(), retired = dir_ / ".dataplane.tmp-retired";
+  std::error_code ec;
+  fs::remove_all(retired, ec);
+  if (fs::exists(dir, ec)) {
+    if (auto st = rename_directory_durably(dir, retired); !st.ok()) return st;
+  }
+  if (auto st = rename_directory_durably(pending_keys_dir(), dir); !st.ok()) return st;
+  fs::remove_all(retired, ec);
+  if (ec) {
+    spdlog::warn("event=old_keys_not_removed path={} error={}", log::q(retired.string()), log::q(ec.message()));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status state_store::create_key_dir(const fs::path& target, bool self_signed) const {

@@ -6,8 +6,11 @@
 //     identity/              created once, atomically (built as a temp dir, renamed)
 //       rsa.key ecdsa.key    0600, identity keys served on 17488 while unprovisioned
 //       rsa.crt ecdsa.crt    self-signed certificates for them
-//     dataplane/             created once, atomically
+//     dataplane/             created atomically on first start
 //       rsa.key ecdsa.key    0600, the data-plane keys; CSRs are made for them (4.2)
+//     dataplane.pending/     a key rotation under way (README "Rotating keys"): new keys,
+//       rsa.key ecdsa.key    created atomically, that replace dataplane/ once
+//                            provisioned.json holds certificates for them
 //     bootstrap-token        0600, 64 hex chars; exists only while unprovisioned
 //     provisioned.json       the provisioned configuration (present = provisioned)
 //     trust.json             revocations and trust history (outlives deprovisioning)
@@ -46,12 +49,23 @@ class state_store {
   /// The bootstrap token, created (256 random bits, hex) if the file is absent.
   absl::StatusOr<std::string> load_or_create_bootstrap_token() const;
 
-  /// The data-plane keys, generated on first use and then reused for ever.
+  /// The data-plane keys, generated on first use and then reused until rotated.
   struct data_plane_keys {
     evp_pkey_ptr rsa;
     evp_pkey_ptr ecdsa;
   };
+  /// Also finishes a rotation that a crash interrupted after its commit (provisioned.json
+  /// already holds certificates for the pending keys).
   absl::StatusOr<data_plane_keys> load_or_create_data_plane_keys() const;
+
+  // Key rotation. Its commit point is provisioned.json: certificates for the pending keys
+  // written there make them the keys in force, and a restart finishes the promotion.
+  /// The pending keys, or nullopt when no rotation is under way.
+  absl::StatusOr<std::optional<data_plane_keys>> load_pending_data_plane_keys() const;
+  /// New pending keys, replacing any pending ones.
+  absl::StatusOr<data_plane_keys> create_pending_data_plane_keys() const;
+  /// dataplane.pending/ becomes dataplane/; the old keys are deleted. Only after the commit.
+  absl::Status promote_pending_data_plane_keys() const;
   /// A fresh bootstrap token, replacing any old one (deprovisioning).
   absl::StatusOr<std::string> new_bootstrap_token() const;
   /// Deletes the bootstrap token durably (it dies with provisioning).
@@ -71,6 +85,8 @@ class state_store {
   std::filesystem::path trust_path() const { return dir_ / "trust.json"; }
   std::filesystem::path token_path() const { return dir_ / "bootstrap-token"; }
   std::filesystem::path identity_dir() const { return dir_ / "identity"; }
+  std::filesystem::path data_plane_dir() const { return dir_ / "dataplane"; }
+  std::filesystem::path pending_keys_dir() const { return dir_ / "dataplane.pending"; }
 
  private:
   explicit state_store(std::filesystem::path dir) : dir_(std::move(dir)) {}

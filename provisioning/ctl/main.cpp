@@ -187,30 +187,35 @@ void print_sessions(const json& j) {
   }
 }
 
-// CSR from the proxy → signed here with the zone CA → the certificates object.
-std::optional<json> signed_certificates(const globals& g, zp::ctl::api_client& client, int& rc, const std::string& cn,
-                                        const std::vector<std::string>& dns, const std::vector<std::string>& ips,
-                                        const std::string& ca_cert, const std::string& ca_key,
-                                        const std::string& ca_key_pass_file, int days) {
-  const std::string ca_pem = read_or_die(ca_cert, "--zone-ca-cert");
+// The zone CA, opened before anything is asked of the proxy: a wrong passphrase changes
+// nothing.
+struct zone_ca {
+  std::string cert_pem;
+  zp::evp_pkey_ptr key;
+};
+std::optional<zone_ca> open_zone_ca(const std::string& ca_cert, const std::string& ca_key,
+                                    const std::string& ca_key_pass_file, int& rc) {
+  zone_ca ca{read_or_die(ca_cert, "--zone-ca-cert"), nullptr};
   std::optional<std::string> passphrase;
   if (!ca_key_pass_file.empty()) {
     // The first line of the file, as openssl's -passin file: reads it.
     const std::string text = read_or_die(ca_key_pass_file, "--zone-ca-key-pass-file");
     passphrase = text.substr(0, text.find_first_of("\r\n"));
   }
-  // Opened before anything is asked of the proxy: a wrong passphrase changes nothing.
   auto key = zp::ctl::load_ca_key(read_or_die(ca_key, "--zone-ca-key"), passphrase, zp::is_terminal(stdin));
   if (!key.ok()) {
     rc = fail(zp::str_cat("--zone-ca-key ", ca_key, ": ", key.status().message()), k_usage);
     return std::nullopt;
   }
-  auto csrs =
-      call(g, client, rc, "POST", "/v1/csr", json{{"common_name", cn}, {"dns_names", dns}, {"ip_addresses", ips}});
-  if (!csrs) return std::nullopt;
+  ca.key = std::move(*key);
+  return ca;
+}
+
+// The proxy's CSRs ({"rsa", "ecdsa"}) signed with the zone CA: the certificates object.
+std::optional<json> sign_csrs(const json& csrs, const zone_ca& ca, int days, int& rc) {
   json certs = json::object();
   for (const char* type : {"rsa", "ecdsa"}) {
-    auto chain = zp::ctl::sign_csr((*csrs)[type].get<std::string>(), ca_pem, key->get(), days);
+    auto chain = zp::ctl::sign_csr(csrs[type].get<std::string>(), ca.cert_pem, ca.key.get(), days);
     if (!chain.ok()) {
       rc = fail(zp::str_cat("signing the ", type, " CSR: ", chain.status().message()), k_usage);
       return std::nullopt;
@@ -218,6 +223,35 @@ std::optional<json> signed_certificates(const globals& g, zp::ctl::api_client& c
     certs[type] = *chain;
   }
   return certs;
+}
+
+json names_body(const std::string& cn, const std::vector<std::string>& dns, const std::vector<std::string>& ips) {
+  return json{{"common_name", cn}, {"dns_names", dns}, {"ip_addresses", ips}};
+}
+
+// CSR from the proxy → signed here with the zone CA → the certificates object.
+std::optional<json> signed_certificates(const globals& g, zp::ctl::api_client& client, int& rc, const std::string& cn,
+                                        const std::vector<std::string>& dns, const std::vector<std::string>& ips,
+                                        const std::string& ca_cert, const std::string& ca_key,
+                                        const std::string& ca_key_pass_file, int days) {
+  auto ca = open_zone_ca(ca_cert, ca_key, ca_key_pass_file, rc);
+  if (!ca) return std::nullopt;
+  auto csrs = call(g, client, rc, "POST", "/v1/csr", names_body(cn, dns, ips));
+  if (!csrs) return std::nullopt;
+  return sign_csrs(*csrs, *ca, days, rc);
+}
+
+// Writes DIR/rsa.csr and DIR/ecdsa.csr; false (rc set) if one cannot be written.
+bool write_csrs(const globals& g, const json& csrs, const std::string& dir, int& rc) {
+  for (const char* type : {"rsa", "ecdsa"}) {
+    const auto file = std::filesystem::path(dir) / zp::str_cat(type, ".csr");
+    if (auto st = zp::write_file_atomically(file, csrs[type].get<std::string>(), 0644); !st.ok()) {
+      rc = fail(zp::str_cat("--out: ", st.message()), k_usage);
+      return false;
+    }
+    if (!g.json_out) std::cout << "wrote " << file.string() << "\n";
+  }
+  return true;
 }
 
 // Certificates signed by a CA this tool never sees: DIR/rsa.crt and DIR/ecdsa.crt, each
@@ -340,20 +374,23 @@ int main(int argc, char** argv) {
     sub->add_option("--dns", dns, "DNS name for the certificates; repeatable");
     sub->add_option("--ip", ips, "IP address for the certificates; repeatable");
   };
-  auto add_signing_options = [&](CLI::App* sub) {
-    auto* from = sub->add_option("--certificates-from", certificates_dir,
-                                 "Directory with rsa.crt and ecdsa.crt (PEM chains, leaf first) signed elsewhere "
-                                 "for the CSRs of `zoneproxyctl csr`");
-    auto* ca_cert = sub->add_option("--zone-ca-cert", zone_cert, "Zone CA certificate (PEM)")->excludes(from);
+  // Signing here with the zone CA's key, or `instead` (the certificates or CSRs elsewhere).
+  auto add_zone_ca_options = [&](CLI::App* sub, CLI::Option* instead) {
+    auto* ca_cert = sub->add_option("--zone-ca-cert", zone_cert, "Zone CA certificate (PEM)")->excludes(instead);
     auto* ca_key =
         sub->add_option("--zone-ca-key", zone_key, "Zone CA private key (PEM; if encrypted, asked for on a terminal)")
-            ->excludes(from);
+            ->excludes(instead);
     sub->add_option("--zone-ca-key-pass-file", zone_key_pass, "File whose first line is the zone CA key's passphrase")
         ->needs(ca_key);
     ca_cert->needs(ca_key);
     ca_key->needs(ca_cert);
     add_name_options(sub);
     sub->add_option("--days", days, "Certificate lifetime in days (default 397)");
+  };
+  auto add_signing_options = [&](CLI::App* sub) {
+    add_zone_ca_options(sub, sub->add_option("--certificates-from", certificates_dir,
+                                             "Directory with rsa.crt and ecdsa.crt (PEM chains, leaf first) signed "
+                                             "elsewhere for the CSRs of `zoneproxyctl csr`"));
   };
   add_signing_options(prov);
   prov->add_option("--endpoint-ca", ep_ca, "Require endpoint client certificates from this CA (PEM)");
@@ -369,6 +406,16 @@ int main(int argc, char** argv) {
   kill->add_option("id", kill_id, "The session id, or the 8-character prefix `sessions` shows")->required();
   auto* rotate = app.add_subcommand("rotate-certs", "New certificates for the proxy's keys, without a restart");
   add_signing_options(rotate);
+  auto* rotate_keys = app.add_subcommand(
+      "rotate-keys", "New data-plane keys: their CSRs signed with the zone CA and installed (or --csr-out DIR)");
+  std::string pending_csr_dir;
+  bool regenerate = false;
+  auto* csr_out = rotate_keys->add_option("--csr-out", pending_csr_dir,
+                                          "Only write the new keys' CSRs to DIR (rsa.csr, ecdsa.csr); install "
+                                          "their certificates later with rotate-certs --certificates-from");
+  add_zone_ca_options(rotate_keys, csr_out);
+  rotate_keys->add_flag("--new", regenerate,
+                        "Discard keys an earlier rotate-keys left pending and make new ones (default: reuse them)");
   auto* csr = app.add_subcommand("csr", "The proxy's CSRs (RSA and ECDSA), for a CA this tool never sees");
   add_name_options(csr);
   std::string csr_dir;
@@ -455,15 +502,8 @@ int main(int argc, char** argv) {
       return rc;
     }
   } else if (cmd == "csr") {
-    out = call(g, client, rc, "POST", "/v1/csr", json{{"common_name", cn}, {"dns_names", dns}, {"ip_addresses", ips}});
-    if (!out) return rc;
-    for (const char* type : {"rsa", "ecdsa"}) {
-      const auto file = std::filesystem::path(csr_dir) / zp::str_cat(type, ".csr");
-      if (auto st = zp::write_file_atomically(file, (*out)[type].get<std::string>(), 0644); !st.ok()) {
-        return fail(zp::str_cat("--out: ", st.message()), k_usage);
-      }
-      if (!g.json_out) std::cout << "wrote " << file.string() << "\n";
-    }
+    out = call(g, client, rc, "POST", "/v1/csr", names_body(cn, dns, ips));
+    if (!out || !write_csrs(g, *out, csr_dir, rc)) return rc;
     if (!g.json_out) return rc;
   } else if (cmd == "rotate-certs") {
     auto certs = certificates_dir.empty()
@@ -471,6 +511,35 @@ int main(int argc, char** argv) {
                      : std::optional<json>(certificates_from(certificates_dir));
     if (!certs) return rc;
     out = call(g, client, rc, "PUT", "/v1/certificates", *certs);
+  } else if (cmd == "rotate-keys") {
+    if (pending_csr_dir.empty() && zone_key.empty()) {
+      return fail("rotate-keys: give --zone-ca-cert and --zone-ca-key, or --csr-out DIR", k_usage);
+    }
+    std::optional<zone_ca> ca;
+    if (!zone_key.empty() && !(ca = open_zone_ca(zone_cert, zone_key, zone_key_pass, rc))) return rc;
+    json body = names_body(cn, dns, ips);
+    body["regenerate"] = regenerate;
+    auto pending = call(g, client, rc, "POST", "/v1/keys/rotate", body);
+    if (!pending) return rc;
+    if (!ca) {
+      if (!write_csrs(g, *pending, pending_csr_dir, rc)) return rc;
+      if (g.json_out) {
+        std::cout << pending->dump(2) << "\n";
+      } else {
+        std::cout << "the new keys wait for their certificates: zoneproxyctl rotate-certs --certificates-from DIR\n";
+      }
+      return rc;
+    }
+    auto certs = sign_csrs(*pending, *ca, days, rc);
+    if (!certs) return rc;
+    out = call(g, client, rc, "PUT", "/v1/certificates", *certs);
+    if (out && !g.json_out) {
+      // 17488 now serves the new key too: an operator who pins must pin it from here on.
+      std::cout << "keys rotated; the proxy's pins (zoneproxyctl --pin) are now:\n"
+                << "  ecdsa " << (*out)["pins"]["ecdsa"].get<std::string>() << "\n"
+                << "  rsa   " << (*out)["pins"]["rsa"].get<std::string>() << "\n";
+      return rc;
+    }
   } else if (cmd == "settings") {
     if (settings.empty()) {
       auto d = call(g, client, rc, "GET", "/v1/diagnostics");

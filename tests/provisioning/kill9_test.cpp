@@ -1,5 +1,5 @@
 // PROTOCOL.md 4.3 under SIGKILL at random instants (issue 13): for every state change the
-// API offers (provision, certificates, settings, revoke, CA replacement, deprovision), 20 runs each start
+// API offers (provision, certificates, keys, settings, revoke, CA replacement, deprovision), 20 runs each start
 // the daemon on a copy of the same "before" state, send the change, SIGKILL the daemon
 // after a random delay within the change's own duration, restart it, and check that it
 // starts and that its state is exactly the old one or exactly the new one.
@@ -29,6 +29,7 @@ struct observed {
   std::string state;  // unprovisioned | provisioned
   json settings;
   std::string rsa_sha256;
+  json pins;  // the data-plane keys in force (SPKI SHA-256s)
   json revoked;
   json trusted_cas;  // SHA-256 of each Module Server CA in force
   bool operator==(const observed&) const = default;
@@ -40,8 +41,9 @@ struct observed {
 bool is_new(const observed& now, const observed& before, const observed& after) {
   const bool certs_like_after = now.rsa_sha256 == after.rsa_sha256 ||
                                 (after.rsa_sha256 != before.rsa_sha256 && now.rsa_sha256 != before.rsa_sha256);
+  const bool keys_like_after = now.pins == after.pins || (after.pins != before.pins && now.pins != before.pins);
   return now.state == after.state && now.settings == after.settings && now.revoked == after.revoked &&
-         now.trusted_cas == after.trusted_cas && certs_like_after;
+         now.trusted_cas == after.trusted_cas && certs_like_after && keys_like_after;
 }
 
 observed observe(daemon& d) {
@@ -53,6 +55,8 @@ observed observe(daemon& d) {
   if (o.state != "provisioned") return o;
   auto diag = api_call(d.provisioning_port(), ms.get(), "GET", "/v1/diagnostics");
   auto trust = api_call(d.provisioning_port(), ms.get(), "GET", "/v1/trust");
+  auto status = api_call(d.provisioning_port(), ms.get(), "GET", "/v1/status");
+  if (status) o.pins = json::parse(status->body)["keys"]["pins"];
   if (diag) {
     auto j = json::parse(diag->body);
     o.settings = j["config"]["settings"];
@@ -130,7 +134,7 @@ class Kill9 : public ::testing::Test {
         ++saw_new;
       } else {
         ADD_FAILURE() << "neither the old nor the new state: " << now.state << " " << now.settings << " " << now.revoked
-                      << " " << now.rsa_sha256;
+                      << " " << now.rsa_sha256 << " " << now.pins;
       }
       ASSERT_EQ(again.stop(), 0);
       fs::remove_all(state);
@@ -158,6 +162,15 @@ TEST_F(Kill9, CertificateRotation) {
   kill_during(make_template(true), [](daemon& d) {
     ctl(d.provisioning_port(), {"rotate-certs", "--zone-ca-cert", (test_pki() / "zone-ca.crt").string(),
                                 "--zone-ca-key", (test_pki() / "zone-ca.key").string(), "--ip", "127.0.0.1"});
+  });
+}
+
+// zoneproxyctl rotate-keys: pending keys, CSRs signed here, certificates installed (the
+// commit), the key directories swapped.
+TEST_F(Kill9, KeyRotation) {
+  kill_during(make_template(true), [](daemon& d) {
+    ctl(d.provisioning_port(), {"rotate-keys", "--zone-ca-cert", (test_pki() / "zone-ca.crt").string(), "--zone-ca-key",
+                                (test_pki() / "zone-ca.key").string(), "--ip", "127.0.0.1"});
   });
 }
 

@@ -79,6 +79,7 @@ check "the error names the field ($out)" grep -q "log_level" <<<"$out"
 #                      sessions with checksums, revoke, /metrics, drain on stop;
 #   api_test           the control API: settings live, revoke on both ports, rotation,
 #                      kill, deprovision; trust_cas_test: PUT /v1/trust/cas;
+#                      key_rotation_test: new keys, the directory swap and its crash points;
 #   admission_test     per-source, global and pending limits, early data bounds;
 #   session_tickets_test  resumption on all three ports, judged like a full handshake
 #                      (revoked, expired, CA replaced, restart), on the Windows build's
@@ -104,6 +105,7 @@ suites=(
   "sessions_test:*"
   "api_test:*"
   "trust_cas_test:*"
+  "key_rotation_test:*"
   "admission_test:-Admission.AWaitingHalfWithFullEarlyDataThatClosesLeavesTheTableAtOnce:Admission.WithDescriptorsNearlyExhausted*"
   "trust_edges_test:*"
   "proxy_protocol_test:*"

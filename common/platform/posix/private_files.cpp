@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 namespace zp {
@@ -72,7 +73,12 @@ absl::StatusOr<fs::path> make_private_temp_directory(const fs::path& parent, std
 }
 
 absl::Status rename_directory_durably(const fs::path& from, const fs::path& to) {
-  if (::rename(from.c_str(), to.c_str()) != 0) return errno_error("cannot rename keys into", to);
+  // Test-only crash point, as in write_file_atomically (key rotation tests).
+  if (const char* crash = std::getenv("ZP_TEST_CRASH_BEFORE_RENAME"); crash != nullptr && from.filename() == crash) {
+    ::_exit(86);
+  }
+  if (::rename(from.c_str(), to.c_str()) != 0)
+    return storage_failure("cannot rename keys into", to, std::strerror(errno));
   return fsync_directory(to.has_parent_path() ? to.parent_path() : ".");
 }
 

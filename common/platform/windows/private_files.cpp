@@ -6,6 +6,7 @@
 // owned by Administrators, and the DACL is what decides who may read the keys.
 #include "common/private_files.hpp"
 
+#include "common/atomic_file.hpp"
 #include "common/platform/windows/private_acl.hpp"
 #include "common/platform/windows/win32_text.hpp"
 #include "common/strings.hpp"
@@ -13,6 +14,7 @@
 #include <aclapi.h>
 #include <sddl.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <random>
@@ -156,8 +158,13 @@ absl::StatusOr<fs::path> make_private_temp_directory(const fs::path& parent, std
 }
 
 absl::Status rename_directory_durably(const fs::path& from, const fs::path& to) {
+  // Test-only crash point, as in write_file_atomically (key rotation tests).
+  if (const char* crash = std::getenv("ZP_TEST_CRASH_BEFORE_RENAME"); crash != nullptr && from.filename() == crash) {
+    std::_Exit(86);
+  }
   if (!::MoveFileExW(from.c_str(), to.c_str(), MOVEFILE_WRITE_THROUGH)) {
-    return win32_error("cannot rename keys into", to, ::GetLastError());
+    const DWORD err = ::GetLastError();
+    return storage_failure("cannot rename keys into", to, windows::win32_message(err));
   }
   return absl::OkStatus();
 }
