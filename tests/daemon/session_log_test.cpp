@@ -296,6 +296,14 @@ TEST_F(SessionLog, RefusalsAreAggregatedPerSourceAndReason) {
     waiting.push_back(open_half(p_->endpoint_port(), p_->endpoint_ctx(), random_session_id(rng_)));
     ASSERT_TRUE(waiting.back());
   }
+  // Both waiting before the flood: a hello still in flight on the other worker would lose
+  // its slot to the first of the flood, which would then wait unanswered.
+  const std::string waiting_endpoints = R"(zoneproxy_sessions_waiting{role="endpoint"})";
+  for (const auto deadline = std::chrono::steady_clock::now() + 10s;
+       p_->metric(waiting_endpoints) < 2 && std::chrono::steady_clock::now() < deadline;) {
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_EQ(p_->metric(waiting_endpoints), 2);
   constexpr int k_refused = 40;
   for (int i = 0; i < k_refused; ++i) {
     auto c = open_half(p_->endpoint_port(), p_->endpoint_ctx(), random_session_id(rng_));
