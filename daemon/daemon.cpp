@@ -115,8 +115,8 @@ absl::Status run_daemon(const daemon_config& config, const config_loader& reload
        *tickets});
   if (auto st = control_plane.restore(); !st.ok()) return st;
   spdlog::info("event=identity state_dir={} state={} rsa_spki_sha256={} ecdsa_spki_sha256={} pins={}",
-               log::q(store->dir().string()), provisioning::control_plane::state_name(control_plane.current()), rsa_fp,
-               ecdsa_fp, pins);
+               log::q(store->dir().string()), provisioning::state_name(control_plane.current()), rsa_fp, ecdsa_fp,
+               pins);
 
   asio::io_context control(1);
   provisioning::routes routes(control_plane);

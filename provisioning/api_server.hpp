@@ -8,6 +8,7 @@
 // api_connection is kept alive by the handlers of its pending operations (asio's
 // shared_from_this idiom) and closed by stop().
 
+#include "common/enum_table.hpp"
 #include "common/log.hpp"
 #include "provisioning/api_types.hpp"
 
@@ -57,7 +58,16 @@ enum class api_refusal : std::uint8_t {
   untrusted,  // its certificate stopped being trusted (revoked, CA gone)
   count
 };
-std::string_view api_refusal_name(api_refusal r);
+/// Their reason labels, one row each.
+inline constexpr enum_name<api_refusal> k_api_refusals[] = {
+    {api_refusal::anonymous_per_source, "anonymous_per_source"}, {api_refusal::anonymous_evicted, "anonymous_evicted"},
+    {api_refusal::anonymous_closed, "anonymous_closed"},         {api_refusal::trusted_full, "trusted_full"},
+    {api_refusal::handshake_failed, "handshake_failed"},         {api_refusal::untrusted, "untrusted"},
+};
+static_assert(rows_match(k_api_refusals, api_refusal::count));
+constexpr std::string_view api_refusal_name(api_refusal r) {
+  return r < api_refusal::count ? row_of(k_api_refusals, r).name : "unknown";
+}
 
 class api_server {
  public:

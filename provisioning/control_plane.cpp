@@ -24,11 +24,6 @@ api_error wrong_state(std::string_view why) { return {409, "wrong_state", std::s
 
 }  // namespace
 
-const char* control_plane::state_name(state s) {
-  static constexpr const char* k_names[] = {"unprovisioned", "provisioned", "draining"};
-  return k_names[static_cast<std::size_t>(s)];
-}
-
 control_plane::control_plane(const state_store& store, identity id, state_store::data_plane_keys keys,
                              proxy::data_plane& plane, options opts)
     : store_(store), identity_(std::move(id)), keys_(std::move(keys)), plane_(plane), opts_(std::move(opts)) {}
@@ -480,7 +475,7 @@ std::string control_plane::metrics() {
   for (std::size_t r = 0; api_ != nullptr && r < in.api_refused.size(); ++r) {
     in.api_refused[r] = api_->refused(api_refusal(r));
   }
-  in.state = state_name(state_);
+  in.state = state_;
   in.state_write_failures = storage_failures_.load();
   in.key_rotation_pending = pending_keys_.has_value();
   if (provisioned_) {

@@ -12,6 +12,7 @@
 #include "provisioning/api_views.hpp"
 #include "provisioning/provision_request.hpp"
 #include "provisioning/provisioned_state.hpp"
+#include "provisioning/provisioning_state.hpp"
 #include "provisioning/state_store.hpp"
 #include "provisioning/tls_contexts.hpp"
 #include "provisioning/trust.hpp"
@@ -51,7 +52,7 @@ struct audit_actor {
 
 class control_plane {
  public:
-  enum class state { unprovisioned, provisioned, draining };
+  using state = provisioning_state;
 
   struct options {
     local_settings local;
@@ -78,7 +79,6 @@ class control_plane {
   bool is_operator(X509* leaf, STACK_OF(X509) * chain) const;
 
   state current() const { return state_; }
-  static const char* state_name(state s);
   const std::string& bootstrap_token() const { return token_; }
 
   // The operations of PROTOCOL.md 4.2; each returns the JSON body of its 200.

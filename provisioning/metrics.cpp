@@ -35,6 +35,10 @@ class families {
     (type == MetricType::Counter ? m.counter.value : m.gauge.value) = value;
     get(name, help, type).metric.push_back(std::move(m));
   }
+  void add(control_metric id, double value, std::vector<ClientMetric::Label> labels = {}) {
+    const control_metric_def& d = row_of(k_control_metrics, id);
+    add(d.name, d.help, d.counter ? MetricType::Counter : MetricType::Gauge, value, std::move(labels));
+  }
   std::vector<MetricFamily>& all() { return out_; }
 
  private:
@@ -103,59 +107,29 @@ std::string render_metrics(const metrics_input& in) {
   add_counters(out, *in.stats);
   add_gauges(out, *in.stats);
   add_histograms(out, *in.stats);
-  for (const char* s : {"unprovisioned", "provisioned", "draining"}) {
-    out.add("zoneproxy_provisioning_state", "1 for the current provisioning state.", MetricType::Gauge,
-            in.state == s ? 1 : 0, {label("state", s)});
+  for (const auto& [state, name] : k_provisioning_states) {
+    out.add(control_metric::provisioning_state, in.state == state ? 1 : 0, {label("state", name)});
   }
   // Declared even with no sample, so the family is always there to alert on.
-  out.get("zoneproxy_certificate_expiry_timestamp_seconds",
-          "notAfter of every certificate in force: the proxy's chains (use rsa, ecdsa) and the CAs it trusts "
-          "(module_server_ca, endpoint_client_ca, observer_ca).",
-          MetricType::Gauge);
+  const control_metric_def& expiry = row_of(k_control_metrics, control_metric::certificate_expiry);
+  out.get(expiry.name, expiry.help, MetricType::Gauge);
   for (const auto& c : in.certificates) {
-    out.add("zoneproxy_certificate_expiry_timestamp_seconds", "", MetricType::Gauge, c.not_after,
-            {label("use", c.use), label("subject", c.subject)});
+    out.add(control_metric::certificate_expiry, c.not_after, {label("use", c.use), label("subject", c.subject)});
   }
   // Every limit as a gauge, so fullness is one division (sessions_active / max_sessions).
-  struct limit {
-    std::string_view name, help;
-    std::uint64_t proxy::session_settings::*field;
-  };
-  static constexpr limit k_limits[] = {
-      {"zoneproxy_max_sessions", "settings.max_sessions: live sessions allowed.",
-       &proxy::session_settings::max_sessions},
-      {"zoneproxy_max_pending", "settings.max_pending: waiting halves allowed.", &proxy::session_settings::max_pending},
-      {"zoneproxy_max_pending_per_source", "settings.max_pending_per_source.",
-       &proxy::session_settings::max_pending_per_source},
-      {"zoneproxy_max_admitting", "settings.max_admitting: connections before their hello.",
-       &proxy::session_settings::max_admitting},
-      {"zoneproxy_max_admitting_per_source", "settings.max_admitting_per_source.",
-       &proxy::session_settings::max_admitting_per_source},
-      {"zoneproxy_max_early_data_bytes", "settings.max_early_data_bytes, over all waiting halves.",
-       &proxy::session_settings::max_early_data_bytes},
-  };
-  for (const limit& l : k_limits) {
-    if (in.settings != nullptr) {
-      out.add(l.name, l.help, MetricType::Gauge, static_cast<double>(in.settings->*l.field));
+  for (const proxy::setting_def& d : proxy::k_settings) {
+    if (in.settings != nullptr && !d.limit_gauge.empty()) {
+      out.add(d.limit_gauge, d.limit_help, MetricType::Gauge, static_cast<double>(d.get(*in.settings)));
     }
   }
-  out.add("zoneproxy_fd_reserve", "Descriptors kept for 17488 and second halves (PROTOCOL.md 3.6).", MetricType::Gauge,
-          static_cast<double>(in.fd_reserve));
-  out.add("zoneproxy_state_write_failures_total",
-          "Changes the state directory did not take: no space, an I/O error, read-only (503 storage_unavailable, "
-          "PROTOCOL.md 4.3).",
-          MetricType::Counter, static_cast<double>(in.state_write_failures));
-  out.add(
-      "zoneproxy_key_rotation_pending",
-      "1 while new data-plane keys wait for their certificates (zoneproxyctl rotate-keys; README \"Rotating keys\").",
-      MetricType::Gauge, in.key_rotation_pending ? 1 : 0);
+  out.add(control_metric::fd_reserve, static_cast<double>(in.fd_reserve));
+  out.add(control_metric::state_write_failures, static_cast<double>(in.state_write_failures));
+  out.add(control_metric::key_rotation_pending, in.key_rotation_pending ? 1 : 0);
   for (std::size_t r = 0; r < in.api_refused.size(); ++r) {
-    out.add("zoneproxy_api_connections_refused_total",
-            "17488 connections turned away or closed early, by reason (PROTOCOL.md 4.2).", MetricType::Counter,
-            static_cast<double>(in.api_refused[r]), {label("reason", api_refusal_name(api_refusal(r)))});
+    out.add(control_metric::api_connections_refused, static_cast<double>(in.api_refused[r]),
+            {label("reason", api_refusal_name(api_refusal(r)))});
   }
-  out.add("zoneproxy_build_info", "Always 1; version, git revision and OpenSSL version are in the labels.",
-          MetricType::Gauge, 1,
+  out.add(control_metric::build_info, 1,
           {label("version", ZONEPROXY_VERSION), label("revision", ZONEPROXY_GIT_REVISION),
            label("openssl", OpenSSL_version(OPENSSL_VERSION_STRING))});
   for (const process_stat_def& d : k_process_stats) {

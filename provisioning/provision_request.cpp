@@ -13,38 +13,6 @@
 
 namespace zp::provisioning {
 
-absl::Status invalid_field(std::string_view field, std::string_view message) {
-  return absl::InvalidArgumentError(str_cat(field, ": ", message));
-}
-
-absl::StatusOr<std::int64_t> integer_field(const nlohmann::json& object, std::string_view name,
-                                           std::optional<std::int64_t> if_absent) {
-  auto it = object.find(name);
-  if (it == object.end()) {
-    if (if_absent) return *if_absent;
-    return invalid_field(name, "missing");
-  }
-  if (!it->is_number_integer()) return invalid_field(name, "must be an integer");
-  return it->get<std::int64_t>();
-}
-
-absl::Status check_format_1(const nlohmann::json& object) {
-  if (!object.is_object()) return invalid_field("(top level)", "not an object");
-  auto format = integer_field(object, "format", std::nullopt);
-  if (!format.ok()) return format.status();
-  return *format == 1 ? absl::OkStatus() : invalid_field("format", "unknown format version");
-}
-
-absl::StatusOr<std::string> string_field(const nlohmann::json& object, std::string_view name,
-                                         std::optional<std::string> if_absent) {
-  auto it = object.find(name);
-  if (it == object.end()) {
-    if (if_absent) return *if_absent;
-    return invalid_field(name, "missing");
-  }
-  if (!it->is_string()) return invalid_field(name, "must be a string");
-  return it->get<std::string>();
-}
 namespace {
 
 using json = nlohmann::json;
@@ -111,14 +79,6 @@ std::optional<field_error> take_uint(const json& obj, std::string_view parent, s
   return std::nullopt;
 }
 
-std::optional<field_error> take_seconds(const json& obj, std::string_view parent, std::string_view name,
-                                        std::uint64_t min, std::chrono::seconds& out) {
-  std::uint64_t v = static_cast<std::uint64_t>(out.count());
-  if (auto e = take_uint(obj, parent, name, min, k_max_timeout_s, v)) return e;
-  out = std::chrono::seconds(v);
-  return std::nullopt;
-}
-
 }  // namespace
 
 validated<json> parse_json_object(std::string_view body) {
@@ -161,48 +121,22 @@ validated<certificate_set> parse_certificates(const json& certs, std::string_vie
 validated<proxy::session_settings> parse_settings(const json& s, std::string_view field,
                                                   const proxy::session_settings& current) {
   if (!s.is_object()) return err(field, "must be an object");
-  if (auto e = unknown_fields(
-          s, field,
-          {"pair_timeout_s", "idle_timeout_s", "hello_timeout_s", "max_sessions", "max_pending",
-           "max_pending_per_source", "max_admitting", "max_admitting_per_source", "max_early_data_bytes",
-           "proxy_protocol_sources", "tcp_keepalive_idle_s", "tcp_keepalive_interval_s", "tcp_keepalive_count"})) {
-    return *e;
+  for (const auto& [key, value] : s.items()) {
+    if (proxy::find_setting(key) == nullptr) return err(join(field, key), "unknown field");
   }
   proxy::session_settings out = current;
-  if (auto e = take_seconds(s, field, "pair_timeout_s", 1, out.pair_timeout)) return *e;
-  if (auto e = take_seconds(s, field, "idle_timeout_s", 0, out.idle_timeout)) return *e;  // 0 = never
-  if (auto e = take_seconds(s, field, "hello_timeout_s", 1, out.hello_timeout)) return *e;
-  if (auto e = take_uint(s, field, "max_sessions", 1, k_max_sessions_limit, out.max_sessions)) return *e;
-  if (auto e = take_uint(s, field, "max_pending", 1, k_max_pending_limit, out.max_pending)) return *e;
-  if (auto e = take_uint(s, field, "max_pending_per_source", 1, k_max_pending_limit, out.max_pending_per_source)) {
-    return *e;
-  }
-  if (auto e = take_uint(s, field, "max_admitting", 1, k_max_admitting_limit, out.max_admitting)) return *e;
-  if (auto e =
-          take_uint(s, field, "max_admitting_per_source", 1, k_max_admitting_limit, out.max_admitting_per_source)) {
-    return *e;
-  }
-  if (auto e = take_uint(s, field, "max_early_data_bytes", 0, k_max_early_data_limit, out.max_early_data_bytes)) {
-    return *e;
-  }
-  // TCP keepalive, within what Linux accepts (TCP_KEEPIDLE/TCP_KEEPINTVL at most 32767 s,
-  // TCP_KEEPCNT at most 127).
-  {
-    std::uint64_t idle = static_cast<std::uint64_t>(out.keepalive.idle.count());
-    std::uint64_t interval = static_cast<std::uint64_t>(out.keepalive.interval.count());
-    std::uint64_t count = out.keepalive.count;
-    if (auto e = take_uint(s, field, "tcp_keepalive_idle_s", 1, k_max_keepalive_s, idle)) return *e;
-    if (auto e = take_uint(s, field, "tcp_keepalive_interval_s", 1, k_max_keepalive_s, interval)) return *e;
-    if (auto e = take_uint(s, field, "tcp_keepalive_count", 1, k_max_keepalive_count, count)) return *e;
-    out.keepalive = {std::chrono::seconds(idle), std::chrono::seconds(interval), static_cast<std::uint32_t>(count)};
+  for (const proxy::setting_def& d : proxy::k_settings) {
+    if (d.kind == proxy::setting_kind::cidr_list) continue;
+    std::uint64_t v = d.get(out);
+    if (auto e = take_uint(s, field, d.key, d.min, d.max, v)) return *e;
+    d.set(out, v);
   }
   // PROTOCOL.md 3.7: the load balancers in front of 17486, as CIDR ranges.
-  if (auto p = s.find("proxy_protocol_sources"); p != s.end()) {
-    const std::string path = join(field, "proxy_protocol_sources");
+  const proxy::setting_def& sources = proxy::def_of(proxy::setting::proxy_protocol_sources);
+  if (auto p = s.find(sources.key); p != s.end()) {
+    const std::string path = join(field, sources.key);
     if (!p->is_array()) return err(path, "must be an array of CIDR strings");
-    if (p->size() > proxy::k_max_proxy_protocol_sources) {
-      return err(path, str_cat("at most ", proxy::k_max_proxy_protocol_sources, " ranges"));
-    }
+    if (p->size() > sources.max) return err(path, str_cat("at most ", sources.max, " ranges"));
     std::vector<proxy::cidr> ranges;
     for (const auto& item : *p) {
       auto range = item.is_string() ? proxy::cidr::parse(item.get<std::string>()) : std::nullopt;
@@ -306,23 +240,17 @@ validated<std::string> parse_fingerprint(const json& body) {
 }
 
 json settings_to_json(const proxy::session_settings& s) {
-  return {{"pair_timeout_s", s.pair_timeout.count()},
-          {"idle_timeout_s", s.idle_timeout.count()},
-          {"hello_timeout_s", s.hello_timeout.count()},
-          {"max_sessions", s.max_sessions},
-          {"max_pending", s.max_pending},
-          {"max_pending_per_source", s.max_pending_per_source},
-          {"max_admitting", s.max_admitting},
-          {"max_admitting_per_source", s.max_admitting_per_source},
-          {"max_early_data_bytes", s.max_early_data_bytes},
-          {"tcp_keepalive_idle_s", s.keepalive.idle.count()},
-          {"tcp_keepalive_interval_s", s.keepalive.interval.count()},
-          {"tcp_keepalive_count", s.keepalive.count},
-          {"proxy_protocol_sources", [&] {
-             json ranges = json::array();
-             for (const auto& r : s.proxy_protocol_sources) ranges.push_back(r.to_string());
-             return ranges;
-           }()}};
+  json out = json::object();
+  for (const proxy::setting_def& d : proxy::k_settings) {
+    if (d.kind != proxy::setting_kind::cidr_list) {
+      out[std::string(d.key)] = d.get(s);
+      continue;
+    }
+    json ranges = json::array();
+    for (const auto& r : s.proxy_protocol_sources) ranges.push_back(r.to_string());
+    out[std::string(d.key)] = std::move(ranges);
+  }
+  return out;
 }
 
 }  // namespace zp::provisioning

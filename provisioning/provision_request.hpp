@@ -28,18 +28,6 @@ struct field_error {
   std::string message;
 };
 
-/// A rejected field as the Status a state file's parser returns: "field: message".
-absl::Status invalid_field(std::string_view field, std::string_view message);
-/// A state file's integer member `name` of `object`, `if_absent` when it is missing (an
-/// error when that is nullopt); a member of another type is an error naming it.
-absl::StatusOr<std::int64_t> integer_field(const nlohmann::json& object, std::string_view name,
-                                           std::optional<std::int64_t> if_absent);
-/// A state file's top level: an object with "format": 1.
-absl::Status check_format_1(const nlohmann::json& object);
-/// The same for a string member.
-absl::StatusOr<std::string> string_field(const nlohmann::json& object, std::string_view name,
-                                         std::optional<std::string> if_absent);
-
 /// PEM texts that passed validation, kept verbatim for persistence.
 struct certificate_set {
   std::optional<std::string> rsa;    // PEM chain, leaf first
@@ -71,16 +59,6 @@ struct validation_context {
   std::uint16_t provisioning_port = 17488;
   std::time_t now = 0;
 };
-
-/// Bounds on settings, chosen so no value can exhaust the machine or stall a session
-/// for ever by accident. The table preallocates for max_pending.
-inline constexpr std::uint64_t k_max_timeout_s = 7 * 24 * 3600;
-inline constexpr std::uint64_t k_max_sessions_limit = 10'000'000;
-inline constexpr std::uint64_t k_max_pending_limit = 1'000'000;
-inline constexpr std::uint64_t k_max_admitting_limit = 1'000'000;
-inline constexpr std::uint64_t k_max_early_data_limit = std::uint64_t{1} << 40;
-inline constexpr std::uint64_t k_max_keepalive_s = 32767;    // TCP_KEEPIDLE, TCP_KEEPINTVL on Linux
-inline constexpr std::uint64_t k_max_keepalive_count = 127;  // TCP_KEEPCNT on Linux
 
 template <typename T>
 using validated = std::variant<T, field_error>;

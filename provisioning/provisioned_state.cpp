@@ -1,5 +1,7 @@
 #include "provisioning/provisioned_state.hpp"
 
+#include "provisioning/state_file_fields.hpp"
+
 namespace zp::provisioning {
 
 using json = nlohmann::json;

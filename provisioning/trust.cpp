@@ -4,6 +4,7 @@
 #include "common/pem.hpp"
 #include "common/strings.hpp"
 #include "provisioning/provision_request.hpp"
+#include "provisioning/state_file_fields.hpp"
 #include "provisioning/x509_text.hpp"
 
 #include <nlohmann/json.hpp>

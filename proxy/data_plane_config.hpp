@@ -4,9 +4,8 @@
 // certificates changed) applies to new connections; live ones keep the one they began
 // with.
 
-#include "common/acceptor.hpp"
 #include "common/tls_policy.hpp"
-#include "proxy/cidr.hpp"
+#include "proxy/session_settings.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -18,32 +17,6 @@
 #include <openssl/ssl.h>
 
 namespace zp::proxy {
-
-/// PROTOCOL.md 4.2 `settings`, with its defaults.
-struct session_settings {
-  std::chrono::seconds pair_timeout{30};
-  std::chrono::seconds idle_timeout{900};  // 0 = never
-  std::chrono::seconds hello_timeout{10};
-  std::uint64_t max_sessions = 100000;
-  std::uint64_t max_pending = 100000;
-  std::uint64_t max_pending_per_source = 64;
-  // PROTOCOL.md 3.6 (admission before the hello).
-  std::uint64_t max_admitting = 10000;
-  std::uint64_t max_admitting_per_source = 32;
-  std::uint64_t max_early_data_bytes = 256ull * 1024 * 1024;
-  // TCP keepalive of every data connection (tcp_keepalive_idle_s, _interval_s, _count).
-  keepalive_settings keepalive;
-  // PROTOCOL.md 3.7: load balancers whose connections to 17486 begin with a PROXY v2
-  // header (at most k_max_proxy_protocol_sources ranges).
-  std::vector<cidr> proxy_protocol_sources;
-  bool from_balancer(const asio::ip::address& a) const {
-    for (const cidr& c : proxy_protocol_sources) {
-      if (c.contains(a)) return true;
-    }
-    return false;
-  }
-};
-inline constexpr std::size_t k_max_proxy_protocol_sources = 64;
 
 /// Fixed protocol bounds (PROTOCOL.md 3.2, 3.5).
 inline constexpr std::size_t k_max_hello_head = 8192;

@@ -223,7 +223,7 @@ void half_connection::on_handshake_failed(const std::error_code& ec) {
 
 void half_connection::on_handshake_or_hello_timeout() {
   if (phase_ == phase::proxy_header) {
-    shard_.counters().add(counter::rejected, side_, reject_reason::proxy_header);
+    shard_.refuse(side_, remote_.address(), reject_reason::proxy_header);  // PROTOCOL.md 3.7: no response
     return finish();
   }
   if (phase_ == phase::handshake) {
@@ -422,12 +422,11 @@ std::optional<session_info> half_connection::info() const {
 }
 
 void half_connection::respond(const hello_error& error) {
-  shard_.counters().add(counter::rejected, side_, reason_for_status(error.status));
-  shard_.record_error(side_, remote_.address(), str_cat(error.status, " ", error.code));
-  shard_.refusals().add(side_, remote_.address(), error.code);
+  shard_.refuse(side_, remote_.address(), error.reason);
+  shard_.record_error(side_, remote_.address(), str_cat(error.status(), " ", error.code()));
   set_phase(phase::responding);
   arm(k_respond_deadline, &half_connection::finish);
-  out_ = http_error_response(error.status, error.code, error.message);
+  out_ = http_error_response(error.status(), error.code(), error.message);
   out_off_ = 0;
   do_respond_write();
 }

@@ -5,59 +5,6 @@
 
 namespace zp::proxy {
 
-namespace {
-
-// Indexed by the enums' values, in declaration order.
-constexpr std::string_view k_reject_reason_names[] = {
-    "bad_request",      "not_found",   "method_not_allowed", "upgrade_required", "session_conflict",
-    "too_many_pending", "unavailable", "peer_timeout",       "hello_timeout",    "admitting_per_source",
-    "admitting_total",  "fd_reserve",  "proxy_header"};
-static_assert(std::size(k_reject_reason_names) == std::size_t(reject_reason::count));
-constexpr std::string_view k_handshake_failure_names[] = {
-    "timeout",         "protocol_version",    "no_shared_cipher", "no_certificate",
-    "bad_certificate", "revoked_certificate", "closed",           "other"};
-static_assert(std::size(k_handshake_failure_names) == std::size_t(handshake_failure::count));
-
-}  // namespace
-
-std::string_view reject_reason_name(reject_reason r) {
-  return r < reject_reason::count ? k_reject_reason_names[std::size_t(r)] : "unknown";
-}
-
-reject_reason reason_for_status(int status) {
-  switch (status) {
-    case 404:
-      return reject_reason::not_found;
-    case 405:
-      return reject_reason::method_not_allowed;
-    case 408:
-      return reject_reason::hello_timeout;
-    case 409:
-      return reject_reason::session_conflict;
-    case 426:
-      return reject_reason::upgrade_required;
-    case 429:
-      return reject_reason::too_many_pending;
-    case 503:
-      return reject_reason::unavailable;
-    case 504:
-      return reject_reason::peer_timeout;
-    default:
-      return reject_reason::bad_request;
-  }
-}
-
-std::string_view handshake_failure_name(handshake_failure f) {
-  return f < handshake_failure::count ? k_handshake_failure_names[std::size_t(f)] : "unknown";
-}
-
-std::string_view end_reason_name(end_reason r) {
-  static constexpr std::string_view k_names[] = {"peer_closed", "reset", "idle_timeout", "revoked",
-                                                 "killed",      "drain", "error",        "ca_replaced"};
-  static_assert(std::size(k_names) == std::size_t(end_reason::count));
-  return r < end_reason::count ? k_names[std::size_t(r)] : "unknown";
-}
-
 std::size_t suite_index(std::string_view openssl_name) {
   return static_cast<std::size_t>(std::find(std::begin(k_suites), std::end(k_suites), openssl_name) -
                                   std::begin(k_suites));

@@ -8,6 +8,8 @@
 // reads every worker's cells from another thread, which relaxed atomics make safe, into
 // a plain value snapshot for the control plane.
 
+#include "common/enum_table.hpp"
+#include "proxy/reject_reason.hpp"
 #include "proxy/session_id.hpp"
 
 #include <array>
@@ -30,27 +32,6 @@ class single_writer_counter {
   std::atomic<std::uint64_t> v_{0};
 };
 
-/// Why a connection was turned away (a 3.4 code, or before any HTTP was possible).
-enum class reject_reason : std::uint8_t {
-  bad_request,
-  not_found,
-  method_not_allowed,
-  upgrade_required,
-  session_conflict,
-  too_many_pending,
-  unavailable,
-  peer_timeout,
-  hello_timeout,
-  admitting_per_source,  // PROTOCOL.md 3.6: closed at accept
-  admitting_total,
-  fd_reserve,
-  proxy_header,  // PROTOCOL.md 3.7: a balancer's connection without a valid PROXY v2 header
-  count
-};
-std::string_view reject_reason_name(reject_reason r);
-/// Maps a 3.4 status code to its reject reason.
-reject_reason reason_for_status(int status);
-
 /// Why a TLS handshake failed.
 enum class handshake_failure : std::uint8_t {
   timeout,
@@ -63,8 +44,6 @@ enum class handshake_failure : std::uint8_t {
   other,
   count
 };
-std::string_view handshake_failure_name(handshake_failure f);
-
 /// Why a paired session ended.
 enum class end_reason : std::uint8_t {
   peer_closed,
@@ -77,7 +56,35 @@ enum class end_reason : std::uint8_t {
   ca_replaced,
   count
 };
-std::string_view end_reason_name(end_reason r);
+/// The label values of both (one row each, the one place to name one).
+inline constexpr enum_name<handshake_failure> k_handshake_failures[] = {
+    {handshake_failure::timeout, "timeout"},
+    {handshake_failure::protocol_version, "protocol_version"},
+    {handshake_failure::no_shared_cipher, "no_shared_cipher"},
+    {handshake_failure::no_certificate, "no_certificate"},
+    {handshake_failure::bad_certificate, "bad_certificate"},
+    {handshake_failure::revoked_certificate, "revoked_certificate"},
+    {handshake_failure::closed, "closed"},
+    {handshake_failure::other, "other"},
+};
+static_assert(rows_match(k_handshake_failures, handshake_failure::count));
+inline constexpr enum_name<end_reason> k_end_reasons[] = {
+    {end_reason::peer_closed, "peer_closed"},
+    {end_reason::reset, "reset"},
+    {end_reason::idle_timeout, "idle_timeout"},
+    {end_reason::revoked, "revoked"},
+    {end_reason::killed, "killed"},
+    {end_reason::drain, "drain"},
+    {end_reason::error, "error"},
+    {end_reason::ca_replaced, "ca_replaced"},
+};
+static_assert(rows_match(k_end_reasons, end_reason::count));
+constexpr std::string_view handshake_failure_name(handshake_failure f) {
+  return f < handshake_failure::count ? row_of(k_handshake_failures, f).name : "unknown";
+}
+constexpr std::string_view end_reason_name(end_reason r) {
+  return r < end_reason::count ? row_of(k_end_reasons, r).name : "unknown";
+}
 
 /// The four suites of PROTOCOL.md 2, as a label of handshake counts (their key type is in
 /// the name). Index of a negotiated suite's OpenSSL name, or k_suites when unknown.
@@ -180,7 +187,7 @@ inline constexpr counter_def k_counters[] = {
      dim::none,
      {"direction", "module_server_to_endpoint"}},
 };
-static_assert(std::size(k_counters) == std::size_t(counter::count));
+static_assert(rows_match(k_counters, counter::count), "k_counters: a row per counter, in order");
 
 /// Cells of one counter (one per combination of its dimensions' values).
 constexpr std::size_t cells_of(const counter_def& d) { return size_of(d.outer) * size_of(d.inner); }
@@ -196,6 +203,9 @@ constexpr std::size_t cell(counter c, std::size_t outer = 0, std::size_t inner =
   const counter_def& d = k_counters[std::size_t(c)];
   return first_cell(c) + outer * size_of(d.inner) + inner;
 }
+
+/// Metric names, for readers of /metrics (zoneproxyctl top).
+constexpr std::string_view metric_name(counter c) { return row_of(k_counters, c).name; }
 
 /// Histograms (seconds), Prometheus-style fixed upper bounds, each with buckets that fit
 /// what it measures (at most k_max_buckets finite bounds; unused ones are 0 and ignored).
@@ -229,7 +239,8 @@ inline constexpr histogram_def k_histograms[] = {
      12,
      {1, 10, 60, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600, 86400, 3 * 86400, 7 * 86400}},
 };
-static_assert(std::size(k_histograms) == std::size_t(histogram_id::count));
+static_assert(rows_match(k_histograms, histogram_id::count), "k_histograms: a row per histogram, in order");
+constexpr std::string_view metric_name(histogram_id h) { return row_of(k_histograms, h).name; }
 
 /// Plane-wide gauges (read at snapshot time, not counted by workers).
 enum class gauge : std::uint8_t { sessions_active, sessions_waiting, admitting, early_data_bytes, count };
@@ -249,7 +260,8 @@ inline constexpr gauge_def k_gauges[] = {
     {gauge::early_data_bytes, "early_data_bytes", "zoneproxy_early_data_bytes",
      "Early data held by all waiting halves together."},
 };
-static_assert(std::size(k_gauges) == std::size_t(gauge::count));
+static_assert(rows_match(k_gauges, gauge::count), "k_gauges: a row per gauge, in order");
+constexpr std::string_view metric_name(gauge g) { return row_of(k_gauges, g).name; }
 /// Where a gauge's values sit in plane_stats::gauges, as cell() for counters.
 constexpr std::size_t gauge_cell(gauge g, std::size_t outer = 0) {
   std::size_t at = 0;

@@ -14,6 +14,7 @@
 #include "common/tls_policy.hpp"
 #include "provisioning/ctl/api_client.hpp"
 #include "provisioning/ctl/csr_signer.hpp"
+#include "provisioning/ctl/human.hpp"
 #include "provisioning/ctl/top.hpp"
 #include "provisioning/provision_request.hpp"
 
@@ -29,6 +30,8 @@
 namespace {
 
 using json = nlohmann::json;
+using zp::ctl::human_bytes;
+using zp::ctl::human_duration;
 constexpr int k_ok = 0, k_refused = 1, k_usage = 2, k_unreachable = 3;
 
 struct globals {
@@ -116,31 +119,6 @@ std::optional<json> call(const globals& g, zp::ctl::api_client& client, int& exi
   if (r->body.empty()) return json::object();
   auto j = json::parse(r->body, nullptr, false);
   return j.is_discarded() ? json(r->body) : j;
-}
-
-// 3h12m, 45s, 2d4h: the two largest units of a duration in seconds.
-std::string human_duration(double seconds) {
-  if (!(seconds >= 0) || seconds > 1e12) return zp::str_cat(seconds, "s");
-  auto s = static_cast<std::uint64_t>(std::llround(seconds));
-  const std::uint64_t d = s / 86400, h = s % 86400 / 3600, m = s % 3600 / 60;
-  s %= 60;
-  if (d > 0) return h > 0 ? zp::str_cat(d, "d", h, "h") : zp::str_cat(d, "d");
-  if (h > 0) return m > 0 ? zp::str_cat(h, "h", m, "m") : zp::str_cat(h, "h");
-  if (m > 0) return s > 0 ? zp::str_cat(m, "m", s, "s") : zp::str_cat(m, "m");
-  return zp::str_cat(s, "s");
-}
-
-// 1.2 GiB, 512 B: binary units, one decimal.
-std::string human_bytes(double bytes) {
-  static constexpr const char* k_units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-  std::size_t u = 0;
-  while (bytes >= 1024 && u + 1 < std::size(k_units)) {
-    bytes /= 1024;
-    ++u;
-  }
-  char out[32];
-  std::snprintf(out, sizeof out, u == 0 ? "%.0f %s" : "%.1f %s", bytes, k_units[u]);
-  return out;
 }
 
 // A value as an operator reads it: "_s" keys are durations, byte counts get units.

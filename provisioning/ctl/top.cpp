@@ -1,10 +1,14 @@
 #include "provisioning/ctl/top.hpp"
 
 #include "common/strings.hpp"
+#include "common/terminal.hpp"
+#include "provisioning/ctl/human.hpp"
+#include "provisioning/metrics.hpp"
+#include "provisioning/process_metrics.hpp"
+#include "proxy/session_settings.hpp"
+#include "proxy/stats.hpp"
 
 #include <fmt/format.h>
-
-#include "common/terminal.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -30,30 +34,27 @@ double sum(const samples& s, const std::string& family, const std::string& with 
   return total;
 }
 
+// A metric's name from its table (proxy/stats.hpp, provisioning/metrics.hpp): top spells
+// no name itself.
+template <typename Id>
+std::string name_of(Id id) {
+  return std::string(metric_name(id));
+}
+std::string process_metric(std::string_view object, std::string_view key) {
+  for (const provisioning::process_stat_def& d : provisioning::k_process_stats) {
+    if (d.object == object && d.key == key) return std::string(d.name);
+  }
+  return {};
+}
+// `name="value"`, as a sample key holds a label.
+std::string with_label(std::string_view name, std::string_view value) { return str_cat(name, "=\"", value, "\""); }
+
 // The value of label `name` in a sample key.
 std::string label(const std::string& key, const std::string& name) {
   const auto at = key.find(name + "=\"");
   if (at == std::string::npos) return {};
   const auto start = at + name.size() + 2;
   return key.substr(start, key.find('"', start) - start);
-}
-
-std::string human_bytes(double b) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int u = 0;
-  while (b >= 1024 && u < 4) {
-    b /= 1024;
-    ++u;
-  }
-  return u == 0 ? fmt::format("{:.0f} B", b) : fmt::format("{:.1f} {}", b, units[u]);
-}
-
-std::string human_duration(double s) {
-  if (s < 0) return "expired";
-  if (s < 120) return fmt::format("{:.0f}s", s);
-  if (s < 7200) return fmt::format("{:.0f}m", s / 60);
-  if (s < 3 * 86400) return fmt::format("{}h{:02.0f}m", static_cast<long>(s / 3600), std::fmod(s, 3600) / 60);
-  return fmt::format("{:.0f}d", s / 86400);
 }
 
 // A quantile of a histogram family from its cumulative buckets (between two scrapes when
@@ -111,30 +112,41 @@ std::string render_top(const samples& now, const samples* before, double seconds
   const char* per = before ? "/s" : " total";
   std::string out;
   std::string state = "unknown";
-  for (const char* s : {"unprovisioned", "provisioned", "draining"}) {
-    if (sum(now, "zoneproxy_provisioning_state", str_cat("state=\"", s, "\"")) == 1) state = s;
+  for (const auto& [id, name] : provisioning::k_provisioning_states) {
+    if (sum(now, name_of(provisioning::control_metric::provisioning_state), with_label("state", name)) == 1) {
+      state = name;
+    }
   }
-  const double started = sum(now, "process_start_time_seconds");
+  const double started = sum(now, process_metric("process", "start_time_seconds"));
   out += fmt::format("zoneproxy top  {}  state {}  up {}\n\n", target, state,
                      human_duration(static_cast<double>(std::time(nullptr)) - started));
-  const double live = sum(now, "zoneproxy_sessions_active"), max_sessions = sum(now, "zoneproxy_max_sessions");
+  const double live = sum(now, name_of(proxy::gauge::sessions_active));
+  const double max_sessions = sum(now, std::string(proxy::def_of(proxy::setting::max_sessions).limit_gauge));
+  const std::string waiting = name_of(proxy::gauge::sessions_waiting),
+                    role = std::string(proxy::label_of(proxy::dim::role));
   out += fmt::format(
       "SESSIONS   live {:>8.0f} / {:<8.0f} waiting endpoint {:>6.0f}  module_server {:>6.0f}  "
       "admitting {:>6.0f}\n",
-      live, max_sessions, sum(now, "zoneproxy_sessions_waiting", "role=\"endpoint\""),
-      sum(now, "zoneproxy_sessions_waiting", "role=\"module_server\""), sum(now, "zoneproxy_connections_admitting"));
+      live, max_sessions, sum(now, waiting, with_label(role, proxy::role_name(proxy::role::endpoint))),
+      sum(now, waiting, with_label(role, proxy::role_name(proxy::role::module_server))),
+      sum(now, name_of(proxy::gauge::admitting)));
   out += fmt::format("           paired {:>8.1f}{}  ended {:>8.1f}{}  early data held {}\n",
-                     rate("zoneproxy_sessions_paired_total"), per, rate("zoneproxy_sessions_ended_total"), per,
-                     human_bytes(sum(now, "zoneproxy_early_data_bytes")));
+                     rate(name_of(proxy::counter::sessions_paired)), per, rate(name_of(proxy::counter::sessions_ended)),
+                     per, human_bytes(sum(now, name_of(proxy::gauge::early_data_bytes))));
+  auto relayed = [&](proxy::counter direction) {
+    const proxy::counter_def& d = row_of(proxy::k_counters, direction);
+    return human_bytes(rate(std::string(d.name), with_label(d.fixed_label.first, d.fixed_label.second)));
+  };
   out += fmt::format("RELAY      endpoint->module_server {:>12}{}   module_server->endpoint {:>12}{}\n",
-                     human_bytes(rate("zoneproxy_relayed_bytes_total", "endpoint_to_module_server")), per,
-                     human_bytes(rate("zoneproxy_relayed_bytes_total", "module_server_to_endpoint")), per);
-  const double p50 = quantile(now, before, "zoneproxy_pairing_latency_seconds", 0.5);
-  const double p99 = quantile(now, before, "zoneproxy_pairing_latency_seconds", 0.99);
+                     relayed(proxy::counter::bytes_endpoint_to_module_server), per,
+                     relayed(proxy::counter::bytes_module_server_to_endpoint), per);
+  const std::string pairing = name_of(proxy::histogram_id::pairing_latency);
+  const double p50 = quantile(now, before, pairing, 0.5);
+  const double p99 = quantile(now, before, pairing, 0.99);
   out += fmt::format("PAIRING    p50 {:>8}  p99 {:>8}   handshake p99 {:>8}\n",
                      std::isnan(p50) ? "-" : fmt::format("{:.2f}ms", p50 * 1000),
                      std::isnan(p99) ? "-" : fmt::format("{:.2f}ms", p99 * 1000), [&] {
-                       const double h = quantile(now, before, "zoneproxy_tls_handshake_duration_seconds", 0.99);
+                       const double h = quantile(now, before, name_of(proxy::histogram_id::handshake_duration), 0.99);
                        return std::isnan(h) ? std::string("-") : fmt::format("{:.2f}ms", h * 1000);
                      }());
   // Refusals and failures by reason, largest first, only the non-zero ones.
@@ -158,18 +170,19 @@ std::string render_top(const samples& now, const samples* before, double seconds
     }
     out += "\n";
   };
-  by_reason("zoneproxy_connections_rejected_total", "REFUSED");
-  by_reason("zoneproxy_api_connections_refused_total", "17488");
-  by_reason("zoneproxy_tls_handshake_failures_total", "TLS FAILED");
-  const double fds = sum(now, "process_open_fds"), max_fds = sum(now, "process_max_fds");
-  out += fmt::format("PROCESS    fds {:.0f} / {:.0f} ({:.0f} %, reserve {:.0f})   rss {}   cpu {:.0f} %\n", fds,
-                     max_fds, max_fds > 0 ? fds * 100 / max_fds : 0, sum(now, "zoneproxy_fd_reserve"),
-                     human_bytes(sum(now, "process_resident_memory_bytes")),
-                     before ? rate("process_cpu_seconds_total") * 100 : 0.0);
+  by_reason(name_of(proxy::counter::rejected), "REFUSED");
+  by_reason(name_of(provisioning::control_metric::api_connections_refused), "17488");
+  by_reason(name_of(proxy::counter::handshake_failures), "TLS FAILED");
+  const double fds = sum(now, process_metric("fds", "open")), max_fds = sum(now, process_metric("fds", "limit"));
+  out +=
+      fmt::format("PROCESS    fds {:.0f} / {:.0f} ({:.0f} %, reserve {:.0f})   rss {}   cpu {:.0f} %\n", fds, max_fds,
+                  max_fds > 0 ? fds * 100 / max_fds : 0, sum(now, name_of(provisioning::control_metric::fd_reserve)),
+                  human_bytes(sum(now, process_metric("memory", "rss_bytes"))),
+                  before ? rate(process_metric("process", "cpu_seconds")) * 100 : 0.0);
   double nearest = INFINITY;
   std::string which;
-  for (auto it = now.lower_bound("zoneproxy_certificate_expiry_timestamp_seconds{");
-       it != now.end() && it->first.rfind("zoneproxy_certificate_expiry_timestamp_seconds{", 0) == 0; ++it) {
+  const std::string expiry = name_of(provisioning::control_metric::certificate_expiry) + "{";
+  for (auto it = now.lower_bound(expiry); it != now.end() && it->first.rfind(expiry, 0) == 0; ++it) {
     if (it->second < nearest) {
       nearest = it->second;
       which = label(it->first, "use") + " " + label(it->first, "subject");

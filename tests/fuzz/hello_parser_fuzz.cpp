@@ -31,7 +31,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (offset > zp::proxy::k_max_hello_head) std::abort();  // the head bound holds
   auto verdict = zp::proxy::check_hello(parser);
   if (auto* error = std::get_if<zp::proxy::hello_error>(&verdict)) {
-    switch (error->status) {
+    switch (error->status()) {
       case 400:
       case 404:
       case 405:

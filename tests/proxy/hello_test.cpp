@@ -18,7 +18,7 @@ std::variant<session_id, hello_error> judge(const std::string& head) {
 
 int status_of(const std::string& head) {
   auto v = judge(head);
-  return std::holds_alternative<hello_error>(v) ? std::get<hello_error>(v).status : 101;
+  return std::holds_alternative<hello_error>(v) ? std::get<hello_error>(v).status() : 101;
 }
 
 const std::string k_upgrade = "Connection: Upgrade\r\nUpgrade: zoneproxy/1\r\n\r\n";
@@ -43,6 +43,26 @@ TEST(Hello, EachErrorRow) {
   EXPECT_EQ(
       status_of("GET /v1/rendezvous/" + k_id + " HTTP/1.1\r\nConnection: upgrade\r\nUpgrade: zoneproxy/10\r\n\r\n"),
       426);
+}
+
+}  // namespace
+}  // namespace zp::proxy
+
+namespace zp::proxy {
+namespace {
+
+// k_reject_reasons: a reason the client is answered for has a 3.4 status and code; one
+// closed without a response has neither.
+TEST(RejectReasons, AnsweredReasonsHaveAStatusAndACode) {
+  for (const reject_reason_def& r : k_reject_reasons) {
+    EXPECT_EQ(r.status == 0, r.code.empty()) << r.name;
+    if (r.status != 0) {
+      EXPECT_TRUE(r.status >= 400 && r.status < 600) << r.name;
+    }
+  }
+  EXPECT_EQ(k_draining.status(), 503);
+  EXPECT_EQ(k_draining.code(), "unavailable") << "PROTOCOL.md 3.5: draining answers as unavailable";
+  EXPECT_EQ(reject_reason_name(k_draining.reason), "draining");
 }
 
 }  // namespace

@@ -361,6 +361,15 @@ TEST_F(Rendezvous, DrainingRefusesNewHellosWith503AndClosesListeners) {
   expect_error(*waiting, 503, "unavailable");
   ASSERT_TRUE(late.write_all(hello_for(id())));
   expect_error(late, 503, "unavailable");
+  // The same answer as a full proxy, counted apart: a drain is not a capacity problem.
+  EXPECT_EQ(f.total(proxy::counter::rejected, std::size_t(proxy::role::endpoint),
+                    std::size_t(proxy::reject_reason::draining)) +
+                f.total(proxy::counter::rejected, std::size_t(proxy::role::module_server),
+                        std::size_t(proxy::reject_reason::draining)),
+            2u);
+  EXPECT_EQ(f.total(proxy::counter::rejected, std::size_t(proxy::role::endpoint),
+                    std::size_t(proxy::reject_reason::unavailable)),
+            0u);
   tls_client refused(f.endpoint_port(), f.endpoint_ctx());
   EXPECT_FALSE(refused.connected()) << "the listener should be closed while draining";
   // The live session keeps relaying until the drain timeout.
