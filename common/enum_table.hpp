@@ -33,4 +33,11 @@ constexpr const Row& row_of(const Row (&rows)[N], Enum value) {
   return rows[static_cast<std::size_t>(value)];
 }
 
+/// The name of `value` in a table of enum_name rows, or "unknown" for a value past the
+/// rows (a corrupted or future value must not index out of the table).
+template <typename Enum, std::size_t N>
+constexpr std::string_view name_in(const enum_name<Enum> (&rows)[N], Enum value) {
+  return static_cast<std::size_t>(value) < N ? rows[static_cast<std::size_t>(value)].name : "unknown";
+}
+
 }  // namespace zp

@@ -62,4 +62,10 @@ std::string certificate_to_pem(X509* cert) {
   return drain(bio.get());
 }
 
+std::string csr_to_pem(X509_REQ* csr) {
+  bio_ptr bio(BIO_new(BIO_s_mem()));
+  PEM_write_bio_X509_REQ(bio.get(), csr);
+  return drain(bio.get());
+}
+
 }  // namespace zp

@@ -20,5 +20,7 @@ absl::StatusOr<std::vector<x509_ptr>> parse_certificates_pem(std::string_view pe
 std::string private_key_to_pem(EVP_PKEY* key);
 /// PEM of one certificate.
 std::string certificate_to_pem(X509* cert);
+/// A certificate request (PKCS#10) as PEM.
+std::string csr_to_pem(X509_REQ* csr);
 
 }  // namespace zp

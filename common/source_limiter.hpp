@@ -41,9 +41,6 @@ class source_slot {
  private:
   friend class source_limiter;
 
-  /// The source an address counts as: an IPv4 address (IPv4-mapped IPv6 included), or an
-  /// IPv6 /64. Equal keys, one source.
-  std::array<unsigned char, 16> source_key(const asio::ip::address& a);
   source_slot(source_limiter* limiter, const asio::ip::address& source) : limiter_(limiter), source_(source) {}
 
   source_limiter* limiter_ = nullptr;

@@ -3,8 +3,8 @@
 //
 // Owner: whoever holds the tls_socket owns the fd and the SSL*; both die with it.
 // The SSL* is bound to the fd number (SSL_set_fd), not to an io_context, so the pair
-// can move to another worker by releasing the fd and adopting it there (see
-// ARCHITECTURE.md) — which asio::ssl::stream's memory BIOs cannot do, and which also
+// can move to another worker by releasing the fd and adopting it there (ARCHITECTURE.md
+// "The path of one relayed byte", step 3) — which asio::ssl::stream's memory BIOs cannot do, and which also
 // saves their extra copy.
 //
 // Two layers: try_*() make one non-blocking attempt and say which readiness to wait

@@ -139,6 +139,7 @@ absl::Status run_daemon(const daemon_config& config, const config_loader& reload
     auto served = metrics.listen({asio::ip::make_address((*metrics_at)->first), (*metrics_at)->second});
     if (!served.ok()) return served.status();
     spdlog::info("event=listening listener=metrics addr={}:{}", served->address().to_string(), served->port());
+    control_plane.attach_metrics_listener(&metrics);  // both end with this function, the io_context stopped
   }
   spdlog::info("event=listening listener=provisioning addr={}:{} workers={} fd_limit={}", bound->address().to_string(),
                bound->port(), config.workers, fd_limit);

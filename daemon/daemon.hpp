@@ -1,6 +1,7 @@
 #pragma once
 // The zoneproxy process: state directory, control API, data-plane workers, signals.
-// Owner of every long-lived object; run() returns the process exit status.
+// run_daemon owns every long-lived object; its Status becomes the exit status
+// (daemon/main.cpp).
 
 #include "daemon/daemon_config.hpp"
 

@@ -5,6 +5,8 @@
 #   bash packaging/dev.sh run    run a dev proxy on 127.0.0.1 (state and dev PKI in .dev/)
 #   bash packaging/dev.sh test   every test: normal build, ASan+UBSan, TSan, lint
 #   bash packaging/dev.sh build  just build (build/bin/zoneproxy, build/bin/zoneproxyctl)
+#   bash packaging/dev.sh lint   clang-format, include floors, and clang-tidy on the files
+#                                your change touches (uncommitted, or else the last commit)
 #   bash packaging/dev.sh windows  cross-build build-windows/bin/zoneproxy.exe and zoneproxyctl.exe
 #                                  and the MSI around them (build-windows/zoneproxy-*-x64.msi)
 #                                  (mingw-w64; dependencies from Debian's sources, cached in
@@ -198,6 +200,8 @@ cmd_test() {
   stage "build + tests (RelWithDebInfo, -Werror)"
   configure_and_build build
   run_ctest build
+  stage "clang-tidy: the checks .clang-tidy lists, every product file, zero findings"
+  bash packaging/tidy.sh
   stage "chaos: 20 s of random sessions, resets and cuts; any lost or altered byte fails"
   bash bench/own-daemon.sh --scenario chaos --rate 20 --duration 20 >/dev/null
   stage "build + tests under ASan+UBSan (clang; the same build has the fuzzers)"
@@ -236,11 +240,22 @@ cmd_test() {
   if command -v ccache >/dev/null; then ccache --show-stats 2>/dev/null | grep -iE "hits|misses|cache size" || true; fi
 }
 
+cmd_lint() {
+  bash packaging/lint.sh
+  [ -f build/compile_commands.json ] || configure_and_build build
+  local changed
+  changed=$(git diff --name-only HEAD; git ls-files --others --exclude-standard)
+  [ -n "$changed" ] || changed=$(git diff --name-only HEAD~1 HEAD)
+  # shellcheck disable=SC2086 # one file name per word
+  bash packaging/tidy.sh $changed
+}
+
 case "${1:-}" in
   run) cmd_run ;;
+  lint) cmd_lint ;;
   test) cmd_test ;;
   build) cmd_build ;;
   windows) cmd_windows ;;
   fuzz) shift; cmd_fuzz "$@" ;;
-  *) echo "usage: bash packaging/dev.sh run|test|build|windows|fuzz [target]" >&2; exit 2 ;;
+  *) echo "usage: bash packaging/dev.sh run|test|build|lint|windows|fuzz [target]" >&2; exit 2 ;;
 esac

@@ -8,3 +8,5 @@ clang-format --dry-run --Werror "${files[@]}"
 echo "lint: ${#files[@]} files formatted"
 # The floors of ARCHITECTURE.md: includes only run down, never into packaging/, no cycles.
 python3 packaging/lint-includes.py
+# Comments cite only sections this repository's documents have.
+python3 packaging/lint-doc-refs.py

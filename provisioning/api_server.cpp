@@ -20,24 +20,29 @@ api_server::api_server(asio::io_context& io, ctx_provider ctx, std::function<boo
     : ctx_(std::move(ctx)),
       shared_(std::make_shared<shared>(
           shared{std::move(handler), limits, std::move(certificates_required), {}, {}, {}, {}})),
-      acceptor_(io),
-      accept_backoff_(io) {}
+      accept_(io, "provisioning", accept_handlers()) {}
+
+accept_loop::handlers api_server::accept_handlers() {
+  accept_loop::handlers h;
+  // `this` outlives the loop's handlers: the loop is closed in stop() before the server
+  // goes away, and the io_context is run to completion before the server is destroyed.
+  h.accepted = [this](asio::ip::tcp::socket socket) { on_accept(std::move(socket)); };
+  // Out of descriptors: free one, the oldest anonymous connection first (PROTOCOL.md 3.6:
+  // running out of descriptors never stops 17488 from answering a trusted client).
+  h.failed = [this](accept_error) { evict_one_anonymous(); };
+  return h;
+}
 
 api_server::~api_server() { stop(); }
 
 absl::StatusOr<asio::ip::tcp::endpoint> api_server::listen(const asio::ip::tcp::endpoint& at) {
-  if (auto st = open_acceptor(acceptor_, at, /*reuse_port=*/false); !st.ok()) return st;
-  std::error_code ec;
-  auto bound = acceptor_.local_endpoint(ec);
-  do_accept();
-  return bound;
+  if (auto st = accept_.bind(at, /*reuse_port=*/false); !st.ok()) return st;
+  accept_.start();
+  return accept_.local_endpoint();
 }
 
 void api_server::stop() {
-  stopped_ = true;
-  std::error_code ignored;
-  acceptor_.close(ignored);
-  accept_backoff_.cancel();
+  accept_.close();
   for (auto& weak : shared_->connections) {
     if (auto c = weak.lock()) c->close();
   }
@@ -109,32 +114,7 @@ void api_server::evict_one_anonymous() {
   victim->close();
 }
 
-void api_server::do_accept() {
-  acceptor_.async_accept([this](std::error_code ec, asio::ip::tcp::socket socket) {
-    // `this` is alive: the acceptor is closed in stop() before the server goes away,
-    // and the io_context is run to completion before the server is destroyed.
-    on_accept(ec, std::move(socket));
-  });
-}
-
-void api_server::on_accept(std::error_code ec, asio::ip::tcp::socket socket) {
-  if (stopped_ || ec == asio::error::operation_aborted) return;
-  if (ec) {
-    // EMFILE/ENFILE/ENOBUFS: the pending connection stays in the backlog; back off
-    // instead of spinning on an accept that keeps failing, and free a descriptor: the
-    // oldest anonymous connection goes first (PROTOCOL.md 3.6: running out of
-    // descriptors never stops 17488 from answering a trusted client).
-    if (std::uint64_t suppressed = 0; refusal_log_.allow(suppressed)) {
-      spdlog::warn("event=accept_failed listener=provisioning error={} suppressed={}", log::q(ec.message()),
-                   suppressed);
-    }
-    evict_one_anonymous();
-    accept_backoff_.expires_after(std::chrono::milliseconds(100));
-    accept_backoff_.async_wait([this](std::error_code wait_ec) {
-      if (!wait_ec && !stopped_) do_accept();
-    });
-    return;
-  }
+void api_server::on_accept(asio::ip::tcp::socket socket) {
   std::erase_if(shared_->connections, [](const auto& w) {
     auto c = w.lock();
     return !c || c->closed();
@@ -160,7 +140,6 @@ void api_server::on_accept(std::error_code ec, asio::ip::tcp::socket socket) {
     shared_->connections.push_back(conn);
     conn->start();
   }
-  do_accept();
 }
 
 }  // namespace zp::provisioning

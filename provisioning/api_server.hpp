@@ -8,6 +8,7 @@
 // api_connection is kept alive by the handlers of its pending operations (asio's
 // shared_from_this idiom) and closed by stop().
 
+#include "common/accept_loop.hpp"
 #include "common/enum_table.hpp"
 #include "common/log.hpp"
 #include "provisioning/api_types.hpp"
@@ -66,7 +67,7 @@ inline constexpr enum_name<api_refusal> k_api_refusals[] = {
 };
 static_assert(rows_match(k_api_refusals, api_refusal::count));
 constexpr std::string_view api_refusal_name(api_refusal r) {
-  return r < api_refusal::count ? row_of(k_api_refusals, r).name : "unknown";
+  return name_in(k_api_refusals, r);
 }
 
 class api_server {
@@ -91,13 +92,15 @@ class api_server {
   void close_untrusted(const std::function<bool(X509* client_cert, STACK_OF(X509) * chain)>& trusted);
   /// Refusals so far, by reason (control thread).
   std::uint64_t refused(api_refusal r) const;
+  /// Accepts that failed, by reason.
+  std::uint64_t accept_errors(accept_error e) const { return accept_.errors(e); }
 
   /// Handler and limits, shared with connections so none of them points back here.
   struct shared;
 
  private:
-  void do_accept();
-  void on_accept(std::error_code ec, asio::ip::tcp::socket socket);
+  accept_loop::handlers accept_handlers();
+  void on_accept(asio::ip::tcp::socket socket);
 
   // Makes room for one more anonymous connection from `source`; false if that source
   // already holds its share.
@@ -109,12 +112,10 @@ class api_server {
 
   ctx_provider ctx_;
   std::shared_ptr<shared> shared_;
-  asio::ip::tcp::acceptor acceptor_;
-  asio::steady_timer accept_backoff_;
+  accept_loop accept_;
   // The connections (weak references, oldest first, in shared_) are pruned on accept, so
   // the list holds at most max_anonymous + max_trusted live entries.
   log::rate_limit refusal_log_;
-  bool stopped_ = false;
 };
 
 }  // namespace zp::provisioning

@@ -9,7 +9,6 @@
 #include "provisioning/metrics.hpp"
 #include "provisioning/x509_text.hpp"
 
-#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
@@ -135,11 +134,7 @@ api_result<json> csrs_for(const state_store::data_plane_keys& keys, const csr_re
   for (auto [key, name] : {std::pair{keys.rsa.get(), "rsa"}, std::pair{keys.ecdsa.get(), "ecdsa"}}) {
     auto csr = make_csr(key, req.common_name, req.dns_names, req.ip_addresses);
     if (!csr.ok()) return api_error{400, "bad_request", message_of(csr.status())};
-    bio_ptr bio(BIO_new(BIO_s_mem()));
-    PEM_write_bio_X509_REQ(bio.get(), csr->get());
-    char* data = nullptr;
-    long len = BIO_get_mem_data(bio.get(), &data);
-    out[name] = std::string(data, static_cast<std::size_t>(len));
+    out[name] = csr_to_pem(csr->get());
   }
   return out;
 }
@@ -387,27 +382,11 @@ api_result<json> control_plane::deprovision(const audit_actor& who) {
 }
 
 api_result<json> control_plane::replace_cas(const json& body, const audit_actor& who) {
-  for (const auto& [key, value] : body.items()) {
-    if (key != "module_server_ca" && key != "observer_ca")
-      return api_error{400, "bad_request", str_cat(key, ": unknown field")};
-  }
-  provisioned_state next = *provisioned_;
   const std::time_t now = std::time(nullptr);
-  if (auto ms = body.find("module_server_ca"); ms != body.end()) {
-    if (!ms->is_string()) return api_error{400, "bad_request", "module_server_ca: must be a PEM string"};
-    if (auto e = check_ca_pem(ms->get<std::string>(), "module_server_ca", now)) return bad_request(*e);
-    next.config.module_server_ca = ms->get<std::string>();
-  }
-  if (auto ob = body.find("observer_ca"); ob != body.end()) {
-    if (ob->is_null()) {
-      next.config.observer_ca.reset();
-    } else if (!ob->is_string()) {
-      return api_error{400, "bad_request", "observer_ca: must be a PEM string or null"};
-    } else {
-      if (auto e = check_ca_pem(ob->get<std::string>(), "observer_ca", now)) return bad_request(*e);
-      next.config.observer_ca = ob->get<std::string>();
-    }
-  }
+  auto parsed = parse_trust_cas(body, provisioned_->config, now);
+  if (auto* e = std::get_if<field_error>(&parsed)) return bad_request(*e);
+  provisioned_state next = *provisioned_;
+  next.config = std::get<provision_request>(std::move(parsed));
   const std::string epoch = new_trust_epoch();
   auto contexts = build(next.config, epoch);
   if (!contexts.ok()) return api_error{400, "bad_request", message_of(contexts.status())};
@@ -416,31 +395,9 @@ api_result<json> control_plane::replace_cas(const json& body, const audit_actor&
     return api_error{409, "would_lock_out",
                      "your own certificate would no longer chain to the Module Server CA: nothing was changed"};
   }
-  // History: the CAs that are new are "trusted", the ones that went are "untrusted".
   trust_state trust = trust_.state();
-  auto fingerprints = [](const std::optional<std::string>& pem) {
-    std::vector<std::pair<std::string, std::string>> out;
-    if (!pem) return out;
-    if (auto certs = parse_certificates_pem(*pem); certs.ok()) {
-      for (auto& c : *certs) out.emplace_back(cert_sha256_hex(c.get()), subject_of(c.get()));
-    }
-    return out;
-  };
-  for (auto [old_pem, new_pem] :
-       {std::pair{std::optional(provisioned_->config.module_server_ca), std::optional(next.config.module_server_ca)},
-        std::pair{provisioned_->config.observer_ca, next.config.observer_ca}}) {
-    const auto before = fingerprints(old_pem), after = fingerprints(new_pem);
-    for (const auto& ca : after) {
-      if (std::find(before.begin(), before.end(), ca) == before.end()) {
-        trust.history.push_back({now, "trusted", ca.first, ca.second});
-      }
-    }
-    for (const auto& ca : before) {
-      if (std::find(after.begin(), after.end(), ca) == after.end()) {
-        trust.history.push_back({now, "untrusted", ca.first, ca.second});
-      }
-    }
-  }
+  record_ca_change(trust, provisioned_->config.module_server_ca, next.config.module_server_ca, now);
+  record_ca_change(trust, provisioned_->config.observer_ca, next.config.observer_ca, now);
   if (auto st = store_.save_provisioned(next); !st.ok()) return write_failed(st, "trust_cas");  // the commit point
   provisioned_ = std::move(next);
   if (auto st = store_.save_trust(trust); st.ok()) {
@@ -475,27 +432,17 @@ std::string control_plane::metrics() {
   for (std::size_t r = 0; api_ != nullptr && r < in.api_refused.size(); ++r) {
     in.api_refused[r] = api_->refused(api_refusal(r));
   }
+  for (std::size_t e = 0; e < in.api_accept_errors.size(); ++e) {
+    if (api_ != nullptr) in.api_accept_errors[e] = api_->accept_errors(accept_error(e));
+    if (metrics_listener_ != nullptr) {
+      if (!in.metrics_accept_errors) in.metrics_accept_errors.emplace();
+      (*in.metrics_accept_errors)[e] = metrics_listener_->accept_errors(accept_error(e));
+    }
+  }
   in.state = state_;
   in.state_write_failures = storage_failures_.load();
   in.key_rotation_pending = pending_keys_.has_value();
-  if (provisioned_) {
-    const provision_request& r = provisioned_->config;
-    const std::pair<const std::optional<std::string>*, const char*> in_force[] = {
-        {&r.certificates.rsa, "rsa"}, {&r.certificates.ecdsa, "ecdsa"}, {&r.endpoint_client_ca, "endpoint_client_ca"}};
-    auto add = [&in](const std::string& pem, const char* use) {
-      auto certs = parse_certificates_pem(pem);
-      if (!certs.ok()) return;
-      for (auto& cert : *certs) {
-        in.certificates.push_back({use, subject_of(cert.get()), static_cast<double>(not_after(cert.get()))});
-      }
-    };
-    for (auto [pem, use] : in_force) {
-      if (*pem) add(**pem, use);
-    }
-    add(r.module_server_ca, "module_server_ca");
-    if (r.observer_ca) add(*r.observer_ca, "observer_ca");
-    in.settings = &r.settings;
-  }
+  in.config = config();
   in.fd_reserve = plane_.fd_reserve();
   return render_metrics(in);
 }

@@ -10,6 +10,7 @@
 #include "provisioning/api_server.hpp"
 #include "provisioning/api_types.hpp"
 #include "provisioning/api_views.hpp"
+#include "provisioning/metrics_listener.hpp"
 #include "provisioning/provision_request.hpp"
 #include "provisioning/provisioned_state.hpp"
 #include "provisioning/provisioning_state.hpp"
@@ -107,6 +108,8 @@ class control_plane {
   /// The 17488 server, whose connections are closed when trust shrinks (revocation,
   /// deprovisioning) and whose refusals /metrics shows; may stay unset (tests).
   void attach_api(api_server* api) { api_ = api; }
+  /// The plain metrics port, when it listens, whose failed accepts /metrics shows.
+  void attach_metrics_listener(const metrics_listener* listener) { metrics_listener_ = listener; }
 
   /// SIGTERM: draining (PROTOCOL.md 3.5); `done` runs on `io` when the data plane is
   /// finished.
@@ -151,6 +154,7 @@ class control_plane {
   trust_registry trust_;
   std::string token_;
   api_server* api_ = nullptr;
+  const metrics_listener* metrics_listener_ = nullptr;
   std::atomic<std::shared_ptr<SSL_CTX>> api_ctx_;
   std::shared_ptr<X509_STORE> operator_cas_;  // set with api_ctx_ while provisioned
   // Part of every ticket's session context: replaced at each change of trust, so that no

@@ -1,6 +1,9 @@
 #include "provisioning/metrics.hpp"
 
+#include "common/fingerprint.hpp"
+#include "common/pem.hpp"
 #include "provisioning/process_metrics.hpp"
+#include "provisioning/x509_text.hpp"
 
 #include <openssl/crypto.h>
 #include <prometheus/metric_family.h>
@@ -100,6 +103,25 @@ void add_gauges(families& out, const proxy::plane_stats& stats) {
   }
 }
 
+// The notAfter of every certificate in force: the proxy's chains and the CAs it trusts.
+void add_certificate_expiry(families& out, const provision_request& r) {
+  auto add = [&out](const std::string& pem, std::string_view use) {
+    auto certs = parse_certificates_pem(pem);
+    if (!certs.ok()) return;
+    for (auto& cert : *certs) {
+      out.add(control_metric::certificate_expiry, static_cast<double>(not_after(cert.get())),
+              {label("use", use), label("subject", subject_of(cert.get()))});
+    }
+  };
+  const std::pair<const std::optional<std::string>*, std::string_view> in_force[] = {
+      {&r.certificates.rsa, "rsa"}, {&r.certificates.ecdsa, "ecdsa"}, {&r.endpoint_client_ca, "endpoint_client_ca"}};
+  for (auto [pem, use] : in_force) {
+    if (*pem) add(**pem, use);
+  }
+  add(r.module_server_ca, "module_server_ca");
+  if (r.observer_ca) add(*r.observer_ca, "observer_ca");
+}
+
 }  // namespace
 
 std::string render_metrics(const metrics_input& in) {
@@ -113,13 +135,11 @@ std::string render_metrics(const metrics_input& in) {
   // Declared even with no sample, so the family is always there to alert on.
   const control_metric_def& expiry = row_of(k_control_metrics, control_metric::certificate_expiry);
   out.get(expiry.name, expiry.help, MetricType::Gauge);
-  for (const auto& c : in.certificates) {
-    out.add(control_metric::certificate_expiry, c.not_after, {label("use", c.use), label("subject", c.subject)});
-  }
+  if (in.config != nullptr) add_certificate_expiry(out, *in.config);
   // Every limit as a gauge, so fullness is one division (sessions_active / max_sessions).
   for (const proxy::setting_def& d : proxy::k_settings) {
-    if (in.settings != nullptr && !d.limit_gauge.empty()) {
-      out.add(d.limit_gauge, d.limit_help, MetricType::Gauge, static_cast<double>(d.get(*in.settings)));
+    if (in.config != nullptr && !d.limit_gauge.empty()) {
+      out.add(d.limit_gauge, d.limit_help, MetricType::Gauge, static_cast<double>(d.get(in.config->settings)));
     }
   }
   out.add(control_metric::fd_reserve, static_cast<double>(in.fd_reserve));
@@ -128,6 +148,15 @@ std::string render_metrics(const metrics_input& in) {
   for (std::size_t r = 0; r < in.api_refused.size(); ++r) {
     out.add(control_metric::api_connections_refused, static_cast<double>(in.api_refused[r]),
             {label("reason", api_refusal_name(api_refusal(r)))});
+  }
+  for (std::size_t e = 0; e < in.api_accept_errors.size(); ++e) {
+    const std::string_view reason = accept_error_name(accept_error(e));
+    out.add(control_metric::accept_errors, static_cast<double>(in.api_accept_errors[e]),
+            {label("listener", "provisioning"), label("reason", reason)});
+    if (in.metrics_accept_errors) {
+      out.add(control_metric::accept_errors, static_cast<double>((*in.metrics_accept_errors)[e]),
+              {label("listener", "metrics"), label("reason", reason)});
+    }
   }
   out.add(control_metric::build_info, 1,
           {label("version", ZONEPROXY_VERSION), label("revision", ZONEPROXY_GIT_REVISION),

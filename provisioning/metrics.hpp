@@ -1,16 +1,18 @@
 #pragma once
 // GET /metrics (Prometheus text format 0.0.4). The data plane's statistics come from
 // its tables (proxy/stats.hpp) and a value snapshot taken at scrape time, summed over
-// workers into prometheus-cpp metric families (ARCHITECTURE.md "Observability"); the
+// workers into prometheus-cpp metric families (ARCHITECTURE.md "Lists of names: one table each"); the
 // process figures from k_process_stats. What only the control plane knows (its state,
 // certificate expiry, the build) is declared here, once.
 
 #include "provisioning/api_server.hpp"
+#include "provisioning/provision_request.hpp"
 #include "provisioning/provisioning_state.hpp"
 #include "proxy/data_plane_config.hpp"
 #include "proxy/stats.hpp"
 
 #include <array>
+#include <optional>
 
 #include <string>
 #include <utility>
@@ -29,6 +31,7 @@ enum class control_metric : std::uint8_t {
   state_write_failures,
   key_rotation_pending,
   api_connections_refused,
+  accept_errors,
   build_info,
   count
 };
@@ -53,28 +56,27 @@ inline constexpr control_metric_def k_control_metrics[] = {
      "1 while new data-plane keys wait for their certificates (zoneproxyctl rotate-keys; README \"Rotating keys\")."},
     {control_metric::api_connections_refused, "zoneproxy_api_connections_refused_total", true,
      "17488 connections turned away or closed early, by reason (PROTOCOL.md 4.2)."},
+    {control_metric::accept_errors, "zoneproxy_accept_errors_total", true,
+     "Accepts that failed on 17488 and the plain metrics port, by listener and reason (the data ports' are in "
+     "zoneproxy_connections_rejected_total)."},
     {control_metric::build_info, "zoneproxy_build_info", false,
      "Always 1; version, git revision and OpenSSL version are in the labels."},
 };
 static_assert(rows_match(k_control_metrics, control_metric::count), "k_control_metrics: a row per metric, in order");
 constexpr std::string_view metric_name(control_metric m) { return row_of(k_control_metrics, m).name; }
 
-/// A certificate in force, for its expiry gauge.
-struct certificate_expiry {
-  std::string use;  // rsa | ecdsa (the proxy's chains), module_server_ca, endpoint_client_ca
-  std::string subject;
-  double not_after = 0;  // unix time
-};
-
 struct metrics_input {
   const proxy::plane_stats* stats = nullptr;
   provisioning_state state = provisioning_state::unprovisioned;
-  std::vector<certificate_expiry> certificates;
-  const proxy::session_settings* settings = nullptr;  // in force; null while unprovisioned
+  // In force (its certificates' expiry, its settings' limits); null while unprovisioned.
+  const provision_request* config = nullptr;
   std::uint64_t fd_reserve = 0;
   std::uint64_t state_write_failures = 0;  // changes the state directory did not take
   bool key_rotation_pending = false;       // new data-plane keys wait for certificates
   std::array<std::uint64_t, std::size_t(api_refusal::count)> api_refused{};
+  // Failed accepts of 17488 and, when it listens, the plain metrics port.
+  std::array<std::uint64_t, std::size_t(accept_error::count)> api_accept_errors{};
+  std::optional<std::array<std::uint64_t, std::size_t(accept_error::count)>> metrics_accept_errors;
 };
 
 /// The whole exposition, serialised by prometheus-cpp's TextSerializer.

@@ -81,57 +81,44 @@ class metrics_connection : public std::enable_shared_from_this<metrics_connectio
 };
 
 metrics_listener::metrics_listener(asio::io_context& io, std::function<std::string()> render)
-    : render_(std::make_shared<std::function<std::string()>>(std::move(render))), acceptor_(io), backoff_(io) {}
+    : render_(std::make_shared<std::function<std::string()>>(std::move(render))),
+      // `this` outlives the handler: stop() closes the loop before the listener goes away.
+      accept_(io, "metrics", accept_handlers()) {}
+
+accept_loop::handlers metrics_listener::accept_handlers() {
+  accept_loop::handlers h;
+  h.accepted = [this](asio::ip::tcp::socket s) { on_accept(std::move(s)); };
+  return h;
+}
 
 metrics_listener::~metrics_listener() { stop(); }
 
 absl::StatusOr<asio::ip::tcp::endpoint> metrics_listener::listen(const asio::ip::tcp::endpoint& at) {
-  if (auto st = open_acceptor(acceptor_, at, /*reuse_port=*/false); !st.ok()) return st;
-  std::error_code ec;
-  auto bound = acceptor_.local_endpoint(ec);
-  do_accept();
-  return bound;
+  if (auto st = accept_.bind(at, /*reuse_port=*/false); !st.ok()) return st;
+  accept_.start();
+  return accept_.local_endpoint();
 }
 
 void metrics_listener::stop() {
-  stopped_ = true;
-  std::error_code ignored;
-  acceptor_.close(ignored);
-  backoff_.cancel();
+  accept_.close();
   for (auto& weak : connections_) {
     if (auto c = weak.lock()) c->close();
   }
   connections_.clear();
 }
 
-void metrics_listener::do_accept() {
-  // `this` is alive: stop() closes the acceptor before the listener goes away, and the
-  // io_context runs to completion before that.
-  acceptor_.async_accept([this](std::error_code ec, asio::ip::tcp::socket socket) {
-    if (stopped_ || ec == asio::error::operation_aborted) return;
-    if (ec) {
-      // Out of descriptors or buffers: the connection waits in the backlog; do not spin.
-      backoff_.expires_after(std::chrono::milliseconds(100));
-      backoff_.async_wait([this](std::error_code wait_ec) {
-        if (!wait_ec && !stopped_) do_accept();
-      });
-      return;
-    }
-    {
-      std::erase_if(connections_, [](const auto& w) {
-        auto c = w.lock();
-        return !c || !c->open();
-      });
-      if (connections_.size() >= k_max_connections) {
-        if (auto oldest = connections_.front().lock()) oldest->close();
-        connections_.erase(connections_.begin());
-      }
-      auto conn = std::make_shared<metrics_connection>(std::move(socket), render_);
-      connections_.push_back(conn);
-      conn->start();
-    }
-    do_accept();
+void metrics_listener::on_accept(asio::ip::tcp::socket socket) {
+  std::erase_if(connections_, [](const auto& w) {
+    auto c = w.lock();
+    return !c || !c->open();
   });
+  if (connections_.size() >= k_max_connections) {
+    if (auto oldest = connections_.front().lock()) oldest->close();
+    connections_.erase(connections_.begin());
+  }
+  auto conn = std::make_shared<metrics_connection>(std::move(socket), render_);
+  connections_.push_back(conn);
+  conn->start();
 }
 
 bool is_local_or_private(const asio::ip::address& address) {

@@ -8,10 +8,11 @@
 //
 // Owner: the daemon; runs on the control thread's io_context, like 17488.
 
+#include "common/accept_loop.hpp"
+
 #include <absl/status/statusor.h>
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
-#include <asio/steady_timer.hpp>
 
 #include <functional>
 #include <memory>
@@ -31,17 +32,18 @@ class metrics_listener {
   /// Binds and listens; answers the bound endpoint (port 0 picks one).
   absl::StatusOr<asio::ip::tcp::endpoint> listen(const asio::ip::tcp::endpoint& at);
   void stop();
+  /// Accepts that failed, by reason.
+  std::uint64_t accept_errors(accept_error e) const { return accept_.errors(e); }
 
   static constexpr std::size_t k_max_connections = 16;
 
  private:
-  void do_accept();
+  accept_loop::handlers accept_handlers();
+  void on_accept(asio::ip::tcp::socket socket);
 
   std::shared_ptr<std::function<std::string()>> render_;
-  asio::ip::tcp::acceptor acceptor_;
-  asio::steady_timer backoff_;
   std::vector<std::weak_ptr<metrics_connection>> connections_;  // oldest first
-  bool stopped_ = false;
+  accept_loop accept_;
 };
 
 /// Whether `address` may serve plain-HTTP metrics without metrics_listen_public: a

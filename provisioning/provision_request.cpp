@@ -190,6 +190,27 @@ validated<provision_request> parse_provision(const json& body, const validation_
   return out;
 }
 
+validated<provision_request> parse_trust_cas(const json& body, const provision_request& current, std::time_t now) {
+  if (auto e = unknown_fields(body, "", {"module_server_ca", "observer_ca"})) return *e;
+  provision_request out = current;
+  if (auto ms = body.find("module_server_ca"); ms != body.end()) {
+    if (!ms->is_string()) return err("module_server_ca", "must be a PEM string");
+    if (auto e = check_ca_pem(ms->get<std::string>(), "module_server_ca", now)) return *e;
+    out.module_server_ca = ms->get<std::string>();
+  }
+  if (auto ob = body.find("observer_ca"); ob != body.end()) {
+    if (ob->is_null()) {
+      out.observer_ca.reset();
+    } else if (!ob->is_string()) {
+      return err("observer_ca", "must be a PEM string or null");
+    } else {
+      if (auto e = check_ca_pem(ob->get<std::string>(), "observer_ca", now)) return *e;
+      out.observer_ca = ob->get<std::string>();
+    }
+  }
+  return out;
+}
+
 validated<csr_request> parse_csr(const json& body) {
   if (auto e = unknown_fields(body, "", {"common_name", "dns_names", "ip_addresses"})) return *e;
   csr_request out;

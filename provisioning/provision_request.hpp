@@ -72,6 +72,9 @@ validated<certificate_set> parse_certificates(const nlohmann::json& certificates
 validated<proxy::session_settings> parse_settings(const nlohmann::json& settings, std::string_view field,
                                                   const proxy::session_settings& current);
 validated<csr_request> parse_csr(const nlohmann::json& body);
+/// PUT /v1/trust/cas (1.1): the CA sets of `current` with the body's replacements.
+validated<provision_request> parse_trust_cas(const nlohmann::json& body, const provision_request& current,
+                                             std::time_t now);
 /// 64 lowercase-or-uppercase hex characters, returned lowercase.
 validated<std::string> parse_fingerprint(const nlohmann::json& body);
 /// Validates PEM CA certificates (at least one; each a CA, valid now).

@@ -18,6 +18,6 @@ inline constexpr enum_name<provisioning_state> k_provisioning_states[] = {
 };
 static_assert(rows_match(k_provisioning_states, provisioning_state::count));
 
-constexpr std::string_view state_name(provisioning_state s) { return row_of(k_provisioning_states, s).name; }
+constexpr std::string_view state_name(provisioning_state s) { return name_in(k_provisioning_states, s); }
 
 }  // namespace zp::provisioning

@@ -72,6 +72,29 @@ trust_state trust_registry::with_trusted_cas(const std::string& ca_pem, std::tim
   return next;
 }
 
+void record_ca_change(trust_state& state, const std::optional<std::string>& before,
+                      const std::optional<std::string>& after, std::time_t when) {
+  auto fingerprints = [](const std::optional<std::string>& pem) {
+    std::vector<std::pair<std::string, std::string>> out;  // SHA-256, subject
+    if (!pem) return out;
+    if (auto certs = parse_certificates_pem(*pem); certs.ok()) {
+      for (auto& c : *certs) out.emplace_back(cert_sha256_hex(c.get()), subject_of(c.get()));
+    }
+    return out;
+  };
+  const auto old_cas = fingerprints(before), new_cas = fingerprints(after);
+  for (const auto& ca : new_cas) {
+    if (std::find(old_cas.begin(), old_cas.end(), ca) == old_cas.end()) {
+      state.history.push_back({when, "trusted", ca.first, ca.second});
+    }
+  }
+  for (const auto& ca : old_cas) {
+    if (std::find(new_cas.begin(), new_cas.end(), ca) == new_cas.end()) {
+      state.history.push_back({when, "untrusted", ca.first, ca.second});
+    }
+  }
+}
+
 trust_state trust_registry::with_revoked(const std::string& fingerprint) const {
   trust_state next = state_;
   if (next.is_revoked(fingerprint)) return next;

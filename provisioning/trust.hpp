@@ -15,6 +15,7 @@
 #include <atomic>
 #include <ctime>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,7 +23,7 @@ namespace zp::provisioning {
 
 struct trust_event {
   std::time_t time = 0;
-  std::string action;  // "trusted", "revoked", "deprovisioned"
+  std::string action;  // "trusted", "untrusted", "revoked", "deprovisioned"
   std::string fingerprint;
   std::string subject;
 };
@@ -33,6 +34,12 @@ struct trust_state {
   std::vector<trust_event> history;
   bool is_revoked(const std::string& fingerprint) const;
 };
+
+/// Records in `state`'s history the change of a CA set from `before` to `after` (PEM,
+/// either may be absent), at `when`: "trusted" for each CA that is new, "untrusted" for
+/// each that went.
+void record_ca_change(trust_state& state, const std::optional<std::string>& before,
+                      const std::optional<std::string>& after, std::time_t when);
 
 nlohmann::json to_json(const trust_state& t);
 /// Parses trust.json; errors name the field.

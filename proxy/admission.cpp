@@ -7,10 +7,10 @@
 
 namespace zp::proxy {
 
-admission::ticket::ticket(ticket&& other) noexcept
+admission_limits::ticket::ticket(ticket&& other) noexcept
     : slot_(std::move(other.slot_)), total_(std::exchange(other.total_, nullptr)) {}
 
-admission::ticket& admission::ticket::operator=(ticket&& other) noexcept {
+admission_limits::ticket& admission_limits::ticket::operator=(ticket&& other) noexcept {
   if (this != &other) {
     release();
     slot_ = std::move(other.slot_);
@@ -19,22 +19,22 @@ admission::ticket& admission::ticket::operator=(ticket&& other) noexcept {
   return *this;
 }
 
-void admission::ticket::release() {
+void admission_limits::ticket::release() {
   slot_.release();
   if (total_ != nullptr) std::exchange(total_, nullptr)->fetch_sub(1, std::memory_order_relaxed);
 }
 
-void admission::set_fd_budget(std::uint64_t limit, std::uint64_t base) {
+void admission_limits::set_fd_budget(std::uint64_t limit, std::uint64_t base) {
   fd_limit_ = limit;
   fd_base_ = base;
 }
 
-std::uint64_t admission::fds_in_use() const { return fd_base_ + open_tls_connections(); }
+std::uint64_t admission_limits::fds_in_use() const { return fd_base_ + open_connections_(); }
 
-std::uint64_t admission::fd_reserve() const { return std::max<std::uint64_t>(64, fd_limit_ / 100); }
+std::uint64_t admission_limits::fd_reserve() const { return std::max<std::uint64_t>(64, fd_limit_ / 100); }
 
-admission::verdict admission::admit(const asio::ip::address& source, const session_settings& settings, ticket& out,
-                                    bool per_source) {
+admission_limits::verdict admission_limits::admit(const asio::ip::address& source, const session_settings& settings,
+                                                  ticket& out, bool per_source) {
   verdict v = verdict::admitted;
   if (fd_limit_ > 0) {
     // +1: the descriptor just accepted is not counted yet.
@@ -56,7 +56,7 @@ admission::verdict admission::admit(const asio::ip::address& source, const sessi
   return v;
 }
 
-bool admission::attach_source(const asio::ip::address& source, const session_settings& settings, ticket& t) {
+bool admission_limits::attach_source(const asio::ip::address& source, const session_settings& settings, ticket& t) {
   source_slot slot = per_source_.try_acquire(source, settings.max_admitting_per_source);
   if (!slot) return false;
   t.slot_ = std::move(slot);

@@ -20,6 +20,7 @@
 // caller, per listener and reason.
 
 #include "common/source_limiter.hpp"
+#include "common/tls_socket.hpp"
 #include "proxy/data_plane_config.hpp"
 
 #include <asio/ip/address.hpp>
@@ -29,8 +30,14 @@
 
 namespace zp::proxy {
 
-class admission {
+class admission_limits {
  public:
+  /// How many connections the process holds open now (common/tls_socket's count; a unit
+  /// test gives its own).
+  using connection_count = std::uint64_t (*)();
+  explicit admission_limits(connection_count open_connections = &open_tls_connections)
+      : open_connections_(open_connections) {}
+
   enum class verdict { admitted, admitted_in_reserve, refused_per_source, refused_total, refused_fd_reserve };
 
   /// An admitting connection's slots; given back when released or destroyed. Move-only.
@@ -45,7 +52,7 @@ class admission {
     void release();
 
    private:
-    friend class admission;
+    friend class admission_limits;
     source_slot slot_;
     std::atomic<std::uint64_t>* total_ = nullptr;
   };
@@ -82,6 +89,7 @@ class admission {
   std::atomic<std::uint64_t> early_bytes_{0};
   std::uint64_t fd_limit_ = 0;  // 0: unknown, no reserve
   std::uint64_t fd_base_ = 0;
+  connection_count open_connections_;
 };
 
 }  // namespace zp::proxy

@@ -1,6 +1,6 @@
 #pragma once
 // Relay buffers (k_relay_buffer bytes) for one worker, taken only while bytes are in
-// flight so an idle session holds none (ARCHITECTURE.md "A connection"). Single
+// flight so an idle session holds none (ARCHITECTURE.md "The path of one relayed byte"). Single
 // threaded: only its worker touches it. Keeps up to k_max_free buffers for reuse and
 // frees the rest, so a burst does not pin memory forever.
 

@@ -35,10 +35,10 @@ absl::Status data_plane::start(std::shared_ptr<const data_plane_config> config) 
       std::max<std::uint64_t>(config->settings.max_pending, std::min<std::uint64_t>(fds, k_max_table_capacity)));
   shared_.admit.set_fd_budget(fds, open_fd_count() - std::min(open_fd_count(), open_tls_connections()));
   shards_.clear();
-  shared_.shards.clear();
+  std::vector<worker_shard*> every_shard;
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     shards_.push_back(std::make_unique<worker_shard>(workers_.at(i).io(), static_cast<unsigned>(i), shared_));
-    shared_.shards.push_back(shards_.back().get());
+    every_shard.push_back(shards_.back().get());
   }
   // Bind everything before accepting anything, so a port conflict changes nothing.
   // With port 0 (tests), the first worker picks the port and the others join it. Without
@@ -47,10 +47,9 @@ absl::Status data_plane::start(std::shared_ptr<const data_plane_config> config) 
   const bool shared_ports = port_sharing_supported();
   for (auto& shard : shards_) {
     if (!shared_ports && shard != shards_.front()) continue;
-    auto st = shared_ports ? shard->bind(bound) : shard->bind(bound, shared_.shards);
+    auto st = shared_ports ? shard->bind(bound) : shard->bind(bound, every_shard);
     if (!st.ok()) {
       shards_.clear();  // closes the acceptors bound so far; none has started
-      shared_.shards.clear();
       return st;
     }
     std::tie(bound.endpoint_port, bound.module_server_port) = shard->bound_ports();
@@ -216,7 +215,6 @@ void data_plane::stop() {
   run_on_all([](worker_shard& s) { s.close_all(); });
   wait_until_released();
   shards_.clear();
-  shared_.shards.clear();
   shared_.table.reset();
 }
 

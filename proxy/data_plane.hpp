@@ -62,7 +62,6 @@ class data_plane {
   std::size_t waiting(role r) const { return shared_.table ? shared_.table->waiting(r) : 0; }
   bool draining() const { return shared_.draining.load(); }
   /// Waiting halves the pairing table was sized for at start().
-  std::size_t table_capacity() const { return shared_.table ? shared_.table->max_pending() : 0; }
   /// A snapshot of every statistic (proxy/stats.hpp), read without stopping anything.
   plane_stats stats() const;
   /// The descriptor reserve of PROTOCOL.md 3.6 (0 before the first start).

@@ -63,7 +63,7 @@ handshake_failure classify_handshake(const std::error_code& ec, SSL* ssl) {
 
 half_connection::half_connection(worker_shard& shard, role side, asio::ip::tcp::socket socket,
                                  const asio::ip::tcp::endpoint& remote, std::shared_ptr<const data_plane_config> config,
-                                 admission::ticket ticket, bool in_fd_reserve)
+                                 admission_limits::ticket ticket, bool in_fd_reserve)
     : deferred_deletion(shard),
       side_(side),
       in_fd_reserve_(in_fd_reserve),
@@ -275,7 +275,7 @@ void half_connection::on_hello() {
     return respond(k_unavailable);
   }
   if (side_ == role::endpoint) {
-    pending_slot_ = shared.limiter.try_acquire(remote_.address(), settings.max_pending_per_source);
+    pending_slot_ = shared.pending_per_source.try_acquire(remote_.address(), settings.max_pending_per_source);
     if (!pending_slot_) return respond(k_too_many_pending);
   }
   // Set before arriving: once stored, a claim may be posted to this worker (it runs after
@@ -315,7 +315,7 @@ half_handoff half_connection::hand_over() {
 
 void half_connection::read_while_waiting() {
   std::array<char, k_read_chunk> chunk;
-  admission& admit = shard_.shared().admit;
+  admission_limits& admit = shard_.shared().admit;
   while (phase_ == phase::waiting) {
     // PROTOCOL.md 3.2 and 3.6: at most 64 KiB of early data per half and
     // max_early_data_bytes over all, then stop reading (backpressure). Every read also

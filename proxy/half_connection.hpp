@@ -42,7 +42,7 @@ class half_connection : public deferred_deletion<half_connection> {
   /// A connection from `remote` admitted by `ticket` (PROTOCOL.md 3.6); `in_fd_reserve`:
   /// accepted into the descriptor reserve, so it may only be a second half.
   half_connection(worker_shard& shard, role side, asio::ip::tcp::socket socket, const asio::ip::tcp::endpoint& remote,
-                  std::shared_ptr<const data_plane_config> config, admission::ticket ticket, bool in_fd_reserve);
+                  std::shared_ptr<const data_plane_config> config, admission_limits::ticket ticket, bool in_fd_reserve);
   ~half_connection();
   half_connection(const half_connection&) = delete;
   half_connection& operator=(const half_connection&) = delete;
@@ -122,9 +122,9 @@ class half_connection : public deferred_deletion<half_connection> {
   std::vector<std::uint8_t> proxy_header_;  // a balancer's PROXY v2 header, while read
   session_id id_{};
   std::string cert_sha256_;
-  admission::ticket admitting_;  // from accept until waiting or done (PROTOCOL.md 3.6)
-  source_slot pending_slot_;     // endpoint halves, while waiting (PROTOCOL.md 3.4, 429)
-  std::string out_;              // the error response being written
+  admission_limits::ticket admitting_;  // from accept until waiting or done (PROTOCOL.md 3.6)
+  source_slot pending_slot_;            // endpoint halves, while waiting (PROTOCOL.md 3.4, 429)
+  std::string out_;                     // the error response being written
   std::size_t out_off_ = 0;
   std::size_t lingered_ = 0;  // bytes discarded while lingering before close
   const clock::time_point accepted_at_ = clock::now();

@@ -10,6 +10,7 @@ std::variant<session_id, hello_error> check_hello(const http_request_parser& par
   using error = http_request_parser::error;
   if (parser.current() == http_request_parser::state::failed) {
     if (parser.failure() == error::head_too_large) {
+      static_assert(k_max_hello_head == 8192, "the message below names the bound");
       return hello_error{reject_reason::bad_request, "request head exceeds 8192 bytes"};
     }
     return hello_error{reject_reason::bad_request, "malformed request head"};

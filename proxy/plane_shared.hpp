@@ -23,9 +23,9 @@ struct plane_shared {
   std::atomic<std::shared_ptr<const data_plane_config>> config;
   std::unique_ptr<half_table> table;
   /// Waiting halves per source on the endpoint port (PROTOCOL.md 3.4, 429).
-  source_limiter limiter;
+  source_limiter pending_per_source;
   /// Everything before pairing (PROTOCOL.md 3.6).
-  admission admit;
+  admission_limits admit;
   /// Live paired sessions across all workers (PROTOCOL.md 3.4: max_sessions). Touched
   /// once when a session starts and once when it ends, never per byte.
   std::atomic<std::uint64_t> live_sessions{0};
@@ -35,8 +35,6 @@ struct plane_shared {
   std::atomic<session_log_mode> session_log{session_log_mode::all};
   /// Tests only (common/io_faults.hpp): the faults each new connection's stream gets.
   std::function<std::unique_ptr<io_faults>(role)> faults;
-  /// One shard per worker, indexed like the workers.
-  std::vector<worker_shard*> shards;
 };
 
 }  // namespace zp::proxy

@@ -1,6 +1,6 @@
 #pragma once
 // A paired session: the endpoint's and the Module Server's connections, relayed both
-// ways on one worker (PROTOCOL.md 3.5, ARCHITECTURE.md "The relay loop").
+// ways on one worker (PROTOCOL.md 3.5, ARCHITECTURE.md "The path of one relayed byte").
 //
 // Owner: the worker_shard of the worker it runs on; it owns both connections. Both
 // halves reach it as half_handoffs (fd + SSL*): the claimer's at construction, the

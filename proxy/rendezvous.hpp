@@ -1,5 +1,5 @@
 #pragma once
-// The rendezvous (PROTOCOL.md 3.3, ARCHITECTURE.md "Rendezvous and the session table"):
+// The rendezvous (PROTOCOL.md 3.3, ARCHITECTURE.md "The path of one relayed byte"):
 // how two halves that present one session id become one relay_session on one worker.
 //
 // The protocol, for a half H whose hello is complete, on its worker W1:

@@ -4,7 +4,7 @@
 // are written. Parsing (PUT /v1/settings, provision, provisioned.json), the JSON of
 // /v1/diagnostics, zoneproxyctl's typing of `settings key=value` and the limit gauges of
 // /metrics all read the rows. To add a setting: a field below, its row, and the code that
-// uses it (ARCHITECTURE.md "Adding a setting").
+// uses it (ARCHITECTURE.md "Lists of names: one table each").
 
 #include "common/acceptor.hpp"
 #include "common/enum_table.hpp"

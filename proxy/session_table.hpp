@@ -1,5 +1,5 @@
-// The rendezvous table (PROTOCOL.md 3.3, ARCHITECTURE.md "Rendezvous and the session
-// table"): a lock-free map from a session id to the one half waiting under it.
+// The rendezvous table (PROTOCOL.md 3.3, ARCHITECTURE.md "The path of one relayed
+// byte", step 3): a lock-free map from a session id to the one half waiting under it.
 //
 // Design
 // ------

@@ -22,6 +22,7 @@ std::string_view label_of(dim d) {
     case dim::suite:
       return "suite";
     case dim::end_reason:
+    case dim::accept_error:
       return "reason";
     case dim::none:
       break;
@@ -42,6 +43,8 @@ std::string_view value_name(dim d, std::size_t i) {
       return i < std::size(k_suites) ? k_suites[i] : "other";
     case dim::end_reason:
       return end_reason_name(end_reason(i));
+    case dim::accept_error:
+      return accept_error_name(accept_error(i));
     case dim::none:
       break;
   }

@@ -3,11 +3,12 @@
 // each one its Prometheus name, type, help text and JSON key, and both `/metrics` and
 // `/v1/diagnostics` are generated from them, so a statistic cannot be named twice.
 //
-// Counting (ARCHITECTURE.md "Observability"): each worker writes only its own cells,
+// Counting (ARCHITECTURE.md "Who owns what"): each worker writes only its own cells,
 // with a relaxed load+store (no locked instruction on the hot path); data_plane::stats()
 // reads every worker's cells from another thread, which relaxed atomics make safe, into
 // a plain value snapshot for the control plane.
 
+#include "common/accept_error.hpp"
 #include "common/enum_table.hpp"
 #include "proxy/reject_reason.hpp"
 #include "proxy/session_id.hpp"
@@ -80,10 +81,10 @@ inline constexpr enum_name<end_reason> k_end_reasons[] = {
 };
 static_assert(rows_match(k_end_reasons, end_reason::count));
 constexpr std::string_view handshake_failure_name(handshake_failure f) {
-  return f < handshake_failure::count ? row_of(k_handshake_failures, f).name : "unknown";
+  return name_in(k_handshake_failures, f);
 }
 constexpr std::string_view end_reason_name(end_reason r) {
-  return r < end_reason::count ? row_of(k_end_reasons, r).name : "unknown";
+  return name_in(k_end_reasons, r);
 }
 
 /// The four suites of PROTOCOL.md 2, as a label of handshake counts (their key type is in
@@ -94,7 +95,16 @@ std::size_t suite_index(std::string_view openssl_name);
 
 /// A label of a statistic: what it ranges over. (An enum rather than pointers to
 /// descriptor objects: GCC's UBSan cannot evaluate pointer tests in constant expressions.)
-enum class dim : std::uint8_t { none, listener, role, reject_reason, handshake_failure, suite, end_reason };
+enum class dim : std::uint8_t {
+  none,
+  listener,
+  role,
+  reject_reason,
+  handshake_failure,
+  suite,
+  end_reason,
+  accept_error
+};
 
 /// How many values a label has (1 for none).
 constexpr std::size_t size_of(dim d) {
@@ -112,6 +122,8 @@ constexpr std::size_t size_of(dim d) {
       return std::size(k_suites);
     case dim::end_reason:
       return std::size_t(end_reason::count);
+    case dim::accept_error:
+      return std::size_t(accept_error::count);
   }
   return 1;
 }
@@ -152,14 +164,10 @@ struct counter_def {
 inline constexpr counter_def k_counters[] = {
     {counter::accepted, "accepted", "zoneproxy_connections_accepted_total", "TCP connections accepted, by listener.",
      dim::listener},
-    {counter::accept_errors,
-     "accept_errors",
-     "zoneproxy_connections_rejected_total",
-     "Connections turned away, by listener and reason (a PROTOCOL.md 3.4 code, or fd_exhausted when accept failed "
-     "for lack of descriptors).",
-     dim::listener,
-     dim::none,
-     {"reason", "fd_exhausted"}},
+    {counter::accept_errors, "accept_errors", "zoneproxy_connections_rejected_total",
+     "Connections turned away, by listener and reason (a PROTOCOL.md 3.4 code; fd_exhausted, no_buffers or "
+     "accept_failed when accept itself failed).",
+     dim::listener, dim::accept_error},
     {counter::rejected, "rejected", "zoneproxy_connections_rejected_total", "", dim::listener, dim::reject_reason},
     {counter::handshake_failures, "handshake_failures", "zoneproxy_tls_handshake_failures_total",
      "TLS handshakes that failed, by listener and reason.", dim::listener, dim::handshake_failure},

@@ -1,6 +1,6 @@
 #pragma once
-// A data-plane worker: one thread running one io_context (ARCHITECTURE.md "Processes
-// and threads"). Owner of everything that runs on that thread; other threads reach it
+// A data-plane worker: one thread running one io_context (ARCHITECTURE.md "Who owns
+// what"). Owner of everything that runs on that thread; other threads reach it
 // only by posting to its io_context.
 
 #include <asio/executor_work_guard.hpp>

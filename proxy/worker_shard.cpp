@@ -152,22 +152,22 @@ void worker_shard::on_accept(role side, asio::ip::tcp::socket socket) {
   std::error_code ec;
   const auto remote = socket.remote_endpoint(ec);
   if (ec) return;  // gone before we looked; closing the socket is all there is to do
-  admission::ticket ticket;
+  admission_limits::ticket ticket;
   bool in_reserve = false;
   // A balancer's connections (PROTOCOL.md 3.7) count per source once their PROXY header
   // names the client (half_connection), not against the balancer's own address.
   const bool from_balancer = side == role::endpoint && config->settings.from_balancer(remote.address());
   switch (shared_.admit.admit(remote.address(), config->settings, ticket, !from_balancer)) {
-    case admission::verdict::refused_per_source:
+    case admission_limits::verdict::refused_per_source:
       return refuse_at_accept(side, socket, remote.address(), reject_reason::admitting_per_source);
-    case admission::verdict::refused_total:
+    case admission_limits::verdict::refused_total:
       return refuse_at_accept(side, socket, remote.address(), reject_reason::admitting_total);
-    case admission::verdict::refused_fd_reserve:
+    case admission_limits::verdict::refused_fd_reserve:
       return refuse_at_accept(side, socket, remote.address(), reject_reason::fd_reserve);
-    case admission::verdict::admitted_in_reserve:
+    case admission_limits::verdict::admitted_in_reserve:
       in_reserve = true;
       break;
-    case admission::verdict::admitted:
+    case admission_limits::verdict::admitted:
       break;
   }
   halves_.push_back(std::make_unique<half_connection>(*this, side, std::move(socket), remote, std::move(config),

@@ -164,7 +164,14 @@ TEST(Admission, WithDescriptorsNearlyExhaustedTheOperatorIsServedAndAWaitingHalf
       << "the flood never reached the reserve";
   auto status = p.call("GET", "/v1/status");
   ASSERT_TRUE(status && status->status == 200) << "17488 must answer with descriptors exhausted";
-  std::this_thread::sleep_for(2500ms);  // the silent ones inside the reserve are dropped
+  // The silent ones inside the reserve are dropped after 2 s (a handshake timeout each).
+  ASSERT_TRUE(data_plane_fixture::eventually(
+      [&] { return p.metric(R"(zoneproxy_tls_handshake_failures_total{listener="endpoint",reason="timeout"})") > 0; },
+      10s))
+      << "the silent connections in the reserve were never dropped";
+  // Until the reserve's lower half (368 of 400 descriptors) has room again.
+  ASSERT_TRUE(data_plane_fixture::eventually([&] { return p.metric("process_open_fds") < 360; }, 10s))
+      << p.metric("process_open_fds") << " descriptors still open";
   tls_client e(p.endpoint_port(), p.endpoint_ctx(), 10s, host(251).c_str());
   ASSERT_TRUE(e.handshake()) << e.error();
   ASSERT_TRUE(e.write_all(hello_for(sid)));
