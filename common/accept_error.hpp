@@ -15,8 +15,6 @@ inline constexpr enum_name<accept_error> k_accept_errors[] = {
     {accept_error::other, "accept_failed"},
 };
 static_assert(rows_match(k_accept_errors, accept_error::count));
-constexpr std::string_view accept_error_name(accept_error e) {
-  return name_in(k_accept_errors, e);
-}
+constexpr std::string_view accept_error_name(accept_error e) { return name_in(k_accept_errors, e); }
 
 }  // namespace zp

@@ -94,8 +94,8 @@ int get_capabilities(void*, const char* capability, OSSL_CALLBACK* cb, void* arg
 
 // void (*)(void) is the generic dispatch type, and the one cast GCC does not warn about.
 template <typename F>
-void (*generic(F* f))(void) {
-  return reinterpret_cast<void (*)(void)>(f);
+void (*generic(F* f))() {
+  return reinterpret_cast<void (*)()>(f);
 }
 
 const OSSL_DISPATCH k_dispatch[] = {{OSSL_FUNC_PROVIDER_GETTABLE_PARAMS, generic(gettable_params)},

@@ -8,7 +8,7 @@
 namespace zp {
 
 source_slot::source_slot(source_slot&& other) noexcept
-    : limiter_(std::exchange(other.limiter_, nullptr)), source_(other.source_) {}
+    : limiter_(std::exchange(other.limiter_, nullptr)), source_(std::move(other.source_)) {}
 
 source_slot& source_slot::operator=(source_slot&& other) noexcept {
   if (this != &other) {

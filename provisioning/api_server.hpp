@@ -66,9 +66,7 @@ inline constexpr enum_name<api_refusal> k_api_refusals[] = {
     {api_refusal::handshake_failed, "handshake_failed"},         {api_refusal::untrusted, "untrusted"},
 };
 static_assert(rows_match(k_api_refusals, api_refusal::count));
-constexpr std::string_view api_refusal_name(api_refusal r) {
-  return name_in(k_api_refusals, r);
-}
+constexpr std::string_view api_refusal_name(api_refusal r) { return name_in(k_api_refusals, r); }
 
 class api_server {
  public:

@@ -7,6 +7,7 @@
 // the signal handler), so its own state needs no locks; the TLS contexts and the
 // revocation set it publishes are read by other threads through atomic snapshots.
 
+#include "common/strings.hpp"
 #include "provisioning/api_server.hpp"
 #include "provisioning/api_types.hpp"
 #include "provisioning/api_views.hpp"
@@ -41,6 +42,8 @@ struct api_error {
 };
 template <typename T>
 using api_result = std::variant<T, api_error>;
+/// A 400 naming the field at fault.
+inline api_error bad_request(const field_error& e) { return {400, "bad_request", str_cat(e.field, ": ", e.message)}; }
 
 /// Who asked for a change, for the audit line every change writes.
 struct audit_actor {
@@ -128,6 +131,7 @@ class control_plane {
                                              const state_store::data_plane_keys& keys) const;
   // The data-plane keys' SPKI SHA-256s (what zoneproxyctl --pin takes once provisioned).
   nlohmann::json pins() const;
+  nlohmann::json pending_pins() const;  // null when no rotation is under way
   absl::Status serve_identity();
   // Writes the "trusted" history entries of the provisioned Module Server CAs unless the
   // history has them since the provisioning (a crash may have come in between).

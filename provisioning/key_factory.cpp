@@ -96,6 +96,7 @@ absl::StatusOr<x509_req_ptr> make_csr(EVP_PKEY* key, const std::string& common_n
                              -1, 0);
   X509_REQ_set_pubkey(req.get(), key);
   std::vector<std::string> sans;
+  sans.reserve(dns_names.size() + ip_addresses.size());
   for (const auto& d : dns_names) sans.push_back(str_cat("DNS:", d));
   for (const auto& ip : ip_addresses) sans.push_back(str_cat("IP:", ip));
   if (!sans.empty()) {

@@ -66,7 +66,7 @@ using validated = std::variant<T, field_error>;
 /// Parses a JSON text that must be an object.
 validated<nlohmann::json> parse_json_object(std::string_view body);
 validated<provision_request> parse_provision(const nlohmann::json& body, const validation_context& ctx);
-validated<certificate_set> parse_certificates(const nlohmann::json& certificates, std::string_view field,
+validated<certificate_set> parse_certificates(const nlohmann::json& certs, std::string_view field,
                                               const validation_context& ctx);
 /// Applies a subset of settings over `current`.
 validated<proxy::session_settings> parse_settings(const nlohmann::json& settings, std::string_view field,

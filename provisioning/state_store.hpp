@@ -90,7 +90,7 @@ class state_store {
 
  private:
   explicit state_store(std::filesystem::path dir) : dir_(std::move(dir)) {}
-  absl::Status create_key_dir(const std::filesystem::path& dir, bool self_signed) const;
+  absl::Status create_key_dir(const std::filesystem::path& target, bool self_signed) const;
 
   std::filesystem::path dir_;
 };

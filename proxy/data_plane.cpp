@@ -23,7 +23,7 @@ data_plane::data_plane(worker_pool& workers) : workers_(workers) {}
 
 data_plane::~data_plane() { stop(); }
 
-absl::Status data_plane::start(std::shared_ptr<const data_plane_config> config) {
+absl::Status data_plane::start(const std::shared_ptr<const data_plane_config>& config) {
   if (running_) return absl::FailedPreconditionError("data plane already running");
   shared_.config.store(config);
   shared_.draining.store(false);

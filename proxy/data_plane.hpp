@@ -37,7 +37,7 @@ class data_plane {
 
   /// Binds both listeners on every worker, then starts accepting. If any bind fails
   /// (e.g. the port is taken), nothing stays bound and the error says which port.
-  absl::Status start(std::shared_ptr<const data_plane_config> config);
+  absl::Status start(const std::shared_ptr<const data_plane_config>& config);
   /// Applies new settings or certificates to new connections; live ones keep theirs.
   /// The ports, and the session table's capacity, stay as started.
   void update(std::shared_ptr<const data_plane_config> config);

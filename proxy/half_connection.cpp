@@ -1,3 +1,5 @@
+// Over 400 lines on purpose: a half's life before pairing (PROXY header, handshake, hello,
+// waiting, the error answer) is one state machine whose phases share all of its state.
 #include "proxy/half_connection.hpp"
 
 #include "common/acceptor.hpp"

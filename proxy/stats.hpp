@@ -80,12 +80,8 @@ inline constexpr enum_name<end_reason> k_end_reasons[] = {
     {end_reason::ca_replaced, "ca_replaced"},
 };
 static_assert(rows_match(k_end_reasons, end_reason::count));
-constexpr std::string_view handshake_failure_name(handshake_failure f) {
-  return name_in(k_handshake_failures, f);
-}
-constexpr std::string_view end_reason_name(end_reason r) {
-  return name_in(k_end_reasons, r);
-}
+constexpr std::string_view handshake_failure_name(handshake_failure f) { return name_in(k_handshake_failures, f); }
+constexpr std::string_view end_reason_name(end_reason r) { return name_in(k_end_reasons, r); }
 
 /// The four suites of PROTOCOL.md 2, as a label of handshake counts (their key type is in
 /// the name). Index of a negotiated suite's OpenSSL name, or k_suites when unknown.

@@ -90,7 +90,7 @@ void backend::serve(std::unique_ptr<tls_conn> conn) {
       errors_.add(str_cat("backend: handshake: ", describe(ec)));
       return;
     }
-    in->conn->read_head([this, in](std::error_code ec, std::string head) {
+    in->conn->read_head([this, in](std::error_code ec, const std::string& head) {
       in->timer.cancel();
       if (ec) {
         errors_.add(str_cat("backend: reading the hello: ", describe(ec)));

@@ -252,7 +252,7 @@ void start_one(run_context& c, shared_state& st, tracker& live) {
   st.started.fetch_add(1);
   asio::io_context& io = c.pool.next();
   on(io, [&c, &st, &live, &io] {
-    c.t.open(io, [&c, &st, &live](std::shared_ptr<session> s, const open_timing&) {
+    c.t.open(io, [&c, &st, &live](const std::shared_ptr<session>& s, const open_timing&) {
       if (!s) {
         st.finished.fetch_add(1);
         return live.done();  // counted by the target's error log

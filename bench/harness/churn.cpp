@@ -29,7 +29,7 @@ struct shared_state {
 // long-lived ones), then closes.
 class churner : public std::enable_shared_from_this<churner> {
  public:
-  churner(std::shared_ptr<session> s, run_context& c, shared_state& st, tracker& live, bool long_lived,
+  churner(const std::shared_ptr<session>& s, run_context& c, shared_state& st, tracker& live, bool long_lived,
           steady_clock::time_point until)
       : pp_(std::make_shared<ping_pong>(s, c.o.message_size, c.t)),
         c_(c),
@@ -81,7 +81,7 @@ void start_one(run_context& c, shared_state& st, tracker& live, bool long_lived)
   live.add();
   asio::io_context& io = c.pool.next();
   on(io, [&c, &st, &live, &io, long_lived] {
-    c.t.open(io, [&c, &st, &live, long_lived](std::shared_ptr<session> s, const open_timing&) {
+    c.t.open(io, [&c, &st, &live, long_lived](const std::shared_ptr<session>& s, const open_timing&) {
       if (!s) return live.done();
       st.opened.fetch_add(1);
       thread_local std::mt19937_64 rng{std::random_device{}()};

@@ -44,7 +44,7 @@ void cycle(run_context& c, asio::io_context& io, shared_state& st, tracker& live
     live.done();
     return;
   }
-  c.t.open(io, [&c, &io, &st, &live](std::shared_ptr<session> s, const open_timing& timing) {
+  c.t.open(io, [&c, &io, &st, &live](const std::shared_ptr<session>& s, const open_timing& timing) {
     if (!s) return next_after_failure(c, io, st, live);
     auto pp = std::make_shared<ping_pong>(s, c.o.message_size, c.t);
     pp->once([&c, &io, &st, &live, pp, timing](const std::string& failure, std::chrono::nanoseconds) {

@@ -18,8 +18,8 @@ struct shared_state {
   duration_samples rtts;
 };
 
-void loop(std::shared_ptr<ping_pong> pp, run_context& c, shared_state& st, tracker& live,
-          std::shared_ptr<std::vector<std::chrono::nanoseconds>> local) {
+void loop(const std::shared_ptr<ping_pong>& pp, run_context& c, shared_state& st, tracker& live,
+          const std::shared_ptr<std::vector<std::chrono::nanoseconds>>& local) {
   if (st.stopping.load(std::memory_order_relaxed)) {
     st.rtts.add_all(*local);
     c.t.close(pp->sess(), [&live](bool) { live.done(); });
@@ -47,7 +47,7 @@ scenario_result run_latency(run_context& c) {
   for (unsigned i = 0; i < c.o.connections; ++i) {
     asio::io_context& io = c.pool.next();
     on(io, [&, io_ptr = &io] {
-      c.t.open(*io_ptr, [&](std::shared_ptr<session> s, const open_timing&) {
+      c.t.open(*io_ptr, [&](const std::shared_ptr<session>& s, const open_timing&) {
         if (s) {
           live.add();
           loop(std::make_shared<ping_pong>(s, c.o.message_size, c.t), c, st, live,

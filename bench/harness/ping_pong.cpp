@@ -56,7 +56,7 @@ void ping_pong::half(int step) {
   });
 }
 
-void ping_pong::finish(std::string failure) {
+void ping_pong::finish(const std::string& failure) {
   timer_.cancel();
   auto done = std::move(done_);
   done_ = nullptr;

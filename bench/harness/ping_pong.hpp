@@ -32,7 +32,7 @@ class ping_pong : public std::enable_shared_from_this<ping_pong> {
 
  private:
   void half(int step);
-  void finish(std::string failure);
+  void finish(const std::string& failure);
 
   std::shared_ptr<session> s_;
   std::size_t size_;

@@ -52,6 +52,7 @@ absl::Status tune(SSL_CTX* ctx, const std::string& suite) {
 absl::StatusOr<ssl_ctx_ptr> client_ctx(const options& o, const tls_identity* identity,
                                        const std::vector<x509_ptr>& trusted) {
   std::vector<X509*> cas;
+  cas.reserve(trusted.size());
   for (const auto& c : trusted) cas.push_back(c.get());
   auto ctx = make_client_ctx(identity, cas);
   if (!ctx.ok()) return ctx.status();
@@ -209,15 +210,15 @@ void target::stop() {
   if (backend_) backend_->stop();
 }
 
-void target::open(asio::io_context& io, opened_handler done) {
+void target::open(asio::io_context& io, const opened_handler& done) {
   if (o_.target == target_kind::zoneproxy) {
-    open_zoneproxy(io, std::move(done));
+    open_zoneproxy(io, done);
   } else {
-    open_forward(io, std::move(done));
+    open_forward(io, done);
   }
 }
 
-void target::open_zoneproxy(asio::io_context& io, opened_handler done) {
+void target::open_zoneproxy(asio::io_context& io, const opened_handler& done) {
   auto op = std::make_shared<op_state>(io, errors_);
   auto s = std::make_shared<session>();
   s->number = next_number_.fetch_add(1, std::memory_order_relaxed);
@@ -286,7 +287,7 @@ void target::open_zoneproxy(asio::io_context& io, opened_handler done) {
   s->b->connect(module_server_, b_ctx_.get(), connected(b_name()), b_slot());
 }
 
-void target::open_forward(asio::io_context& io, opened_handler done) {
+void target::open_forward(asio::io_context& io, const opened_handler& done) {
   auto op = std::make_shared<op_state>(io, errors_);
   auto s = std::make_shared<session>();
   s->number = next_number_.fetch_add(1, std::memory_order_relaxed);
@@ -354,7 +355,7 @@ void target::open_forward(asio::io_context& io, opened_handler done) {
   s->a->connect(forwarder_, a_ctx_.get(), std::move(after_handshake), a_slot());
 }
 
-void target::close(std::shared_ptr<session> s, std::function<void(bool)> done) {
+void target::close(const std::shared_ptr<session>& s, const std::function<void(bool)>& done) {
   auto op = std::make_shared<op_state>(*s->io, errors_);
   op->s = s;
   op->phase = "close_notify + FIN, reading to the end";

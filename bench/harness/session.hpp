@@ -58,10 +58,10 @@ class target {
   /// Done with the open session, or with null after a failure (already counted in the
   /// error log). Runs on `io`.
   using opened_handler = std::function<void(std::shared_ptr<session>, const open_timing&)>;
-  void open(asio::io_context& io, opened_handler done);
+  void open(asio::io_context& io, const opened_handler& done);
   /// Ends a session cleanly: both sides send close_notify + FIN and read to the other's
   /// end, then close. `done(ok)` runs on the session's context; failures are counted.
-  void close(std::shared_ptr<session> s, std::function<void(bool)> done);
+  void close(const std::shared_ptr<session>& s, const std::function<void(bool)>& done);
   /// Stops the backend (forward).
   void stop();
 
@@ -76,8 +76,8 @@ class target {
 
  private:
   target(const options& o, io_pool& pool, error_log& errors);
-  void open_zoneproxy(asio::io_context& io, opened_handler done);
-  void open_forward(asio::io_context& io, opened_handler done);
+  void open_zoneproxy(asio::io_context& io, const opened_handler& done);
+  void open_forward(asio::io_context& io, const opened_handler& done);
 
   const options& o_;
   error_log& errors_;

@@ -164,7 +164,7 @@ void pairing_loop(run_context& c, asio::io_context& io, phase_figures& f, std::a
     live.done();
     return;
   }
-  c.t.open(io, [&c, &io, &f, &stop, &live](std::shared_ptr<session> s, const open_timing& timing) {
+  c.t.open(io, [&c, &io, &f, &stop, &live](const std::shared_ptr<session>& s, const open_timing& timing) {
     if (!s) {
       f.pair_failures.fetch_add(1);
       auto pause = std::make_shared<asio::steady_timer>(io, 10ms);

@@ -202,7 +202,7 @@ scenario_result run_throughput(run_context& c) {
   for (unsigned i = 0; i < c.o.connections; ++i) {
     asio::io_context& io = c.pool.next();
     on(io, [&, io_ptr = &io] {
-      c.t.open(*io_ptr, [&](std::shared_ptr<session> s, const open_timing&) {
+      c.t.open(*io_ptr, [&](const std::shared_ptr<session>& s, const open_timing&) {
         if (s) {
           auto ss = std::make_shared<stream_session>(s, c, st, live);
           live.add();

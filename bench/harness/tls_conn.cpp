@@ -155,7 +155,7 @@ void tls_conn::close() {
 zp::tls_socket::released tls_conn::release() { return tls_->release(); }
 
 std::string describe(const std::error_code& ec) {
-  const std::string reason = zp::tls_reason_name(ec);
+  std::string reason = zp::tls_reason_name(ec);
   if (reason == "io_error") return ec.message();
   return reason;
 }

@@ -74,8 +74,8 @@ int fail(std::string_view what, int code);
 std::string read_or_die(const std::string& path, const char* what);
 /// Exit status 3: the proxy could not be reached, or not verified (handshake, pin).
 int unreachable(const globals& g, const absl::Status& why);
-/// Runs one call; prints errors (rc set); the JSON body on 2xx.
-std::optional<nlohmann::json> call(const globals& g, api_client& client, int& rc, const std::string& method,
+/// Runs one call; prints errors (exit_code set either way); the JSON body on 2xx.
+std::optional<nlohmann::json> call(const globals& g, api_client& client, int& exit_code, const std::string& method,
                                    const std::string& path, const nlohmann::json& body = nullptr);
 /// The proxy's answer as JSON (--json) or as "key: value" lines; returns rc.
 int show(const globals& g, const std::optional<nlohmann::json>& out, int rc);

@@ -47,7 +47,8 @@ hangup_watch::~hangup_watch() = default;
 
 std::size_t hangup_watch::watched() const { return impl_->watched.size(); }
 
-bool hangup_watch::watch(socket_handle fd, std::function<void()> on_hangup) {
+bool hangup_watch::watch(socket_handle s, std::function<void()> on_hangup) {
+  const int fd = s;
   if (impl_->epoll_fd < 0 || fd < 0) return false;
   epoll_event ev{};
   ev.events = EPOLLRDHUP | EPOLLERR | EPOLLHUP;
@@ -58,7 +59,7 @@ bool hangup_watch::watch(socket_handle fd, std::function<void()> on_hangup) {
   return true;
 }
 
-void hangup_watch::unwatch(socket_handle fd) { impl_->unwatch(fd); }
+void hangup_watch::unwatch(socket_handle s) { impl_->unwatch(s); }
 
 void hangup_watch::impl::unwatch(int fd) {
   if (watched.erase(fd) == 0) return;
