@@ -36,7 +36,9 @@ struct accept_loop::state {
   asio::ip::tcp::acceptor acceptor;
   asio::steady_timer backoff;
   std::chrono::milliseconds delay{0};
-  bool closed = false;
+  // Written by close() on the loop's thread (or, after that, read by the destructor on
+  // another): atomic so that a late read is never a race.
+  std::atomic<bool> closed{false};
   std::string name;
   handlers on;
   log::rate_limit log_limit;  // a failing accept repeats every backoff step
@@ -46,7 +48,11 @@ struct accept_loop::state {
 accept_loop::accept_loop(asio::io_context& io, std::string name, handlers h)
     : state_(std::make_shared<state>(io, std::move(name), std::move(h))) {}
 
-accept_loop::~accept_loop() { close(); }
+accept_loop::~accept_loop() {
+  // Usually closed already, on the loop's own thread (a data-plane worker before its
+  // shard is destroyed elsewhere): then the socket is not touched from this thread.
+  if (!state_->closed.load(std::memory_order_acquire)) close();
+}
 
 absl::Status accept_loop::bind(const asio::ip::tcp::endpoint& at, bool reuse_port) {
   return open_acceptor(state_->acceptor, at, reuse_port);
@@ -62,7 +68,7 @@ asio::ip::tcp::endpoint accept_loop::local_endpoint() const {
 void accept_loop::start() { do_accept(state_); }
 
 void accept_loop::close() {
-  state_->closed = true;
+  state_->closed.store(true, std::memory_order_release);
   std::error_code ignored;
   state_->acceptor.close(ignored);
   state_->backoff.cancel();
