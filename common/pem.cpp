@@ -50,6 +50,11 @@ absl::StatusOr<std::vector<x509_ptr>> parse_certificates_pem(std::string_view pe
   return certs;
 }
 
+bool leaf_is_for_key(std::string_view chain_pem, EVP_PKEY* key) {
+  auto chain = parse_certificates_pem(chain_pem);
+  return chain.ok() && EVP_PKEY_eq(X509_get0_pubkey(chain->front().get()), key) == 1;
+}
+
 std::string private_key_to_pem(EVP_PKEY* key) {
   bio_ptr bio(BIO_new(BIO_s_mem()));
   PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr);

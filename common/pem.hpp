@@ -16,6 +16,8 @@ namespace zp {
 absl::StatusOr<evp_pkey_ptr> parse_private_key_pem(std::string_view pem);
 /// Parses one or more certificates (leaf first for a chain); fails on none or on junk.
 absl::StatusOr<std::vector<x509_ptr>> parse_certificates_pem(std::string_view pem);
+/// Whether the first certificate of a PEM chain is for `key` (false on junk or none).
+bool leaf_is_for_key(std::string_view chain_pem, EVP_PKEY* key);
 /// PKCS#8 PEM of a private key.
 std::string private_key_to_pem(EVP_PKEY* key);
 /// PEM of one certificate.

@@ -85,11 +85,6 @@ absl::Status run_daemon(const daemon_config& config, const config_loader& reload
   auto keys = store->load_or_create_data_plane_keys();
   if (!keys.ok()) return keys.status();
   const std::string rsa_fp = identity->rsa_spki_sha256, ecdsa_fp = identity->ecdsa_spki_sha256;
-  // What zoneproxyctl --pin accepts before and after provisioning: 17488 shows the
-  // identity keys until then, and the provisioned certificates of the data-plane keys
-  // after (README "Verifying the proxy").
-  const std::string pins =
-      str_cat(ecdsa_fp, ",", rsa_fp, ",", spki_sha256_hex(keys->ecdsa.get()), ",", spki_sha256_hex(keys->rsa.get()));
 
   proxy::worker_pool workers(config.workers);
   workers.start();
@@ -114,6 +109,12 @@ absl::Status run_daemon(const daemon_config& config, const config_loader& reload
        config.provisioning_port,
        *tickets});
   if (auto st = control_plane.restore(); !st.ok()) return st;
+  // What zoneproxyctl --pin accepts before and after provisioning: 17488 shows the
+  // identity keys until then, and the provisioned certificates of the data-plane keys
+  // after (README "Verifying the proxy").
+  const auto data_plane_pins = control_plane.pins();
+  const std::string pins = str_cat(ecdsa_fp, ",", rsa_fp, ",", data_plane_pins["ecdsa"].get<std::string>(), ",",
+                                   data_plane_pins["rsa"].get<std::string>());
   spdlog::info("event=identity state_dir={} state={} rsa_spki_sha256={} ecdsa_spki_sha256={} pins={}",
                log::q(store->dir().string()), provisioning::state_name(control_plane.current()), rsa_fp, ecdsa_fp,
                pins);

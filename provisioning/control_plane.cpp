@@ -91,9 +91,7 @@ absl::Status control_plane::restore() {
   // foreign state dir, and coming up with it would serve the wrong identity.
   for (auto [pem, key, name] : {std::tuple{&provisioned_->config.certificates.rsa, keys_.rsa.get(), "rsa"},
                                 std::tuple{&provisioned_->config.certificates.ecdsa, keys_.ecdsa.get(), "ecdsa"}}) {
-    if (!*pem) continue;
-    auto chain = parse_certificates_pem(**pem);
-    if (!chain.ok() || EVP_PKEY_eq(X509_get0_pubkey(chain->front().get()), key) != 1) {
+    if (*pem && !leaf_is_for_key(**pem, key)) {
       return absl::FailedPreconditionError(
           str_cat(store_.provisioned_path().string(), ": certificates.", name, " does not match the data-plane key"));
     }

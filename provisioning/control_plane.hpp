@@ -118,6 +118,10 @@ class control_plane {
   /// finished.
   void begin_drain(asio::io_context& io, std::function<void()> done);
 
+  /// The data-plane keys' SPKI SHA-256s, {"rsa", "ecdsa"} (what zoneproxyctl --pin takes
+  /// once provisioned).
+  nlohmann::json pins() const;
+
  private:
   validation_context validation(const state_store::data_plane_keys& keys) const;
   validation_context validation() const { return validation(keys_); }
@@ -129,8 +133,6 @@ class control_plane {
   }
   absl::StatusOr<provisioned_contexts> build(const provision_request& req, const std::string& epoch,
                                              const state_store::data_plane_keys& keys) const;
-  // The data-plane keys' SPKI SHA-256s (what zoneproxyctl --pin takes once provisioned).
-  nlohmann::json pins() const;
   nlohmann::json pending_pins() const;  // null when no rotation is under way
   absl::Status serve_identity();
   // Writes the "trusted" history entries of the provisioned Module Server CAs unless the

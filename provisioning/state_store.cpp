@@ -103,9 +103,7 @@ absl::StatusOr<state_store::data_plane_keys> load_key_dir(const fs::path& dir) {
 bool certified(const provisioned_state& state, const state_store::data_plane_keys& keys) {
   for (auto [pem, key] : {std::pair{&state.config.certificates.rsa, keys.rsa.get()},
                           std::pair{&state.config.certificates.ecdsa, keys.ecdsa.get()}}) {
-    if (!*pem) continue;
-    auto chain = parse_certificates_pem(**pem);
-    if (chain.ok() && !chain->empty() && EVP_PKEY_eq(X509_get0_pubkey(chain->front().get()), key) == 1) return true;
+    if (*pem && leaf_is_for_key(**pem, key)) return true;
   }
   return false;
 }

@@ -286,9 +286,7 @@ scenario_result run_chaos(run_context& c) {
     std::this_thread::sleep_for(5ms);
   }
   // Sessions still running finish on their own (16 MiB at most each way).
-  if (!live.wait_idle(steady_clock::now() + 60s)) {
-    c.errors.add(str_cat("chaos: ", live.in_flight(), " sessions did not end within 60 s of the last arrival"));
-  }
+  live.wait_ended(c.errors, "chaos", "sessions", 60s, "the last arrival");
   scenario_result r;
   r.params["rate"] = c.o.rate;
   r.metrics["sessions"] = st.started.load();

@@ -107,10 +107,7 @@ scenario_result run_churn(run_context& c) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   st.stopping.store(true);
-  if (!live.wait_idle(steady_clock::now() + k_drain_timeout)) {
-    c.errors.add(str_cat("churn: ", live.in_flight(), " sessions did not end within ", k_drain_timeout.count(),
-                         " s of the stop"));
-  }
+  live.wait_ended(c.errors, "churn");
   scenario_result r;
   r.params["rate"] = c.o.rate;
   r.metrics["sessions_opened"] = st.opened.load();

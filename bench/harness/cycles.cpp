@@ -97,10 +97,7 @@ scenario_result run_handshakes(run_context& c) {
   st.stopping.store(true);
   const auto t1 = steady_clock::now();
   const auto cpu1 = cpu_seconds(c.o.proxy_pids);
-  if (!live.wait_idle(steady_clock::now() + k_drain_timeout)) {
-    c.errors.add(str_cat("handshakes: ", live.in_flight(), " loops did not end within ", k_drain_timeout.count(),
-                         " s of the stop"));
-  }
+  live.wait_ended(c.errors, "handshakes", "loops");
   const auto n = st.completed.load();
   const double per_s = static_cast<double>(n) / seconds_between(t0, t1);
   scenario_result r;

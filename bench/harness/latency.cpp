@@ -42,31 +42,18 @@ void loop(const std::shared_ptr<ping_pong>& pp, run_context& c, shared_state& st
 
 scenario_result run_latency(run_context& c) {
   shared_state st;
-  tracker opening, live;
-  opening.add(c.o.connections);
-  for (unsigned i = 0; i < c.o.connections; ++i) {
-    asio::io_context& io = c.pool.next();
-    on(io, [&, io_ptr = &io] {
-      c.t.open(*io_ptr, [&](const std::shared_ptr<session>& s, const open_timing&) {
-        if (s) {
-          live.add();
-          loop(std::make_shared<ping_pong>(s, c.o.message_size, c.t), c, st, live,
-               std::make_shared<std::vector<std::chrono::nanoseconds>>());
-        }
-        opening.done();
-      });
-    });
-  }
-  opening.wait_idle(steady_clock::now() + k_phase_timeout + std::chrono::seconds(5));
+  tracker live;
+  open_sessions(c, [&](const std::shared_ptr<session>& s) {
+    live.add();
+    loop(std::make_shared<ping_pong>(s, c.o.message_size, c.t), c, st, live,
+         std::make_shared<std::vector<std::chrono::nanoseconds>>());
+  });
   st.recording.store(true);
   const auto t0 = steady_clock::now();
   std::this_thread::sleep_for(c.o.duration());
   st.stopping.store(true);
   const auto t1 = steady_clock::now();
-  if (!live.wait_idle(steady_clock::now() + k_drain_timeout)) {
-    c.errors.add(str_cat("latency: ", live.in_flight(), " sessions did not end within ", k_drain_timeout.count(),
-                         " s of the stop"));
-  }
+  live.wait_ended(c.errors, "latency");
 
   scenario_result r;
   const auto n = st.rtts.size();

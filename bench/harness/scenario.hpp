@@ -12,8 +12,10 @@
 #include <nlohmann/json.hpp>
 
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace zp::bench {
@@ -41,6 +43,9 @@ scenario_result run_churn(run_context& c);
 scenario_result run_slowloris(run_context& c);
 scenario_result run_chaos(run_context& c);
 
+/// How long the end of a scenario may take after its stop (drains and closes).
+inline constexpr std::chrono::seconds k_drain_timeout{15};
+
 /// Work in flight on the I/O threads, waited for by the main thread with a deadline.
 class tracker {
  public:
@@ -48,6 +53,10 @@ class tracker {
   void done();
   /// Waits until nothing is in flight; false at the deadline.
   bool wait_idle(steady_clock::time_point deadline);
+  /// Waits `within` for the work to end; if it does not, logs "<scenario>: N <what> did not
+  /// end within S s of <since>" and returns false.
+  bool wait_ended(error_log& errors, std::string_view scenario, std::string_view what = "sessions",
+                  std::chrono::seconds within = k_drain_timeout, std::string_view since = "the stop");
   std::size_t in_flight() const;
 
  private:
@@ -56,12 +65,14 @@ class tracker {
   std::size_t n_ = 0;
 };
 
+/// Opens --connections sessions, spread over the I/O threads, and returns once every open
+/// has ended (or after the phase deadline). `opened` runs on the session's thread for each
+/// one that opened; failures are already in the error log.
+void open_sessions(run_context& c, const std::function<void(const std::shared_ptr<session>&)>& opened);
+
 /// The time a count-bounded scenario (pairing, idle) may take: --duration plus 10 ms per
 /// counted session (opening 8,000 idle sessions is ~16,000 handshakes on 2 shared cores).
 std::chrono::nanoseconds count_budget(const options& o);
-
-/// How long the end of a scenario may take after its stop (drains and closes).
-inline constexpr std::chrono::seconds k_drain_timeout{15};
 
 /// Runs `f` on `io` (posted).
 template <typename F>

@@ -138,6 +138,45 @@ struct op_state : std::enable_shared_from_this<op_state> {
   }
 };
 
+// The start of every open: a new session with its first half, an op that reports a
+// failure as a null session, and the clock started.
+struct opening {
+  std::shared_ptr<op_state> op;
+  std::shared_ptr<open_timing> timing;
+};
+
+opening begin_open(asio::io_context& io, error_log& errors, std::atomic<std::uint64_t>& next_number,
+                   const target::opened_handler& done) {
+  opening o{std::make_shared<op_state>(io, errors), std::make_shared<open_timing>()};
+  auto s = std::make_shared<session>();
+  s->number = next_number.fetch_add(1, std::memory_order_relaxed);
+  s->id = random_id();
+  s->io = &io;
+  s->a = std::make_unique<tls_conn>(io);
+  o.op->s = std::move(s);
+  o.timing->start = steady_clock::now();
+  o.op->on_failed = [done, timing = o.timing] { done(nullptr, *timing); };
+  return o;
+}
+
+// The end of every open once its last path has come in: the session is paired.
+void finish_open(op_state& op, open_timing& timing, const target::opened_handler& done) {
+  if (op.outstanding > 0) return;
+  timing.paired = steady_clock::now();
+  op.finished = true;
+  op.timer.cancel();
+  done(op.s, timing);
+}
+
+// One half's wait for its 101 ended; true if it got one and the op goes on.
+bool ended_with_101(op_state& op, const char* who, std::error_code ec, const std::string& head) {
+  const bool ok = !ec && head == k_101_head;
+  return op.ended(ok, [&] {
+    return ec ? str_cat(who, ": waiting for 101: ", describe(ec))
+              : str_cat(who, ": expected 101, got \"", first_line(head), "\"");
+  });
+}
+
 }  // namespace
 
 std::string hello_for(const std::string& id) {
@@ -219,12 +258,11 @@ void target::open(asio::io_context& io, const opened_handler& done) {
 }
 
 void target::open_zoneproxy(asio::io_context& io, const opened_handler& done) {
-  auto op = std::make_shared<op_state>(io, errors_);
-  auto s = std::make_shared<session>();
-  s->number = next_number_.fetch_add(1, std::memory_order_relaxed);
-  s->id = random_id();
-  s->io = &io;
-  s->a = std::make_unique<tls_conn>(io);
+  // Not a structured binding: the lambdas below capture both.
+  const opening started = begin_open(io, errors_, next_number_, done);
+  const auto op = started.op;
+  const auto timing = started.timing;
+  const auto& s = op->s;
   s->b = std::make_unique<tls_conn>(io);
   if (o_.scenario == scenario_kind::chaos) {
     // Endpoints come from all over 127.0.0.0/8 (127.2.0.1 .. 127.2.255.254), as the
@@ -234,27 +272,12 @@ void target::open_zoneproxy(asio::io_context& io, const opened_handler& done) {
     s->a->set_source(asio::ip::make_address_v4(
         std::array<unsigned char, 4>{127, 2, static_cast<unsigned char>(host >> 8), static_cast<unsigned char>(host)}));
   }
-  op->s = s;
-  auto timing = std::make_shared<open_timing>();
-  timing->start = steady_clock::now();
-  op->on_failed = [done, timing] { done(nullptr, *timing); };
   op->arm("opening a session");
 
   auto hello = std::make_shared<std::string>(hello_for(s->id));
   auto on_101 = [op, timing, done](const char* who) {
-    return [op, timing, done, who](std::error_code ec, std::string head) {
-      const bool ok = !ec && head == k_101_head;
-      if (!op->ended(ok, [&] {
-            return ec ? str_cat(who, ": waiting for 101: ", describe(ec))
-                      : str_cat(who, ": expected 101, got \"", first_line(head), "\"");
-          })) {
-        return;
-      }
-      if (op->outstanding > 0) return;
-      timing->paired = steady_clock::now();
-      op->finished = true;
-      op->timer.cancel();
-      done(op->s, *timing);
+    return [op, timing, done, who](std::error_code ec, const std::string& head) {
+      if (ended_with_101(*op, who, ec, head)) finish_open(*op, *timing, done);
     };
   };
   // Both halves connect and handshake at once; then the endpoint's hello, then the
@@ -288,26 +311,14 @@ void target::open_zoneproxy(asio::io_context& io, const opened_handler& done) {
 }
 
 void target::open_forward(asio::io_context& io, const opened_handler& done) {
-  auto op = std::make_shared<op_state>(io, errors_);
-  auto s = std::make_shared<session>();
-  s->number = next_number_.fetch_add(1, std::memory_order_relaxed);
-  s->id = random_id();
-  s->io = &io;
-  s->a = std::make_unique<tls_conn>(io);
-  op->s = s;
-  auto timing = std::make_shared<open_timing>();
-  timing->start = steady_clock::now();
-  op->on_failed = [done, timing] { done(nullptr, *timing); };
+  const opening started = begin_open(io, errors_, next_number_, done);
+  const auto op = started.op;
+  const auto timing = started.timing;
+  const auto& s = op->s;
   // Two paths end the open: the client's (connect, hello, 101) and the backend's
   // (the forwarder's connection arrives, 101 sent).
   op->outstanding = 2;
-  auto finish_if_done = [op, timing, done] {
-    if (op->outstanding > 0) return;
-    timing->paired = steady_clock::now();
-    op->finished = true;
-    op->timer.cancel();
-    done(op->s, *timing);
-  };
+  auto finish_if_done = [op, timing, done] { finish_open(*op, *timing, done); };
   backend* b = backend_.get();
   const std::string id = s->id;
   // A raw pointer: the op owns this function, and only calls it from its own fail().
@@ -341,14 +352,8 @@ void target::open_forward(asio::io_context& io, const opened_handler& done) {
       }
       timing->second_hello = steady_clock::now();
       op->phase = "waiting for the backend's 101";
-      op->s->a->read_head([this, op, finish_if_done](std::error_code ec, std::string head) {
-        const bool ok = !ec && head == k_101_head;
-        if (op->ended(ok, [&] {
-              return ec ? str_cat(a_name(), ": waiting for 101: ", describe(ec))
-                        : str_cat(a_name(), ": expected 101, got \"", first_line(head), "\"");
-            })) {
-          finish_if_done();
-        }
+      op->s->a->read_head([this, op, finish_if_done](std::error_code ec, const std::string& head) {
+        if (ended_with_101(*op, a_name(), ec, head)) finish_if_done();
       });
     });
   };

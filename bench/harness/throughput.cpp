@@ -195,28 +195,18 @@ class stream_session : public std::enable_shared_from_this<stream_session> {
 
 scenario_result run_throughput(run_context& c) {
   shared_state st;
-  tracker opening, live;
+  tracker live;
   std::mutex mu;
   std::vector<std::shared_ptr<stream_session>> sessions;  // guarded by mu
-  opening.add(c.o.connections);
-  for (unsigned i = 0; i < c.o.connections; ++i) {
-    asio::io_context& io = c.pool.next();
-    on(io, [&, io_ptr = &io] {
-      c.t.open(*io_ptr, [&](const std::shared_ptr<session>& s, const open_timing&) {
-        if (s) {
-          auto ss = std::make_shared<stream_session>(s, c, st, live);
-          live.add();
-          {
-            std::lock_guard lock(mu);
-            sessions.push_back(ss);
-          }
-          ss->start();
-        }
-        opening.done();
-      });
-    });
-  }
-  opening.wait_idle(steady_clock::now() + k_phase_timeout + std::chrono::seconds(5));
+  open_sessions(c, [&](const std::shared_ptr<session>& s) {
+    auto ss = std::make_shared<stream_session>(s, c, st, live);
+    live.add();
+    {
+      std::lock_guard lock(mu);
+      sessions.push_back(ss);
+    }
+    ss->start();
+  });
 
   // The window: every session open and streaming.
   const auto cpu0 = cpu_seconds(c.o.proxy_pids);
@@ -232,9 +222,7 @@ scenario_result run_throughput(run_context& c) {
     std::lock_guard lock(mu);
     for (auto& ss : sessions) on(ss->io(), [ss] { ss->stop(); });
   }
-  if (!live.wait_idle(steady_clock::now() + k_drain_timeout)) {
-    c.errors.add(str_cat("throughput: ", live.in_flight(), " sessions did not end within ", k_drain_timeout.count(),
-                         " s of the stop"));
+  if (!live.wait_ended(c.errors, "throughput")) {
     std::lock_guard lock(mu);
     for (auto& ss : sessions) {
       auto asked = std::make_shared<tracker>();  // shared: the answer may come after the wait gave up
