@@ -29,6 +29,7 @@ using x509_ptr = std::unique_ptr<X509, openssl_deleter<X509_free>>;
 using x509_req_ptr = std::unique_ptr<X509_REQ, openssl_deleter<X509_REQ_free>>;
 using x509_store_ptr = std::unique_ptr<X509_STORE, openssl_deleter<X509_STORE_free>>;
 using bio_ptr = std::unique_ptr<BIO, openssl_deleter<BIO_free_all>>;
+using cipher_ctx_ptr = std::unique_ptr<EVP_CIPHER_CTX, openssl_deleter<EVP_CIPHER_CTX_free>>;
 
 /// The text of the oldest OpenSSL error on this thread's queue (and clears the queue).
 std::string openssl_error_string();

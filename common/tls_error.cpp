@@ -13,6 +13,10 @@ class tls_category_impl final : public std::error_category {
  public:
   const char* name() const noexcept override { return "tls"; }
   std::string message(int value) const override {
+    // The reason strings of libssl, which a process that only parsed records may not
+    // have loaded yet.
+    static const bool loaded = OPENSSL_init_ssl(OPENSSL_INIT_LOAD_SSL_STRINGS, nullptr) == 1;
+    (void)loaded;
     const char* reason = ERR_reason_error_string(static_cast<unsigned long>(value));
     return reason ? reason : "TLS protocol error";
   }

@@ -1,5 +1,6 @@
 #include "common/tls_socket.hpp"
 
+#include "common/tls12_keys.hpp"
 #include "common/tls_error.hpp"
 
 #include <openssl/err.h>
@@ -40,6 +41,7 @@ tls_socket::tls_socket(asio::ip::tcp::socket socket, SSL_CTX* ctx, bool server)
   socket_.non_blocking(true);
   SSL_set_fd(ssl_.get(), static_cast<int>(socket_.native_handle()));
   SSL_set_info_callback(ssl_.get(), note_alerts);
+  count_records(ssl_.get());  // from the first record: the relay may take the keys later
   if (server) {
     SSL_set_accept_state(ssl_.get());
   } else {
@@ -213,7 +215,7 @@ tls_socket::result tls_socket::try_write(const void* data, std::size_t size) {
 
 tls_socket::result tls_socket::try_shutdown() {
   if (auto ec = injected(io_faults::op::shutdown)) return {.ec = ec};
-  if (!sent_shutdown_) {
+  if (!sent_shutdown_ && ssl_) {
     ERR_clear_error();
     int ret = SSL_shutdown(ssl_.get());
     if (ret < 0) {
@@ -236,10 +238,48 @@ void tls_socket::close() {
   closed_one();
 }
 
-X509* tls_socket::peer_certificate() const { return SSL_get0_peer_certificate(ssl_.get()); }
+X509* tls_socket::peer_certificate() const { return ssl_ ? SSL_get0_peer_certificate(ssl_.get()) : nullptr; }
 
 bool tls_socket::received_close_notify() const {
-  return ssl_ && SSL_get_ex_data(ssl_.get(), close_notify_slot()) != nullptr;
+  return close_notify_after_handoff_ || (ssl_ && SSL_get_ex_data(ssl_.get(), close_notify_slot()) != nullptr);
+}
+
+tls_socket::result tls_socket::try_receive(void* data, std::size_t size) {
+  if (auto ec = injected(io_faults::op::read)) return {.ec = ec};
+  std::error_code ec;
+  const std::size_t n = socket_.read_some(asio::buffer(data, size), ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again) return {.ec = {}, .bytes = 0, .wait = want::read};
+  return {.ec = ec, .bytes = n, .wait = want::nothing};
+}
+
+tls_socket::result tls_socket::try_send(const void* data, std::size_t size) {
+  if (auto ec = injected(io_faults::op::write)) return {.ec = ec};
+  std::error_code ec;
+  const std::size_t n = socket_.write_some(asio::buffer(data, size), ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again)
+    return {.ec = {}, .bytes = 0, .wait = want::write};
+  if (!ec && n < size) return {.ec = {}, .bytes = n, .wait = want::write};
+  return {.ec = ec, .bytes = n, .wait = want::nothing};
+}
+
+bool tls_socket::holds_received_bytes() const {
+  return ssl_ && (SSL_pending(ssl_.get()) != 0 || SSL_has_pending(ssl_.get()) != 0);
+}
+
+void tls_socket::stop_read_ahead() {
+  if (ssl_) SSL_set_read_ahead(ssl_.get(), 0);
+}
+
+absl::StatusOr<tls12_traffic_keys> tls_socket::export_keys() const {
+  if (!ssl_) return absl::FailedPreconditionError("no TLS engine");
+  return export_tls12_keys(ssl_.get());
+}
+
+void tls_socket::drop_tls() {
+  close_notify_after_handoff_ = received_close_notify();
+  // Freed now: an idle connection keeps nothing of OpenSSL (ARCHITECTURE.md "The record layer").
+  ssl_.reset();
+  last_read_wanted_more_ = false;
 }
 
 }  // namespace zp

@@ -14,6 +14,9 @@
 #include "common/io_faults.hpp"
 #include "common/openssl_ptr.hpp"
 #include "common/socket_handle.hpp"
+#include "common/tls12_keys.hpp"
+
+#include <absl/status/statusor.h>
 
 #include <asio/ip/tcp.hpp>
 #include <asio/post.hpp>
@@ -72,6 +75,7 @@ class tls_socket {
   /// Encrypts and sends as much of `data` as the socket takes.
   result try_write(const void* data, std::size_t size);
   /// Sends close_notify once, then a TCP FIN (shutdown SHUT_WR); reading stays open.
+  /// After the hand-off only the FIN: the caller sent its own close_notify.
   result try_shutdown();
 
   /// Waits for the readiness a try_*() asked for. Handler: void(std::error_code).
@@ -119,6 +123,28 @@ class tls_socket {
     run([this] { return try_shutdown(); }, std::move(handler));
   }
 
+  /// After the hand-off (drop_tls): one non-blocking receive or send of raw bytes (TLS
+  /// records the caller protects itself). A receive of 0 bytes is asio::error::eof.
+  result try_receive(void* data, std::size_t size);
+  result try_send(const void* data, std::size_t size);
+
+  /// Whether OpenSSL holds bytes this connection received and nobody read yet: decrypted
+  /// ones, or raw ones (part of a record, or records behind a read-ahead).
+  bool holds_received_bytes() const;
+  /// From now on OpenSSL reads one record at a time and never past it, so that at every
+  /// record boundary it holds nothing (what export_keys needs).
+  void stop_read_ahead();
+  /// The hand-off, step 1: this connection's TLS 1.2 traffic keys
+  /// (common/tls12_keys.hpp); nothing changes, OpenSSL may go on.
+  absl::StatusOr<tls12_traffic_keys> export_keys() const;
+  /// Step 2: frees the SSL*; from here on only try_receive/try_send, waits, try_shutdown
+  /// (a FIN) and close work.
+  void drop_tls();
+  /// Whether the TLS engine is still attached (false after drop_tls).
+  bool has_tls() const { return ssl_ != nullptr; }
+  /// After the hand-off, the record layer read the peer's close_notify.
+  void note_close_notify() { close_notify_after_handoff_ = true; }
+
   /// Closes the fd now (no close_notify); pending waits complete with operation_aborted.
   void close();
   /// Closes with a TCP RST (SO_LINGER 0): how a reset or error is passed on.
@@ -165,7 +191,8 @@ class tls_socket {
   ssl_ptr ssl_;
   std::unique_ptr<io_faults> faults_;
   bool sent_shutdown_ = false;
-  bool last_read_wanted_more_ = false;  // the last handshake or read step ended in WANT_READ
+  bool last_read_wanted_more_ = false;
+  bool close_notify_after_handoff_ = false;  // the last handshake or read step ended in WANT_READ
 };
 
 }  // namespace zp

@@ -172,7 +172,7 @@ build_fuzzers() {
 
 # target:corpus-folder pairs of every libFuzzer target.
 fuzz_pairs=(hello_parser_fuzz:hello api_request_fuzz:api api_body_fuzz:body proxy_header_fuzz:proxy state_file_fuzz:state
-  local_config_fuzz:config)
+  local_config_fuzz:config tls12_records_fuzz:records)
 fuzz_targets=("${fuzz_pairs[@]%%:*}")
 
 cmd_fuzz() {  # [target]: every target (or one) for ZP_FUZZ_SECONDS each

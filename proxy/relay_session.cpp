@@ -1,12 +1,17 @@
 #include "proxy/relay_session.hpp"
 
 #include "common/fingerprint.hpp"
+#include "common/log.hpp"
 #include "common/strings.hpp"
 #include "common/tls_error.hpp"
 #include "proxy/worker_shard.hpp"
 
+#include <spdlog/spdlog.h>
 #include <asio/error.hpp>
 #include <asio/post.hpp>
+
+#include <array>
+#include <cstring>
 
 namespace zp::proxy {
 namespace {
@@ -88,6 +93,10 @@ void relay_session::start() {
   half_handoff& m = *module_server_half_;
   endpoint_.emplace(shard_.io(), std::move(e.connection));
   module_server_.emplace(shard_.io(), std::move(m.connection));
+  // One record per read from here on, so that OpenSSL holds nothing at record boundaries
+  // and the hand-off to the record layer can happen at the first quiet moment.
+  endpoint_->stop_read_ahead();
+  module_server_->stop_read_ahead();
   shard_.counters().observe(histogram_id::pairing_latency,
                             std::chrono::duration<double>(started_at_ - paired_at_).count());
   log_ = shard_.shared().session_log.load(std::memory_order_relaxed);
@@ -124,9 +133,55 @@ void relay_session::start() {
 }
 
 bool relay_session::module_server_trusted(const std::function<bool(X509*, STACK_OF(X509) *)>& test) const {
+  if (module_server_chain_) {
+    return module_server_chain_->leaf == nullptr || test(module_server_chain_->leaf.get(), module_server_chain_->chain);
+  }
   if (!module_server_ || module_server_->ssl() == nullptr) return true;  // not started: checked at start
   X509* leaf = module_server_->peer_certificate();
   return leaf == nullptr || test(leaf, SSL_get_peer_cert_chain(module_server_->ssl()));
+}
+
+bool relay_session::try_handoff() {
+  if (records_ || handoff_impossible_) return false;
+  // Nothing in flight either way: no preface or plaintext still to write (so nothing
+  // sits in OpenSSL's write buffer), no end of stream on its way, and OpenSSL holds no
+  // received byte.
+  for (const direction* d : {&to_module_server_, &to_endpoint_}) {
+    if (!d->preface.empty() || d->begin != d->end || d->eof || d->done) return false;
+  }
+  if (endpoint_->holds_received_bytes() || module_server_->holds_received_bytes()) return false;
+  auto e = endpoint_->export_keys();
+  auto m = module_server_->export_keys();
+  if (!e.ok() || !m.ok() || e->max_plaintext != m->max_plaintext) {
+    // A maximum fragment length on one side only would need records split: OpenSSL
+    // relays this session to its end.
+    handoff_impossible_ = true;
+    spdlog::debug("event=record_layer_refused session={} reason={}", id_.prefix(),
+                  log::q(!e.ok()   ? message_of(e.status())
+                         : !m.ok() ? message_of(m.status())
+                                   : std::string("max_fragment_length differs")));
+    return false;
+  }
+  auto e_rx = tls12::record_cipher::make(e->rx, false), e_tx = tls12::record_cipher::make(e->tx, true);
+  auto m_rx = tls12::record_cipher::make(m->rx, false), m_tx = tls12::record_cipher::make(m->tx, true);
+  if (!e_rx.ok() || !e_tx.ok() || !m_rx.ok() || !m_tx.ok()) {
+    handoff_impossible_ = true;
+    return false;
+  }
+  records_ = std::make_unique<record_keys>(
+      record_keys{std::move(*e_rx), std::move(*e_tx), std::move(*m_rx), std::move(*m_tx), e->max_plaintext});
+  if (X509* leaf = module_server_->peer_certificate()) {
+    module_server_chain_ =
+        shard_.peer_chains().intern(record_.ms_sha256, leaf, SSL_get_peer_cert_chain(module_server_->ssl()));
+  }
+  endpoint_->drop_tls();
+  module_server_->drop_tls();
+  to_module_server_.open = &records_->endpoint_rx;
+  to_module_server_.seal = &records_->module_server_tx;
+  to_endpoint_.open = &records_->module_server_rx;
+  to_endpoint_.seal = &records_->endpoint_tx;
+  shard_.counters().add(counter::sessions_record_layer);
+  return true;
 }
 
 std::optional<session_info> relay_session::info() const {
@@ -145,6 +200,10 @@ std::optional<session_info> relay_session::info() const {
 void relay_session::pump(direction& d) {
   for (int round = 0; round < k_rounds_per_turn; ++round) {
     if (closed_ || d.done) return;
+    if (records_) {
+      if (!pump_records(d)) return;
+      continue;
+    }
     if (d.preface_off < d.preface.size()) {
       tls_socket::result r = d.to->try_write(d.preface.data() + d.preface_off, d.preface.size() - d.preface_off);
       d.preface_off += r.bytes;
@@ -173,6 +232,7 @@ void relay_session::pump(direction& d) {
       if (other(d).done) finish(end_reason::peer_closed);
       return;
     }
+    if (try_handoff()) continue;
     if (!d.buf) d.buf = shard_.buffers().acquire();
     tls_socket::result r = d.from->try_read(d.buf.get(), shard_.buffers().size());
     if (r.bytes > 0) {
@@ -196,6 +256,105 @@ void relay_session::pump(direction& d) {
   }
   // Still busy after a full turn: yield, and continue after the worker's other work.
   asio::post(shard_.io(), guard([this, &d] { pump(d); }));
+}
+
+bool relay_session::pump_records(direction& d) {
+  auto* base = reinterpret_cast<std::uint8_t*>(d.buf.get());
+  if (d.begin < d.ready) {
+    tls_socket::result r = d.to->try_send(base + d.begin, d.ready - d.begin);
+    d.begin += r.bytes;
+    if (r.ec) {
+      fail(r.ec, d.to);
+      return false;
+    }
+    if (d.begin < d.ready) {
+      wait(d, *d.to, tls_socket::want::write);
+      return false;
+    }
+    // All sent: the start of the next record moves to the front (less than a record).
+    const std::size_t tail = d.end - d.ready;
+    if (tail > 0) std::memmove(base, base + d.ready, tail);
+    d.begin = d.ready = 0;
+    d.end = tail;
+    return true;
+  }
+  if (d.eof) {
+    // PROTOCOL.md 3.5: everything is delivered; our close_notify, then the FIN, and the
+    // other direction goes on. A record cut short by a FIN is dropped, as OpenSSL does.
+    if (!d.close_notify) {
+      if (!d.buf) d.buf = shard_.buffers().acquire();
+      base = reinterpret_cast<std::uint8_t*>(d.buf.get());
+      auto alert = std::span<std::uint8_t, tls12::k_overhead + 2>(base, tls12::k_overhead + 2);
+      if (auto ec = tls12::seal_alert(*d.seal, SSL3_AL_WARNING, SSL_AD_CLOSE_NOTIFY, alert)) {
+        fail(ec, d.to);
+        return false;
+      }
+      d.close_notify = true;
+      d.begin = 0;
+      d.ready = d.end = alert.size();
+      return true;
+    }
+    shard_.buffers().release(std::move(d.buf));
+    tls_socket::result r = d.to->try_shutdown();
+    if (r.ec) {
+      fail(r.ec, d.to);
+      return false;
+    }
+    d.done = true;
+    if (other(d).done) finish(end_reason::peer_closed);
+    return false;
+  }
+  if (!d.buf) d.buf = shard_.buffers().acquire();
+  base = reinterpret_cast<std::uint8_t*>(d.buf.get());
+  tls_socket::result r = d.from->try_receive(base + d.end, shard_.buffers().size() - d.end);
+  if (r.bytes > 0) {
+    d.end += r.bytes;
+    const tls12::reseal_result done =
+        tls12::reseal(std::span(base + d.ready, d.end - d.ready), *d.open, *d.seal, records_->max_plaintext);
+    d.ready += done.ready;
+    if (done.plaintext > 0) {
+      d.bytes += done.plaintext;
+      shard_.counters().add(&d == &to_module_server_ ? counter::bytes_endpoint_to_module_server
+                                                     : counter::bytes_module_server_to_endpoint,
+                            done.plaintext);
+      last_activity_ = clock::now();
+    }
+    if (done.ec) {
+      fail_record(d, done.ec);
+      return false;
+    }
+    if (done.close_notify) {
+      d.from->note_close_notify();
+      d.eof = true;
+      d.end = d.ready;  // nothing after close_notify counts
+      if (!ended_) ended_ = clean_end_of(d.from);
+    }
+    return true;
+  }
+  if (r.ec == asio::error::eof) {
+    d.eof = true;
+    if (!ended_) ended_ = clean_end_of(d.from);
+    return true;
+  }
+  if (r.ec) {
+    fail(r.ec, d.from);
+    return false;
+  }
+  // Nothing to read: an idle direction holds no buffer (unless part of a record waits).
+  if (d.end == 0) shard_.buffers().release(std::move(d.buf));
+  wait(d, *d.from, r.wait);
+  return false;
+}
+
+void relay_session::fail_record(direction& d, const std::error_code& ec) {
+  // RFC 5246 7.2: the fatal alert to the side that sent the bad record, if the stream
+  // towards it is at a record boundary; best effort, then both close as for any TLS error.
+  direction& back = other(d);  // its records go to d.from
+  if (const std::uint8_t alert = tls12::alert_for(ec); alert != 0 && back.begin == back.ready) {
+    std::array<std::uint8_t, tls12::k_overhead + 2> out{};
+    if (!tls12::seal_alert(*back.seal, SSL3_AL_FATAL, alert, out)) d.from->try_send(out.data(), out.size());
+  }
+  fail(ec, d.from);
 }
 
 void relay_session::wait(direction& d, tls_socket& on, tls_socket::want w) {
@@ -241,8 +400,22 @@ void relay_session::fail(const std::error_code& ec, const tls_socket* on) {
 void relay_session::close(end_reason why) {
   if (closed_) return;
   // Best effort: a close_notify + FIN where the socket takes it at once; no waiting.
-  if (endpoint_ && !to_endpoint_.done) endpoint_->try_shutdown();
-  if (module_server_ && !to_module_server_.done) module_server_->try_shutdown();
+  if (records_) {
+    for (direction* d : {&to_endpoint_, &to_module_server_}) {
+      if (d->done) continue;
+      // Only at a record boundary: an alert inside a half-sent record would garble both.
+      if (!d->close_notify && d->begin == d->ready) {
+        std::array<std::uint8_t, tls12::k_overhead + 2> out{};
+        if (!tls12::seal_alert(*d->seal, SSL3_AL_WARNING, SSL_AD_CLOSE_NOTIFY, out)) {
+          d->to->try_send(out.data(), out.size());
+        }
+      }
+      d->to->try_shutdown();
+    }
+  } else {
+    if (endpoint_ && !to_endpoint_.done) endpoint_->try_shutdown();
+    if (module_server_ && !to_module_server_.done) module_server_->try_shutdown();
+  }
   finish(why);
 }
 

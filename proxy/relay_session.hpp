@@ -11,11 +11,21 @@
 // Per direction: read (decrypt) into one buffer, write (encrypt) all of it to the other
 // side, then read again, so a slow reader holds at most one buffer per direction. The
 // buffer comes from the worker's pool only while bytes are in flight.
+//
+// Two stages. First OpenSSL relays, as it did the handshakes: the 101s and the early
+// data go through it. At the first moment when nothing is in flight either way and
+// OpenSSL holds no received byte, both connections hand their TLS 1.2 keys to the record
+// layer (common/tls12_records.hpp) and both SSL objects are freed; from then on a
+// direction reads ciphertext, opens each record in place and seals it in place for the
+// other side, several records per system call. A session whose connections cannot hand
+// off (a negotiated maximum fragment length on one side only) stays with OpenSSL.
 
+#include "common/tls12_records.hpp"
 #include "common/tls_socket.hpp"
 #include "proxy/buffer_pool.hpp"
 #include "proxy/data_plane_config.hpp"
 #include "proxy/deferred_deletion.hpp"
+#include "proxy/peer_chains.hpp"
 #include "proxy/rendezvous.hpp"
 #include "proxy/reports.hpp"
 #include "proxy/session_id.hpp"
@@ -69,15 +79,32 @@ class relay_session : public deferred_deletion<relay_session> {
     std::string preface;  // 101 for `to`, then the early data `from` sent before pairing
     std::size_t preface_off = 0;
     buffer_pool::buffer buf;
-    std::size_t begin = 0, end = 0;
-    bool eof = false;   // `from` ended its stream
-    bool done = false;  // and that end was passed on to `to`
+    // With OpenSSL: [begin, end) is plaintext still to write. With the record layer:
+    // [begin, ready) is sealed records still to write, [ready, end) the start of a record
+    // not yet whole.
+    std::size_t begin = 0, ready = 0, end = 0;
+    bool eof = false;           // `from` ended its stream
+    bool close_notify = false;  // record layer: our close_notify for `to` is queued or sent
+    bool done = false;          // and that end was passed on to `to`
     std::uint64_t bytes = 0;
+    tls12::record_cipher* open = nullptr;  // record layer: `from`'s records
+    tls12::record_cipher* seal = nullptr;  // record layer: for `to`
+  };
+  // Both connections' keys once handed off: rx opens what a side sends, tx seals for it.
+  struct record_keys {
+    tls12::record_cipher endpoint_rx, endpoint_tx, module_server_rx, module_server_tx;
+    std::size_t max_plaintext = tls12::k_max_plaintext;
   };
 
   void take(role r, half_handoff&& half);
   void start();
   void pump(direction& d);
+  // One step of `d` with the record layer; false when pump must return.
+  bool pump_records(direction& d);
+  // Hands both connections to the record layer if nothing is in flight; true if it did.
+  bool try_handoff();
+  // The record layer found `ec` in what `d.from` sent: its alert to that side, then both close.
+  void fail_record(direction& d, const std::error_code& ec);
   void wait(direction& d, tls_socket& on, tls_socket::want w);
   // A reset, TLS or socket error on `on` (its side ends the session).
   void fail(const std::error_code& ec, const tls_socket* on);
@@ -104,6 +131,10 @@ class relay_session : public deferred_deletion<relay_session> {
   std::optional<termination> ended_;  // the first end: a side's end of stream or failure
   session_log_mode log_ = session_log_mode::all;
   std::optional<tls_socket> endpoint_, module_server_;
+  std::unique_ptr<record_keys> records_;  // set at the hand-off
+  bool handoff_impossible_ = false;       // stays with OpenSSL
+  // The Module Server's chain once its SSL* is gone (CA replacement still judges it).
+  std::shared_ptr<const peer_chain> module_server_chain_;
   direction to_module_server_;  // endpoint → Module Server
   direction to_endpoint_;       // Module Server → endpoint
   asio::steady_timer idle_timer_;

@@ -138,6 +138,7 @@ enum class counter : std::uint8_t {
   sessions_paired,
   sessions_ended,
   sessions_migrated,
+  sessions_record_layer,
   bytes_endpoint_to_module_server,
   bytes_module_server_to_endpoint,
   count
@@ -176,6 +177,8 @@ inline constexpr counter_def k_counters[] = {
      "Paired sessions that ended, by reason.", dim::none, dim::end_reason},
     {counter::sessions_migrated, "sessions_migrated", "zoneproxy_sessions_migrated_total",
      "Paired sessions whose halves met on different workers (one was handed over)."},
+    {counter::sessions_record_layer, "sessions_record_layer", "zoneproxy_sessions_record_layer_total",
+     "Paired sessions handed from OpenSSL to the record layer (both SSL objects freed)."},
     {counter::bytes_endpoint_to_module_server,
      "bytes_endpoint_to_module_server",
      "zoneproxy_relayed_bytes_total",

@@ -11,6 +11,7 @@
 #include "proxy/buffer_pool.hpp"
 #include "proxy/hangup_watch.hpp"
 #include "proxy/listener.hpp"
+#include "proxy/peer_chains.hpp"
 #include "proxy/plane_shared.hpp"
 #include "proxy/refusal_log.hpp"
 #include "proxy/reports.hpp"
@@ -62,6 +63,10 @@ class worker_shard {
   worker_counters& counters() { return counters_; }
   const worker_counters& counters() const { return counters_; }
   buffer_pool& buffers() { return buffers_; }
+  /// Module Server chains of the sessions handed to the record layer.
+  class peer_chains& peer_chains() {
+    return peer_chains_;
+  }
   hangup_watch& hangups() { return hangups_; }
   /// The refusals of this worker, aggregated for the log.
   refusal_log& refusals() { return refusals_; }
@@ -114,6 +119,7 @@ class worker_shard {
   plane_shared& shared_;
   worker_counters counters_;
   buffer_pool buffers_;
+  class peer_chains peer_chains_;  // before sessions_: they hold its entries
   hangup_watch hangups_;
   refusal_log refusals_{io_, k_refusal_interval};
   log::rate_limit handshake_log_{std::chrono::seconds(10)};

@@ -6,6 +6,7 @@
 #include "common/tls_policy.hpp"
 #include "tests/support/daemon.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/tls_pair.hpp"
 
 #include <gtest/gtest.h>
 #include <asio/connect.hpp>
@@ -30,35 +31,12 @@ class TlsSocket : public ::testing::Test {
     auto id = make_tls_identity(test::read_text(test::test_pki() / "ms-client.key"),
                                 test::read_text(test::test_pki() / "ms-client.crt"));
     ASSERT_TRUE(id.ok()) << id.status();
-    identity_ = std::move(*id);
-    server_tls_options o;
-    o.identities = {&identity_};
-    auto sctx = make_server_ctx(o);
-    auto cctx = make_client_ctx(nullptr, {});
-    ASSERT_TRUE(sctx.ok() && cctx.ok());
-    server_ctx_ = std::move(*sctx);
-    client_ctx_ = std::move(*cctx);
-
-    tcp::acceptor acceptor(io_, {asio::ip::make_address("127.0.0.1"), 0});
-    tcp::socket client_tcp(io_), server_tcp(io_);
-    client_tcp.connect(acceptor.local_endpoint());
-    acceptor.accept(server_tcp);
-    client_.emplace(std::move(client_tcp), client_ctx_.get(), /*server=*/false);
-    server_.emplace(std::move(server_tcp), server_ctx_.get(), /*server=*/true);
-    std::error_code cec = asio::error::would_block, sec = asio::error::would_block;
-    client_->async_handshake([&](std::error_code ec, std::size_t) { cec = ec; });
-    server_->async_handshake([&](std::error_code ec, std::size_t) { sec = ec; });
-    run_until([&] { return cec != asio::error::would_block && sec != asio::error::would_block; });
-    ASSERT_FALSE(cec) << cec.message();
-    ASSERT_FALSE(sec) << sec.message();
+    pair_.connect(std::move(*id));
   }
 
   template <typename Done>
   void run_until(Done done, std::chrono::milliseconds limit = 5s) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    io_.restart();
-    while (!done() && std::chrono::steady_clock::now() < deadline) io_.run_for(10ms);
-    ASSERT_TRUE(done()) << "timed out";
+    test::run_until(io_, done, limit);
   }
 
   // Reads with try_read/async_wait until `n` bytes or an end/error.
@@ -92,10 +70,10 @@ class TlsSocket : public ::testing::Test {
     return out;
   }
 
-  asio::io_context io_;
-  tls_identity identity_;
-  ssl_ctx_ptr server_ctx_, client_ctx_;
-  std::optional<tls_socket> client_, server_;
+  test::tls_pair pair_;
+  asio::io_context& io_ = pair_.io;
+  std::optional<tls_socket>& client_ = pair_.client;
+  std::optional<tls_socket>& server_ = pair_.server;
 };
 
 TEST_F(TlsSocket, WritesAreReadInOrderBothWays) {

@@ -17,31 +17,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-struct pair_of_halves {
-  std::unique_ptr<tls_client> e, m;
-};
-
-pair_of_halves open_session(data_plane_fixture& f, std::mt19937_64& rng) {
-  const std::string sid = random_session_id(rng);
-  pair_of_halves p;
-  p.e = open_half(f.endpoint_port(), f.endpoint_ctx(), sid);
-  p.m = open_half(f.module_server_port(), f.module_server_ctx(), sid);
-  EXPECT_TRUE(p.e && p.m);
-  if (p.e && p.m) {
-    EXPECT_TRUE(read_101(*p.e));
-    EXPECT_TRUE(read_101(*p.m));
-  }
-  return p;
-}
-
-std::string read_exactly(tls_client& c, std::size_t n) {
-  std::string out;
-  while (out.size() < n) {
-    auto chunk = c.read_some(n - out.size());
-    if (!chunk || chunk->empty()) break;
-    out += *chunk;
-  }
-  return out;
+paired_halves open_session(data_plane_fixture& f, std::mt19937_64& rng) {
+  return open_paired(f.endpoint_port(), f.endpoint_ctx(), f.module_server_port(), f.module_server_ctx(), rng);
 }
 
 class Relay : public ::testing::Test {
@@ -139,7 +116,7 @@ TEST_F(Relay, HundredConcurrentSessionsCarryRandomPayloadsUnchanged) {
     std::memcpy(pool.data() + i, &v, std::min<std::size_t>(8, pool.size() - i));
   }
   struct job {
-    pair_of_halves s;
+    paired_halves s;
     std::string_view to_m, to_e;
     exchange_result r;
   };

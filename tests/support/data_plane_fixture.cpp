@@ -19,8 +19,6 @@ std::string pki_file(const std::string& name) {
   return ss.str();
 }
 
-namespace {
-
 tls_identity self_signed(provisioning::key_type t) {
   auto key = provisioning::generate_key(t);
   auto cert = provisioning::make_self_signed(key->get(), "zoneproxy test data plane", std::chrono::hours(24));
@@ -29,6 +27,8 @@ tls_identity self_signed(provisioning::key_type t) {
   id.chain.push_back(std::move(*cert));
   return id;
 }
+
+namespace {
 
 template <typename T>
 T must(absl::StatusOr<T> v, const char* what) {

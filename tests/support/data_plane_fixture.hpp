@@ -5,6 +5,7 @@
 
 #include "common/openssl_ptr.hpp"
 #include "common/tls_policy.hpp"
+#include "provisioning/key_factory.hpp"
 #include "proxy/data_plane.hpp"
 #include "proxy/worker.hpp"
 
@@ -14,6 +15,9 @@
 #include <string>
 
 namespace zp::test {
+
+/// A fresh key of type `t` and a one-day self-signed certificate for it.
+tls_identity self_signed(provisioning::key_type t);
 
 struct data_plane_options {
   proxy::session_settings settings;

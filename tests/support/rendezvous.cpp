@@ -177,4 +177,34 @@ exchange_result exchange(tls_client& a, tls_client& b, std::string_view a_to_b, 
   return res;
 }
 
+paired_halves open_paired(std::uint16_t endpoint_port, SSL_CTX* endpoint_ctx, std::uint16_t module_server_port,
+                          SSL_CTX* module_server_ctx, std::mt19937_64& rng, std::string_view early) {
+  const std::string sid = random_session_id(rng);
+  paired_halves p;
+  p.e = open_half(endpoint_port, endpoint_ctx, sid, early);
+  p.m = open_half(module_server_port, module_server_ctx, sid);
+  EXPECT_TRUE(p.e && p.m);
+  if (p.e && p.m) {
+    EXPECT_TRUE(read_101(*p.e));
+    EXPECT_TRUE(read_101(*p.m));
+  }
+  return p;
+}
+
+std::string read_exactly(tls_client& c, std::size_t n) {
+  std::string out;
+  while (out.size() < n) {
+    auto chunk = c.read_some(n - out.size());
+    if (!chunk || chunk->empty()) break;
+    out += *chunk;
+  }
+  return out;
+}
+
+std::string suite_test_name(std::string_view suite) {
+  std::string n(suite);
+  std::erase(n, '-');
+  return n;
+}
+
 }  // namespace zp::test

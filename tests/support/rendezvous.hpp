@@ -5,6 +5,7 @@
 
 #include "tests/support/tls_client.hpp"
 
+#include <array>
 #include <chrono>
 #include <memory>
 #include <random>
@@ -30,6 +31,18 @@ inline constexpr std::string_view k_101 =
 /// Reads exactly k_101.size() bytes and says whether they are the 101 head.
 bool read_101(tls_client& c);
 
+/// Both halves of one new session: the endpoint's (e) and the Module Server's (m).
+struct paired_halves {
+  std::unique_ptr<tls_client> e, m;
+};
+/// Opens the endpoint half (with `early` behind its hello), then the Module Server half,
+/// and reads both 101s (gtest failures otherwise).
+paired_halves open_paired(std::uint16_t endpoint_port, SSL_CTX* endpoint_ctx, std::uint16_t module_server_port,
+                          SSL_CTX* module_server_ctx, std::mt19937_64& rng, std::string_view early = {});
+
+/// Reads until `n` bytes, the end of the stream or the timeout.
+std::string read_exactly(tls_client& c, std::size_t n);
+
 /// Result of pumping a session until both directions ended.
 struct exchange_result {
   bool ok = false;  // both directions ended cleanly in time
@@ -42,6 +55,13 @@ struct exchange_result {
 /// reads until each side sees the other's end; non-blocking, bounded by `timeout`.
 exchange_result exchange(tls_client& a, tls_client& b, std::string_view a_to_b, std::string_view b_to_a,
                          std::chrono::seconds timeout = std::chrono::seconds(120));
+
+/// The four suites of common/tls_policy.hpp one by one (OpenSSL's names), for tests
+/// run once per suite, and a suite's name as a test name.
+inline constexpr std::array<const char*, 4> k_each_suite{"ECDHE-ECDSA-AES128-GCM-SHA256",
+                                                         "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-RSA-AES128-GCM-SHA256",
+                                                         "ECDHE-RSA-AES256-GCM-SHA384"};
+std::string suite_test_name(std::string_view suite);
 
 /// SHA-256 of bytes, lowercase hex.
 std::string sha256_hex(std::string_view data);

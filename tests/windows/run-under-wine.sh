@@ -84,6 +84,8 @@ check "the error names the field ($out)" grep -q "log_level" <<<"$out"
 #   session_tickets_test  resumption on all three ports, judged like a full handshake
 #                      (revoked, expired, CA replaced, restart), on the Windows build's
 #                      OpenSSL; api_client_test: zoneproxyctl's client resumes;
+#   records_test       bad records after the hand-off to the record layer, each answered
+#                      with its fatal alert and both sides closed;
 #   the rest           durability across restarts, observers, metrics (promtool, a real
 #                      Prometheus), config errors, first start, the packaged configs,
 #                      zoneproxyctl and top, trust edges, PROXY v2, the anonymous 17488.
@@ -120,6 +122,7 @@ suites=(
   "ctl_test:*"
   "top_test:*"
   "session_tickets_test:*"
+  "records_test:*"
   "api_client_test:*"
 )
 for entry in "${suites[@]}"; do
