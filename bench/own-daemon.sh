@@ -9,6 +9,7 @@
 #   bash bench/own-daemon.sh --scenario slowloris --count 8000 --duration 30
 #   bash bench/own-daemon.sh --scenario chaos --rate 40 --duration 20
 #
+# ZP_RECORD_LAYER=false: the daemon keeps every session with OpenSSL (`record_layer`).
 # ZP_DAEMON_SAMPLES=FILE: also sample the daemon's RSS (KiB), descriptors and live
 # sessions every 10 s into FILE (the soak figure).
 # ZP_DAEMON_DURING="COMMAND": also run COMMAND (bash) beside the bench, with
@@ -35,8 +36,9 @@ EOF
 }
 read -r prov_port ep_port ms_port <<<"$(free_ports 3)"
 bash "$root/certs/make-pki.sh" "$tmp/pki" bench >/dev/null
-"$bin/zoneproxy" run --state-dir "$tmp/state" --bind 127.0.0.1 --workers 2 --provisioning-port "$prov_port" \
-  --log-level warn 2>"$tmp/zoneproxy.log" &
+printf 'record_layer = %s\n' "${ZP_RECORD_LAYER:-true}" >"$tmp/zoneproxy.toml"
+"$bin/zoneproxy" run --state-dir "$tmp/state" --config "$tmp/zoneproxy.toml" --bind 127.0.0.1 --workers 2 \
+  --provisioning-port "$prov_port" --log-level warn 2>"$tmp/zoneproxy.log" &
 zp_pid=$!
 for _ in $(seq 1 100); do
   [ -f "$tmp/state/identity/ecdsa.crt" ] && (exec 3<>"/dev/tcp/127.0.0.1/$prov_port") 2>/dev/null && break

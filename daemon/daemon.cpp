@@ -100,6 +100,7 @@ absl::Status run_daemon(const daemon_config& config, const config_loader& reload
 
   proxy::data_plane plane(workers);
   plane.set_session_log(config.session_log);
+  plane.set_record_layer(config.record_layer);
   auto tickets = ticket_key_ring::create(config.session_ticket_period);
   if (!tickets.ok()) return tickets.status();
   provisioning::control_plane control_plane(
@@ -196,6 +197,8 @@ absl::Status run_daemon(const daemon_config& config, const config_loader& reload
     in_force.log_level = next->log_level;
     plane.set_session_log(next->session_log);
     in_force.session_log = next->session_log;
+    plane.set_record_layer(next->record_layer);
+    in_force.record_layer = next->record_layer;
     spdlog::info("event=config_reloaded applied={} restart_needed={} live_sessions={}",
                  applied.empty() ? "none" : applied, restart_needed.empty() ? "none" : restart_needed,
                  plane.live_sessions());

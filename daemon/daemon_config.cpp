@@ -108,10 +108,11 @@ std::vector<std::string_view> changed_keys(const daemon_config& before, const da
   check("session_ticket_period_s", before.session_ticket_period != after.session_ticket_period);
   check("metrics_listen", before.metrics_listen != after.metrics_listen);
   check("metrics_listen_public", before.metrics_listen_public != after.metrics_listen_public);
+  check("record_layer", before.record_layer != after.record_layer);
   return out;
 }
 
-bool applies_live(std::string_view key) { return key == "log_level" || key == "session_log"; }
+bool applies_live(std::string_view key) { return key == "log_level" || key == "session_log" || key == "record_layer"; }
 
 absl::Status set_port(daemon_config& config, std::int64_t value) {
   if (value < 0 || value > 65535) {
@@ -265,10 +266,10 @@ absl::Status parse_config_text(std::string_view text, std::string_view name_for_
     } else if (name == "metrics_listen") {
       auto v = node.value<std::string>();
       st = v ? set_metrics_listen(config, *v) : bad_type("an ADDR:PORT string");
-    } else if (name == "metrics_listen_public") {
+    } else if (name == "metrics_listen_public" || name == "record_layer") {
       auto v = node.value<bool>();
       if (v) {
-        config.metrics_listen_public = *v;
+        (name == "record_layer" ? config.record_layer : config.metrics_listen_public) = *v;
       } else {
         st = bad_type("true or false");
       }

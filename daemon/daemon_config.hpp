@@ -44,6 +44,11 @@ struct daemon_config {
   /// loopback or private address unless metrics_listen_public.
   std::string metrics_listen;
   bool metrics_listen_public = false;
+  /// Paired sessions leave OpenSSL for the record layer (ARCHITECTURE.md
+  /// "The record layer"); false keeps every session with OpenSSL to its end (a way back
+  /// without a new build, and the "before" of a same-build comparison). SIGHUP: new
+  /// sessions.
+  bool record_layer = true;
 };
 
 /// Reads a TOML file into `config`. Unknown keys and bad values fail with one line

@@ -43,6 +43,8 @@ class data_plane {
   void update(std::shared_ptr<const data_plane_config> config);
   /// What the session log writes from the next session on (`session_log`, SIGHUP).
   void set_session_log(session_log_mode mode) { shared_.session_log.store(mode, std::memory_order_relaxed); }
+  /// Whether sessions paired from now on hand off to the record layer (`record_layer`).
+  void set_record_layer(bool on) { shared_.record_layer.store(on, std::memory_order_relaxed); }
   /// PROTOCOL.md 3.5: closes the listeners, answers waiting halves and new hellos 503,
   /// lets sessions run up to drain_timeout, then closes them. `done` runs on `timers`
   /// once nothing is left.

@@ -33,6 +33,8 @@ struct plane_shared {
   std::atomic<bool> draining{false};
   /// What the session log writes (`session_log` in the config, changed by SIGHUP).
   std::atomic<session_log_mode> session_log{session_log_mode::all};
+  /// Whether new sessions hand off to the record layer (`record_layer`, SIGHUP).
+  std::atomic<bool> record_layer{true};
   /// Tests only (common/io_faults.hpp): the faults each new connection's stream gets.
   std::function<std::unique_ptr<io_faults>(role)> faults;
 };

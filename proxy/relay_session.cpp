@@ -100,6 +100,7 @@ void relay_session::start() {
   shard_.counters().observe(histogram_id::pairing_latency,
                             std::chrono::duration<double>(started_at_ - paired_at_).count());
   log_ = shard_.shared().session_log.load(std::memory_order_relaxed);
+  handoff_impossible_ = !shard_.shared().record_layer.load(std::memory_order_relaxed);
   if (log_ != session_log_mode::off) {
     if (X509* cert = module_server_->peer_certificate()) record_.ms_subject = subject_of(cert);
   }

@@ -132,7 +132,7 @@ class relay_session : public deferred_deletion<relay_session> {
   session_log_mode log_ = session_log_mode::all;
   std::optional<tls_socket> endpoint_, module_server_;
   std::unique_ptr<record_keys> records_;  // set at the hand-off
-  bool handoff_impossible_ = false;       // stays with OpenSSL
+  bool handoff_impossible_ = false;       // stays with OpenSSL (or record_layer = false)
   // The Module Server's chain once its SSL* is gone (CA replacement still judges it).
   std::shared_ptr<const peer_chain> module_server_chain_;
   direction to_module_server_;  // endpoint → Module Server

@@ -27,7 +27,8 @@
 #                    round and target: FIGURE_SUITE_PEER_rN_TARGET.json, the harness's
 #                    JSON object plus a "compare" object (peer, round, figure, loadavg)
 #
-# Environment: ZP_LOG_LEVEL (the proxy's, default warn: no session log; info writes it,
+# Environment: ZP_RECORD_LAYER (true, the default, or false: zoneproxy's `record_layer`),
+# ZP_LOG_LEVEL (the proxy's, default warn: no session log; info writes it,
 # to a file), ZP_BIN_DIR (default build/bin), ZP_BENCH_TIMEOUT (seconds one harness
 # run may take, default 300), ZP_PERF_DIR (if set: `perf record -g` of the process(es)
 # under test during every run, to ZP_PERF_DIR/FIGURE_SUITE_PEER_rN_TARGET.perf.data;
@@ -172,9 +173,12 @@ backend_key=$tmp/pki/backend-$key_type.key
 
 # --- zoneproxy, provisioned as packaging/dev.sh run does, on free ports ---
 read -r prov_port ep_port ms_port peer_port backend_port middle_port <<<"$(free_ports 6)"
+# ZP_RECORD_LAYER=false: zoneproxy relays through OpenSSL to the end (the same build's
+# "before" of the record layer, README `record_layer`).
+printf 'record_layer = %s\n' "${ZP_RECORD_LAYER:-true}" >"$tmp/zoneproxy.toml"
 start_zoneproxy() {  # a restart on the same state dir comes back provisioned, same ports
-  "$bin/zoneproxy" run --state-dir "$tmp/state" --bind 127.0.0.1 --workers 2 --provisioning-port "$prov_port" \
-    --log-level "${ZP_LOG_LEVEL:-warn}" 2>>"$tmp/zoneproxy.log" &
+  "$bin/zoneproxy" run --state-dir "$tmp/state" --config "$tmp/zoneproxy.toml" --bind 127.0.0.1 --workers 2 \
+    --provisioning-port "$prov_port" --log-level "${ZP_LOG_LEVEL:-warn}" 2>>"$tmp/zoneproxy.log" &
   zp_pid=$!
   pids+=("$zp_pid")
   wait_listening "$prov_port" "$zp_pid" zoneproxy
@@ -367,8 +371,10 @@ run_one() {  # round who pids args...: one harness run, its JSON saved with a "c
   fi
   jq -c --arg peer "$peer" --arg figure "$figure" --arg who "$who" --argjson round "$round" \
     --arg load "$load" --arg suite_tag "$suite_tag" --argjson busy "$busy" --argjson waited "$quiet_waited" \
+    --argjson record_layer "${ZP_RECORD_LAYER:-true}" \
     '. + {compare: {peer: $peer, figure: $figure, target_name: $who, round: $round, suite_tag: $suite_tag,
-                    loadavg_before: $load, cpu_busy_before: $busy, quiet_wait_s: $waited}}' \
+                    loadavg_before: $load, cpu_busy_before: $busy, quiet_wait_s: $waited,
+                    record_layer: $record_layer}}' \
     "$tmp/run.json" >"$file" || die "zoneproxy-bench ($who, round $round) printed no JSON object"
   local errors
   errors=$(jq '.errors' "$file")

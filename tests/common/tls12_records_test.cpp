@@ -321,7 +321,8 @@ TEST(Tls12Records, EveryPrefixOfARunResealsItsWholeRecordsAndWaitsForTheRest) {
   bytes run;
   {
     relay_step s;
-    for (std::string_view p : {std::string_view(), std::string_view("a"), std::string_view(std::string(300, 'b'))}) {
+    const std::string long_one(300, 'b');
+    for (std::string_view p : {std::string_view(), std::string_view("a"), std::string_view(long_one)}) {
       bytes r = sealed(s.in.sealer, tls12::content_type::application_data, p);
       run.insert(run.end(), r.begin(), r.end());
       ends.push_back(run.size());

@@ -57,6 +57,8 @@ TEST(Config, BadValuesAreNamedWithKeyAndValue) {
   expect_one_line_with(run_expecting_failure("provisioning_port = 70000\n"),
                        "provisioning_port: invalid value \"70000\"");
   expect_one_line_with(run_expecting_failure("log_level = \"loud\"\n"), "log_level: invalid value \"loud\"");
+  expect_one_line_with(run_expecting_failure("record_layer = \"off\"\n"),
+                       "record_layer: invalid value \"off\" (expected true or false)");
 }
 
 // Found by local_config_fuzz: a value holding a newline broke the one-line error.

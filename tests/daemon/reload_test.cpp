@@ -4,6 +4,7 @@
 
 #include "common/tls_policy.hpp"
 #include "tests/support/control_client.hpp"
+#include "tests/support/data_plane_fixture.hpp"
 #include "tests/support/rendezvous.hpp"
 
 #include <arpa/inet.h>
@@ -14,6 +15,7 @@
 
 #include <csignal>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 namespace zp::test {
@@ -68,41 +70,80 @@ bool relays(tls_client& from, tls_client& to, const std::string& bytes) {
   return got == bytes;
 }
 
-TEST(Reload, SighupChangesTheLogLevelWhileASessionRelays) {
-  temp_dir dir;
-  const auto file = dir.path() / "zoneproxy.toml";
-  std::ofstream(file) << "log_level = \"info\"\n";
-  daemon d({"--config", file.string()});
-  ASSERT_TRUE(d.wait_ready()) << d.proc().output();
-  auto ports = provision(d);
-  ASSERT_TRUE(ports);
-  auto ms = module_server_ctx();
-  auto ep = make_client_ctx(nullptr, {});
-  std::mt19937_64 rng{17};
-  const std::string sid = random_session_id(rng);
-  auto e = open_half(ports->first, ep->get(), sid);
-  auto m = open_half(ports->second, ms.get(), sid);
-  ASSERT_TRUE(e && m && read_101(*e) && read_101(*m));
-  ASSERT_TRUE(relays(*e, *m, "before the reload"));
-  provoke_debug_line(d.provisioning_port());
+// A provisioned daemon started with a config file; reload() rewrites the file, sends
+// SIGHUP and waits for the line saying what was applied.
+class ReloadWithSessions : public ::testing::Test {
+ protected:
+  void start(const std::string& config) {
+    std::ofstream(file_) << config;
+    d_.emplace(std::vector<std::string>{"--config", file_.string()});
+    ASSERT_TRUE(d_->wait_ready()) << d_->proc().output();
+    auto ports = provision(*d_);
+    ASSERT_TRUE(ports);
+    ports_ = *ports;
+  }
+  void reload(const std::string& config) {
+    std::ofstream(file_) << config;
+    d_->proc().signal(SIGHUP);
+    ASSERT_TRUE(d_->proc().wait_for_output("event=config_reloaded")) << d_->proc().output();
+  }
+  bool logged(const std::string& needle) { return d_->proc().output().find(needle) != std::string::npos; }
+  paired_halves pair_up() { return open_paired(ports_.first, ep_.get(), ports_.second, ms_.get(), rng_); }
+
+  temp_dir dir_;
+  std::filesystem::path file_ = dir_.path() / "zoneproxy.toml";
+  std::optional<daemon> d_;
+  std::pair<std::uint16_t, std::uint16_t> ports_;
+  ssl_ctx_ptr ms_ = module_server_ctx();
+  ssl_ctx_ptr ep_ = std::move(*make_client_ctx(nullptr, {}));
+  std::mt19937_64 rng_{std::random_device{}()};
+};
+
+TEST_F(ReloadWithSessions, SighupChangesTheLogLevelWhileASessionRelays) {
+  start("log_level = \"info\"\n");
+  auto s = pair_up();
+  ASSERT_TRUE(s.e && s.m);
+  ASSERT_TRUE(relays(*s.e, *s.m, "before the reload"));
+  provoke_debug_line(d_->provisioning_port());
 
   // debug logs now; the drain timeout can only change with a restart: the line says so.
-  std::ofstream(file) << "log_level = \"debug\"\ndrain_timeout_s = 7\n";
-  d.proc().signal(SIGHUP);
-  ASSERT_TRUE(d.proc().wait_for_output("event=config_reloaded")) << d.proc().output();
-  EXPECT_NE(d.proc().output().find("applied=log_level restart_needed=drain_timeout_s live_sessions=1"),
-            std::string::npos)
-      << d.proc().output();
-  provoke_debug_line(d.provisioning_port());
-  EXPECT_TRUE(d.proc().wait_for_output("event=api_handshake_failed", 5s)) << "debug lines after the reload";
-  EXPECT_EQ(count_of(d.proc().output(), "event=api_handshake_failed"), 1u) << "and not before it";
+  reload("log_level = \"debug\"\ndrain_timeout_s = 7\n");
+  EXPECT_TRUE(logged("applied=log_level restart_needed=drain_timeout_s live_sessions=1")) << d_->proc().output();
+  provoke_debug_line(d_->provisioning_port());
+  EXPECT_TRUE(d_->proc().wait_for_output("event=api_handshake_failed", 5s)) << "debug lines after the reload";
+  EXPECT_EQ(count_of(d_->proc().output(), "event=api_handshake_failed"), 1u) << "and not before it";
 
   // The session never noticed: bytes still flow both ways.
-  EXPECT_TRUE(relays(*e, *m, "after the reload, endpoint to module server"));
-  EXPECT_TRUE(relays(*m, *e, "after the reload, module server to endpoint"));
-  e.reset();  // ends the session, so the stop below need not wait out the drain
-  m.reset();
-  EXPECT_EQ(d.stop(), 0);
+  EXPECT_TRUE(relays(*s.e, *s.m, "after the reload, endpoint to module server"));
+  EXPECT_TRUE(relays(*s.m, *s.e, "after the reload, module server to endpoint"));
+  s = {};  // ends the session, so the stop below need not wait out the drain
+  EXPECT_EQ(d_->stop(), 0);
+}
+
+// record_layer = false on SIGHUP: sessions paired from then on stay with OpenSSL to their
+// end; a session handed off before keeps relaying through the record layer.
+TEST_F(ReloadWithSessions, SighupTurnsTheRecordLayerOffForSessionsPairedAfterIt) {
+  start("record_layer = true\n");
+  auto handed_off = [&] {
+    auto r = api_call(d_->provisioning_port(), ms_.get(), "GET", "/metrics");
+    return r ? metric_sample(r->body, "zoneproxy_sessions_record_layer_total") : -1;
+  };
+  auto before = pair_up();
+  ASSERT_TRUE(before.e && before.m);
+  ASSERT_TRUE(relays(*before.e, *before.m, "paired before the reload"));
+  EXPECT_TRUE(data_plane_fixture::eventually([&] { return handed_off() == 1; })) << handed_off();
+
+  reload("record_layer = false\n");
+  EXPECT_TRUE(logged("applied=record_layer restart_needed=none")) << d_->proc().output();
+  auto after = pair_up();
+  ASSERT_TRUE(after.e && after.m);
+  EXPECT_TRUE(relays(*after.e, *after.m, "paired after the reload"));
+  EXPECT_TRUE(relays(*after.m, *after.e, "and back"));
+  EXPECT_TRUE(relays(*before.m, *before.e, "the first session still relays"));
+  EXPECT_EQ(handed_off(), 1) << "the session paired after the reload stayed with OpenSSL";
+  before = {};
+  after = {};
+  EXPECT_EQ(d_->stop(), 0);
 }
 
 TEST(Reload, ABadFileOnSighupKeepsWhatIsInForce) {

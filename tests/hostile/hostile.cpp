@@ -50,14 +50,7 @@ nlohmann::json provisioned_daemon::json_of(const std::string& method, const std:
 
 double provisioned_daemon::metric(const std::string& sample) {
   auto r = call("GET", "/metrics");
-  if (!r) return -1;
-  std::istringstream lines(r->body);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.compare(0, sample.size(), sample) == 0 && line.size() > sample.size() && line[sample.size()] == ' ') {
-      return std::stod(line.substr(sample.size() + 1));
-    }
-  }
-  return -1;
+  return r ? metric_sample(r->body, sample) : -1;
 }
 
 unique_fd::~unique_fd() {

@@ -113,4 +113,14 @@ std::optional<std::pair<std::uint16_t, std::uint16_t>> provision(std::uint16_t a
   return std::make_pair(ep, ms);
 }
 
+double metric_sample(const std::string& exposition, const std::string& sample) {
+  std::istringstream lines(exposition);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.compare(0, sample.size(), sample) == 0 && line.size() > sample.size() && line[sample.size()] == ' ') {
+      return std::stod(line.substr(sample.size() + 1));
+    }
+  }
+  return -1;
+}
+
 }  // namespace zp::test

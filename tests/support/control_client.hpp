@@ -20,6 +20,10 @@ std::uint16_t free_port();
 std::optional<http_reply> api_call(std::uint16_t port, SSL_CTX* ctx, const std::string& method, const std::string& path,
                                    const std::string& body = {}, const std::string& token = {});
 
+/// One sample of a Prometheus exposition, e.g.
+/// `zoneproxy_connections_rejected_total{listener="endpoint",reason="x"}`; -1 if absent.
+double metric_sample(const std::string& exposition, const std::string& sample);
+
 /// Client contexts for 17488: no certificate, or the test PKI's Module Server client
 /// certificate ("ms-client" or "ms-client2").
 ssl_ctx_ptr anonymous_ctx();

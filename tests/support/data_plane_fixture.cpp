@@ -2,6 +2,7 @@
 
 #include "common/fingerprint.hpp"
 #include "common/pem.hpp"
+#include "common/socket_handle.hpp"
 #include "provisioning/key_factory.hpp"
 #include "tests/support/daemon.hpp"
 
@@ -39,6 +40,9 @@ T must(absl::StatusOr<T> v, const char* what) {
 }  // namespace
 
 data_plane_fixture::data_plane_fixture(data_plane_options options) : workers_(options.workers) {
+  // As the daemon does: OpenSSL writes with write(), and a peer gone must not kill the
+  // process (zoneproxy-idle-memory's data plane died of SIGPIPE at 9,896 sessions).
+  ignore_broken_pipe_signals();
   workers_.start();
   tls_identity rsa = self_signed(provisioning::key_type::rsa);
   tls_identity ecdsa = self_signed(provisioning::key_type::ecdsa);
