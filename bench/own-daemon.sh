@@ -80,4 +80,9 @@ rc=0
   --proxy-pid "$zp_pid" --json "$@" || rc=$?
 [ -z "$sampler" ] || kill "$sampler" 2>/dev/null || true
 [ -z "$during" ] || wait "$during" || true
+# Which relay carried the sessions: the record layer, or OpenSSL to the end.
+"$bin/zoneproxyctl" --proxy "127.0.0.1:$prov_port" --ca "$tmp/pki/zone-ca.crt" --cert "$tmp/pki/ms-client.crt" \
+  --key "$tmp/pki/ms-client.key" metrics 2>/dev/null |
+  awk '/^zoneproxy_sessions_paired_total / {p=$2} /^zoneproxy_sessions_record_layer_total / {r=$2}
+       END {printf "own-daemon: %d sessions paired, %d handed to the record layer\n", p, r}' >&2 || true
 exit "$rc"
