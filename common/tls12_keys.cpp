@@ -143,21 +143,10 @@ absl::StatusOr<tls12_traffic_keys> export_tls12_keys(SSL* ssl) {
   keys->rx.iv = keys->rx.rec_seq;  // unused: a receiver takes each record's from the wire
   keys->tx.iv = keys->tx.rec_seq;  // our explicit nonce is the sequence number (RFC 5288 3)
 
-  switch (SSL_SESSION_get_max_fragment_length(session)) {
-    case TLSEXT_max_fragment_length_512:
-      keys->max_plaintext = 512;
-      break;
-    case TLSEXT_max_fragment_length_1024:
-      keys->max_plaintext = 1024;
-      break;
-    case TLSEXT_max_fragment_length_2048:
-      keys->max_plaintext = 2048;
-      break;
-    case TLSEXT_max_fragment_length_4096:
-      keys->max_plaintext = 4096;
-      break;
-    default:
-      break;
+  // RFC 6066 4: codes 1..4 are 2^9..2^12 bytes.
+  const std::uint8_t mfl = SSL_SESSION_get_max_fragment_length(session);
+  if (mfl >= TLSEXT_max_fragment_length_512 && mfl <= TLSEXT_max_fragment_length_4096) {
+    keys->max_plaintext = std::size_t{256} << mfl;
   }
   return keys;
 }

@@ -350,12 +350,15 @@ bool relay_session::pump_records(direction& d) {
 void relay_session::fail_record(direction& d, const std::error_code& ec) {
   // RFC 5246 7.2: the fatal alert to the side that sent the bad record, if the stream
   // towards it is at a record boundary; best effort, then both close as for any TLS error.
-  direction& back = other(d);  // its records go to d.from
-  if (const std::uint8_t alert = tls12::alert_for(ec); alert != 0 && back.begin == back.ready) {
-    std::array<std::uint8_t, tls12::k_overhead + 2> out{};
-    if (!tls12::seal_alert(*back.seal, SSL3_AL_FATAL, alert, out)) d.from->try_send(out.data(), out.size());
-  }
+  if (const std::uint8_t alert = tls12::alert_for(ec); alert != 0) send_alert_now(other(d), SSL3_AL_FATAL, alert);
   fail(ec, d.from);
+}
+
+void relay_session::send_alert_now(direction& d, std::uint8_t level, std::uint8_t description) {
+  // Only at a record boundary: an alert inside a half-sent record would garble both.
+  if (d.begin != d.ready) return;
+  std::array<std::uint8_t, tls12::k_overhead + 2> out{};
+  if (!tls12::seal_alert(*d.seal, level, description, out)) d.to->try_send(out.data(), out.size());
 }
 
 void relay_session::wait(direction& d, tls_socket& on, tls_socket::want w) {
@@ -404,13 +407,7 @@ void relay_session::close(end_reason why) {
   if (records_) {
     for (direction* d : {&to_endpoint_, &to_module_server_}) {
       if (d->done) continue;
-      // Only at a record boundary: an alert inside a half-sent record would garble both.
-      if (!d->close_notify && d->begin == d->ready) {
-        std::array<std::uint8_t, tls12::k_overhead + 2> out{};
-        if (!tls12::seal_alert(*d->seal, SSL3_AL_WARNING, SSL_AD_CLOSE_NOTIFY, out)) {
-          d->to->try_send(out.data(), out.size());
-        }
-      }
+      if (!d->close_notify) send_alert_now(*d, SSL3_AL_WARNING, SSL_AD_CLOSE_NOTIFY);
       d->to->try_shutdown();
     }
   } else {

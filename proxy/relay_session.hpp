@@ -105,6 +105,9 @@ class relay_session : public deferred_deletion<relay_session> {
   bool try_handoff();
   // The record layer found `ec` in what `d.from` sent: its alert to that side, then both close.
   void fail_record(direction& d, const std::error_code& ec);
+  // Record layer, best effort, no waiting: one alert sealed for `d.to`, if its stream is at
+  // a record boundary.
+  void send_alert_now(direction& d, std::uint8_t level, std::uint8_t description);
   void wait(direction& d, tls_socket& on, tls_socket::want w);
   // A reset, TLS or socket error on `on` (its side ends the session).
   void fail(const std::error_code& ec, const tls_socket* on);
