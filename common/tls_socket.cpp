@@ -214,17 +214,21 @@ tls_socket::result tls_socket::try_write(const void* data, std::size_t size) {
 }
 
 tls_socket::result tls_socket::try_shutdown() {
-  if (auto ec = injected(io_faults::op::shutdown)) return {.ec = ec};
-  if (!sent_shutdown_ && ssl_) {
-    ERR_clear_error();
-    int ret = SSL_shutdown(ssl_.get());
-    if (ret < 0) {
-      result r = classify(ret, 0);
-      if (r.wait != want::nothing) return r;
-      // The peer is gone or broke the protocol: there is nobody to notify, but still
-      // send the FIN below so the socket ends cleanly.
+  // After the hand-off (no SSL*) the close_notify was the record layer's, and it asked
+  // shutdown_fault before sealing it: only the FIN is left.
+  if (ssl_) {
+    if (auto ec = injected(io_faults::op::shutdown)) return {.ec = ec};
+    if (!sent_shutdown_) {
+      ERR_clear_error();
+      int ret = SSL_shutdown(ssl_.get());
+      if (ret < 0) {
+        result r = classify(ret, 0);
+        if (r.wait != want::nothing) return r;
+        // The peer is gone or broke the protocol: there is nobody to notify, but still
+        // send the FIN below so the socket ends cleanly.
+      }
+      sent_shutdown_ = true;
     }
-    sent_shutdown_ = true;
   }
   std::error_code ignored;
   socket_.shutdown(asio::socket_base::shutdown_send, ignored);

@@ -144,6 +144,11 @@ class tls_socket {
   bool has_tls() const { return ssl_ != nullptr; }
   /// After the hand-off, the record layer read the peer's close_notify.
   void note_close_notify() { close_notify_after_handoff_ = true; }
+  /// After the hand-off an end of stream is the record layer's close_notify, then
+  /// try_shutdown's FIN. The record layer asks this before it seals the close_notify, so
+  /// an injected shutdown fault strikes before anything of the end is sent, as it does
+  /// before SSL_shutdown while OpenSSL holds the connection (try_shutdown then asks no more).
+  std::error_code shutdown_fault() { return injected(io_faults::op::shutdown); }
 
   /// Closes the fd now (no close_notify); pending waits complete with operation_aborted.
   void close();
@@ -191,8 +196,8 @@ class tls_socket {
   ssl_ptr ssl_;
   std::unique_ptr<io_faults> faults_;
   bool sent_shutdown_ = false;
-  bool last_read_wanted_more_ = false;
-  bool close_notify_after_handoff_ = false;  // the last handshake or read step ended in WANT_READ
+  bool last_read_wanted_more_ = false;  // the last handshake or read step ended in WANT_READ
+  bool close_notify_after_handoff_ = false;
 };
 
 }  // namespace zp

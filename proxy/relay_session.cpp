@@ -283,6 +283,10 @@ bool relay_session::pump_records(direction& d) {
     // PROTOCOL.md 3.5: everything is delivered; our close_notify, then the FIN, and the
     // other direction goes on. A record cut short by a FIN is dropped, as OpenSSL does.
     if (!d.close_notify) {
+      if (auto ec = d.to->shutdown_fault()) {
+        fail(ec, d.to);
+        return false;
+      }
       if (!d.buf) d.buf = shard_.buffers().acquire();
       base = reinterpret_cast<std::uint8_t*>(d.buf.get());
       auto alert = std::span<std::uint8_t, tls12::k_overhead + 2>(base, tls12::k_overhead + 2);

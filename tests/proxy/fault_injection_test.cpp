@@ -3,8 +3,10 @@
 // (common/io_faults.hpp), for N = 1, 2, ... until an operation past the session's last
 // one, which lets the session succeed. Whatever fails, PROTOCOL.md 3.5 holds: no byte is
 // altered (a session that ends cleanly delivered exactly what was sent), a failure closes
-// both sides within a bound, and the proxy lets go of every connection. Run under ASan
-// and TSan in CI (a use after free or a race on these paths fails the run there).
+// both sides within a bound, and the proxy lets go of every connection. Each case runs
+// twice: with paired sessions handed to the record layer (the default) and kept in
+// OpenSSL (record_layer = false, the way back). Run under ASan and TSan in CI (a use
+// after free or a race on these paths fails the run there).
 
 #include "tests/support/data_plane_fixture.hpp"
 #include "tests/support/rendezvous.hpp"
@@ -81,13 +83,15 @@ std::unique_ptr<tls_client> try_open_half(std::uint16_t port, SSL_CTX* ctx, std:
 }
 
 struct run_result {
-  bool completed = false;  // the session ran to a clean end on both sides
-  int fired = 0;           // faults injected
+  bool completed = false;   // the session ran to a clean end on both sides
+  bool handed_off = false;  // the session left OpenSSL for the record layer
+  int fired = 0;            // faults injected
 };
 
-class FaultInjection : public ::testing::Test {
+// The parameter: whether paired sessions leave OpenSSL for the record layer.
+class FaultInjection : public ::testing::TestWithParam<bool> {
  protected:
-  FaultInjection() : f_(options()) {}
+  FaultInjection() : f_(options()) { f_.plane().set_record_layer(GetParam()); }
 
   data_plane_options options() {
     data_plane_options o;
@@ -117,6 +121,7 @@ class FaultInjection : public ::testing::Test {
     // The endpoint waits first, so it is the half that is claimed and handed over.
     data_plane_fixture::eventually([&] { return !e || f_.plane().waiting(proxy::role::endpoint) == 1 || fired(); }, 3s);
     const auto paired_before = f_.total(proxy::counter::sessions_paired);
+    const auto handed_off_before = f_.total(proxy::counter::sessions_record_layer);
     auto m = try_open_half(f_.module_server_port(), f_.module_server_ctx(), sid, "early from the module server|");
     // A fault before pairing leaves the other half waiting for a peer that will not come;
     // only a paired session has 101s to read.
@@ -144,6 +149,7 @@ class FaultInjection : public ::testing::Test {
     EXPECT_TRUE(data_plane_fixture::eventually([&] { return f_.plane().held() == 0; }, 10s))
         << "connections still held: " << f_.plane().held();
     out.fired = plan_->fired.load();
+    out.handed_off = f_.total(proxy::counter::sessions_record_layer) > handed_off_before;
     return out;
   }
 
@@ -151,6 +157,7 @@ class FaultInjection : public ::testing::Test {
   // that the seam was hit on the way (else this test would prove nothing).
   void every_nth(proxy::role victim, op o, int at_most) {
     int failed_runs = 0;
+    int handed_off_faults = 0;  // faulted sessions that were handed to the record layer
     for (int n = 1; n <= at_most; ++n) {
       SCOPED_TRACE(testing::Message() << proxy::role_name(victim) << ": fault at call " << n);
       const run_result r = run_session(victim, o, n);
@@ -160,9 +167,17 @@ class FaultInjection : public ::testing::Test {
                   << failed_runs << " failed, then one without a fault" << std::endl;
         EXPECT_TRUE(r.completed) << "no fault fired, yet the session did not complete";
         EXPECT_GT(failed_runs, 0) << "the fault never made a session fail";
+        EXPECT_EQ(r.handed_off, GetParam()) << "the session ran on the other path than this case's";
+        // On the record layer, read, write and shutdown faults must also strike sessions
+        // already handed off (try_receive, try_send, the sealed close_notify).
+        const bool relays = o == op::read || o == op::write || o == op::shutdown;
+        if (GetParam() && relays) {
+          EXPECT_GT(handed_off_faults, 0) << "no fault struck after the hand-off";
+        }
         return;
       }
       failed_runs += r.completed ? 0 : 1;
+      handed_off_faults += r.handed_off ? 1 : 0;
     }
     ADD_FAILURE() << "still failing after " << at_most << " calls: raise the bound";
   }
@@ -172,25 +187,28 @@ class FaultInjection : public ::testing::Test {
   std::mt19937_64 rng_{std::random_device{}()};
 };
 
-TEST_F(FaultInjection, EveryEndpointReadFailureClosesBothSides) { every_nth(proxy::role::endpoint, op::read, 64); }
-TEST_F(FaultInjection, EveryModuleServerReadFailureClosesBothSides) {
+TEST_P(FaultInjection, EveryEndpointReadFailureClosesBothSides) { every_nth(proxy::role::endpoint, op::read, 64); }
+TEST_P(FaultInjection, EveryModuleServerReadFailureClosesBothSides) {
   every_nth(proxy::role::module_server, op::read, 64);
 }
-TEST_F(FaultInjection, EveryEndpointWriteFailureClosesBothSides) { every_nth(proxy::role::endpoint, op::write, 64); }
-TEST_F(FaultInjection, EveryModuleServerWriteFailureClosesBothSides) {
+TEST_P(FaultInjection, EveryEndpointWriteFailureClosesBothSides) { every_nth(proxy::role::endpoint, op::write, 64); }
+TEST_P(FaultInjection, EveryModuleServerWriteFailureClosesBothSides) {
   every_nth(proxy::role::module_server, op::write, 64);
 }
-TEST_F(FaultInjection, ShutdownFailureAfterHalfCloseClosesBothSides) {
+TEST_P(FaultInjection, ShutdownFailureAfterHalfCloseClosesBothSides) {
   every_nth(proxy::role::endpoint, op::shutdown, 4);
   every_nth(proxy::role::module_server, op::shutdown, 4);
 }
-TEST_F(FaultInjection, HandshakeFailureClosesThatHalfOnly) {
+TEST_P(FaultInjection, HandshakeFailureClosesThatHalfOnly) {
   every_nth(proxy::role::endpoint, op::handshake, 8);
   every_nth(proxy::role::module_server, op::handshake, 8);
 }
 // The endpoint arrives first, so it is the half that is claimed and handed over: its
 // adoption by the session's worker fails.
-TEST_F(FaultInjection, FailureDuringTheHandoffClosesBothSides) { every_nth(proxy::role::endpoint, op::adopt, 2); }
+TEST_P(FaultInjection, FailureDuringTheHandoffClosesBothSides) { every_nth(proxy::role::endpoint, op::adopt, 2); }
+
+INSTANTIATE_TEST_SUITE_P(Path, FaultInjection, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& p) { return p.param ? "RecordLayer" : "OpenSsl"; });
 
 }  // namespace
 }  // namespace zp::test
