@@ -309,10 +309,18 @@ bool relay_session::pump_records(direction& d) {
     if (other(d).done) finish(end_reason::peer_closed);
     return false;
   }
+  if (d.drained) {
+    // The last receive emptied the socket: wait rather than ask again (one recv per
+    // message saved; the wait re-arms the descriptor, which reports what came since).
+    d.drained = false;
+    return wait_to_receive(d);
+  }
   if (!d.buf) d.buf = shard_.buffers().acquire();
   base = reinterpret_cast<std::uint8_t*>(d.buf.get());
-  tls_socket::result r = d.from->try_receive(base + d.end, shard_.buffers().size() - d.end);
+  const std::size_t room = shard_.buffers().size() - d.end;
+  tls_socket::result r = d.from->try_receive(base + d.end, room);
   if (r.bytes > 0) {
+    d.drained = r.bytes < room;
     d.end += r.bytes;
     const tls12::reseal_result done =
         tls12::reseal(std::span(base + d.ready, d.end - d.ready), *d.open, *d.seal, records_->max_plaintext);
@@ -345,9 +353,13 @@ bool relay_session::pump_records(direction& d) {
     fail(r.ec, d.from);
     return false;
   }
-  // Nothing to read: an idle direction holds no buffer (unless part of a record waits).
+  return wait_to_receive(d);
+}
+
+bool relay_session::wait_to_receive(direction& d) {
+  // An idle direction holds no buffer (unless part of a record waits).
   if (d.end == 0) shard_.buffers().release(std::move(d.buf));
-  wait(d, *d.from, r.wait);
+  wait(d, *d.from, tls_socket::want::read);
   return false;
 }
 

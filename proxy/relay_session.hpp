@@ -86,6 +86,7 @@ class relay_session : public deferred_deletion<relay_session> {
     bool eof = false;           // `from` ended its stream
     bool close_notify = false;  // record layer: our close_notify for `to` is queued or sent
     bool done = false;          // and that end was passed on to `to`
+    bool drained = false;       // record layer: the last receive took less than it asked for
     std::uint64_t bytes = 0;
     tls12::record_cipher* open = nullptr;  // record layer: `from`'s records
     tls12::record_cipher* seal = nullptr;  // record layer: for `to`
@@ -101,6 +102,9 @@ class relay_session : public deferred_deletion<relay_session> {
   void pump(direction& d);
   // One step of `d` with the record layer; false when pump must return.
   bool pump_records(direction& d);
+  // Record layer: waits until `d.from` is readable, holding a buffer only for part of a
+  // record; returns false (pump must return).
+  bool wait_to_receive(direction& d);
   // Hands both connections to the record layer if nothing is in flight; true if it did.
   bool try_handoff();
   // The record layer found `ec` in what `d.from` sent: its alert to that side, then both close.
