@@ -3,6 +3,7 @@
 // started before every session was open are warm-up and not recorded.
 
 #include "bench/harness/ping_pong.hpp"
+#include "bench/harness/proc_stats.hpp"
 #include "bench/harness/scenario.hpp"
 #include "common/strings.hpp"
 
@@ -50,7 +51,9 @@ scenario_result run_latency(run_context& c) {
   });
   st.recording.store(true);
   const auto t0 = steady_clock::now();
+  const auto cpu0 = cpu_seconds(c.o.proxy_pids);
   std::this_thread::sleep_for(c.o.duration());
+  const auto cpu1 = cpu_seconds(c.o.proxy_pids);
   st.stopping.store(true);
   const auto t1 = steady_clock::now();
   live.wait_ended(c.errors, "latency");
@@ -61,11 +64,19 @@ scenario_result run_latency(run_context& c) {
   r.metrics["p99_us"] = st.rtts.quantile_us(0.99);
   r.metrics["p999_us"] = st.rtts.quantile_us(0.999);
   r.metrics["round_trips"] = n;
+  // What the proxy spends per echo (both of its passes): steadier than the percentiles on
+  // a shared machine, since it does not depend on who else got the CPU meanwhile.
+  r.metrics["proxy_cpu_us_per_round_trip"] = nullptr;
+  if (cpu0 && cpu1 && n > 0) r.metrics["proxy_cpu_us_per_round_trip"] = (*cpu1 - *cpu0) * 1e6 / static_cast<double>(n);
   r.summary.push_back(fmt::format("{} round trips of {} bytes in {:.2f} s ({:.0f}/s)", n, c.o.message_size,
                                   seconds_between(t0, t1), static_cast<double>(n) / seconds_between(t0, t1)));
   r.summary.push_back(fmt::format("round trip p50 {:.1f} us, p99 {:.1f} us, p99.9 {:.1f} us",
                                   r.metrics["p50_us"].get<double>(), r.metrics["p99_us"].get<double>(),
                                   r.metrics["p999_us"].get<double>()));
+  if (!r.metrics["proxy_cpu_us_per_round_trip"].is_null()) {
+    r.summary.push_back(fmt::format("process under test: {:.1f} us CPU per round trip",
+                                    r.metrics["proxy_cpu_us_per_round_trip"].get<double>()));
+  }
   return r;
 }
 

@@ -157,6 +157,10 @@ options resolve(CLI::App& app, const std::map<std::string, std::string>& v) {
                                                                       : 10'000'000;
     o.count = static_cast<unsigned>(parse_uint("--count", value("--count"), 1, hi));
   }
+  if (given("--hold")) {
+    if (o.scenario != scenario_kind::idle) throw bad_usage{"--hold: only with --scenario idle"};
+    o.hold_s = parse_positive("--hold", value("--hold"), 86400);
+  }
   if (given("--rate")) o.rate = parse_positive("--rate", value("--rate"), 100000);
   if (given("--threads")) o.threads = static_cast<unsigned>(parse_uint("--threads", value("--threads"), 1, 256));
   if (given("--proxy-pid")) o.proxy_pids = parse_pids(value("--proxy-pid"));
@@ -207,6 +211,9 @@ std::variant<options, parse_exit> parse_options(int argc, char** argv) {
       {"--count",
        "pairing: pairs; idle: sessions; slowloris: slow connections (default 1000; idle max 8000, slowloris max "
        "9000)"},
+      {"--hold",
+       "idle: seconds to keep the sessions open after the RSS reading, each doing a checked round trip every "
+       "300 s (under the proxy's default idle timeout of 900 s) or half the hold if shorter; default 0"},
       {"--rate", "churn, chaos: new sessions per second (default 50)"},
       {"--threads", "harness I/O threads (default 2)"},
       {"--proxy-pid", "PID[,PID...] of the process(es) under test, for CPU s/GB and RSS"},

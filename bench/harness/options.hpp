@@ -38,6 +38,7 @@ struct options {
   std::size_t message_size = 0;  // resolved per scenario when not given
   double duration_s = 10;
   unsigned count = 1000;
+  double hold_s = 0;  // idle: seconds the sessions stay open after the RSS reading
   double rate = 50;
   unsigned threads = 2;
   std::vector<pid_t> proxy_pids;

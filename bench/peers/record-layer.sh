@@ -9,7 +9,7 @@
 #
 # Usage: bench/peers/record-layer.sh
 # Environment (defaults): ZP_ROUNDS (3), ZP_DURATION seconds per timed run (3),
-#   ZP_IDLE_COUNT (1000), ZP_PEERS ("haproxy nginx"), ZP_MODES ("off on"),
+#   ZP_IDLE_COUNT (1000), ZP_LATENCY_CONNECTIONS (8), ZP_PEERS ("haproxy nginx"), ZP_MODES ("off on"),
 #   ZP_SCENARIOS ("idle throughput-one throughput-both latency"), ZP_LOCK
 #   (/tmp/zoneproxy-build.lock; empty = no lock), ZP_QUIET_BUDGET (seconds, default 300).
 set -euo pipefail
@@ -18,6 +18,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 rounds=${ZP_ROUNDS:-3}
 duration=${ZP_DURATION:-3}
 idle_count=${ZP_IDLE_COUNT:-1000}
+latency_connections=${ZP_LATENCY_CONNECTIONS:-8}  # issue 27's figure (the harness's default is 16)
 read -r -a peers <<<"${ZP_PEERS:-haproxy nginx}"
 read -r -a modes <<<"${ZP_MODES:-off on}"
 read -r -a scenarios <<<"${ZP_SCENARIOS:-idle throughput-one throughput-both latency}"
@@ -34,7 +35,7 @@ run() {  # mode scenario suite peer
   case "$scenario" in
     throughput-one) args=(--scenario throughput --variant one -- --direction one --duration "$duration") ;;
     throughput-both) args=(--scenario throughput --variant both -- --direction both --duration "$duration") ;;
-    latency) args=(--scenario latency -- --duration "$duration") ;;
+    latency) args=(--scenario latency -- --duration "$duration" --connections "$latency_connections") ;;
     idle) args=(--scenario idle -- --count "$idle_count") ;;
     *) echo "record-layer: error: unknown scenario '$scenario'" >&2; exit 2 ;;
   esac

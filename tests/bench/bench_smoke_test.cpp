@@ -138,6 +138,7 @@ TEST_F(BenchSmoke, LatencyPercentilesAreOrdered) {
   EXPECT_GT(metric(r, "p50_us"), 0);
   EXPECT_GE(metric(r, "p99_us"), metric(r, "p50_us"));
   EXPECT_GE(metric(r, "p999_us"), metric(r, "p99_us"));
+  EXPECT_GT(metric(r, "proxy_cpu_us_per_round_trip"), 0);
 }
 
 TEST_F(BenchSmoke, HandshakesCountWholeSessionLives) {
@@ -180,6 +181,18 @@ TEST_F(BenchSmoke, IdleSessionsGrowTheProxyRss) {
   EXPECT_GT(metric(r, "rss_before_kib"), 0);
   EXPECT_GT(metric(r, "rss_after_kib"), 0);
   EXPECT_GT(metric(r, "rss_per_session_kib"), 0);
+}
+
+// --hold: the soak's idle population stays open, each session beating with a checked
+// round trip (here every second: half the hold), and all are alive at the end.
+TEST_F(BenchSmoke, IdleSessionsHeldBeatAndStayOpen) {
+  auto r = bench("idle", {"--count", "20", "--duration", "30", "--hold", "2"});
+  expect_clean(r, "idle", "zoneproxy");
+  EXPECT_EQ(metric(r, "sessions"), 20);
+  EXPECT_EQ(metric(r, "heartbeats"), 1);
+  EXPECT_EQ(metric(r, "sessions_held_to_the_end"), 20);
+  // Two round trips of 64 bytes each way per session: the heartbeat and the last one.
+  EXPECT_EQ(metric(r, "bytes_verified"), 20 * 2 * 2 * 64);
 }
 
 TEST_F(BenchSmoke, ChurnOpensAndClosesEverySessionCleanly) {
@@ -235,6 +248,8 @@ TEST(BenchUsage, BadUsageExits2WithOneLineNamingTheFlag) {
       {{"--target", "forward", "--scenario", "latency"}, "--connect"},
       {{"--target", "forward", "--scenario", "pairing", "--connect", "127.0.0.1:1"}, "--scenario"},
       {{"--target", "zoneproxy", "--scenario", "idle", "--count", "8001"}, "--count"},
+      {{"--target", "zoneproxy", "--scenario", "latency", "--hold", "5"}, "--hold"},
+      {{"--target", "zoneproxy", "--scenario", "idle", "--hold", "0"}, "--hold"},
       {{"--target", "zoneproxy", "--scenario", "latency", "--connections", "0"}, "--connections"},
       {{"--target", "zoneproxy", "--scenario", "latency", "--duration", "-1"}, "--duration"},
       {{"--target", "zoneproxy", "--scenario", "latency", "--suite", "AES128-SHA"}, "--suite"},
