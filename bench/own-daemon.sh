@@ -15,9 +15,10 @@
 # ZP_IDLE_BESIDE=N and ZP_IDLE_HOLD=S: before the bench starts, open N idle paired
 # sessions (a second zoneproxy-bench, `--scenario idle --hold S`: a checked round trip
 # on each every 300 s, under the 900 s idle timeout) and wait until all N are live; the
-# bench then runs beside them. Their JSON goes to ZP_IDLE_JSON (default: stderr). The
-# soak of issue 27: 5,000 held sessions while chaos churns, e.g.
-#   ZP_DAEMON_SAMPLES=soak.txt ZP_IDLE_BESIDE=5000 ZP_IDLE_HOLD=7300 \
+# bench then runs beside them (make S outlast it: the samples stop when the bench ends,
+# then the script waits for the hold to end). Their JSON goes to ZP_IDLE_JSON (default:
+# stderr). The soak of issue 27: 5,000 held sessions while chaos churns, e.g.
+#   ZP_DAEMON_SAMPLES=soak.txt ZP_IDLE_BESIDE=5000 ZP_IDLE_HOLD=7320 \
 #     bash bench/own-daemon.sh --scenario chaos --rate 10 --duration 7200
 # ZP_DAEMON_DURING="COMMAND": also run COMMAND (bash) beside the bench, with
 # ZONEPROXY_CTL_PROXY/_CERT/_KEY set so zoneproxyctl reaches this daemon (e.g.
@@ -106,11 +107,12 @@ rc=0
 "$bin/zoneproxy-bench" --target zoneproxy --endpoint "127.0.0.1:$ep_port" --module-server "127.0.0.1:$ms_port" \
   --control "127.0.0.1:$prov_port" --client-cert "$tmp/pki/ms-client.crt" --client-key "$tmp/pki/ms-client.key" \
   --proxy-pid "$zp_pid" --json "$@" || rc=$?
+# The samples end with the bench, before the held sessions close.
+[ -z "$sampler" ] || kill "$sampler" 2>/dev/null || true
 if [ -n "$idle" ]; then
   wait "$idle" || rc=1
   tail -n 3 "$tmp/idle.err" >&2
 fi
-[ -z "$sampler" ] || kill "$sampler" 2>/dev/null || true
 [ -z "$during" ] || wait "$during" || true
 # Which relay carried the sessions: the record layer, or OpenSSL to the end.
 "$bin/zoneproxyctl" "${ctl_mtls[@]}" metrics 2>/dev/null |

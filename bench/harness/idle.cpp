@@ -96,7 +96,21 @@ std::vector<std::shared_ptr<session>> round_trip_all(run_context& c, const std::
   return st->passed;
 }
 
+std::chrono::nanoseconds hold_of(const options& o) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(o.hold_s));
+}
+
+std::chrono::nanoseconds heartbeat_of(const options& o) {
+  return std::min<std::chrono::nanoseconds>(k_heartbeat, hold_of(o) / 2);
+}
+
 }  // namespace
+
+std::chrono::nanoseconds hold_budget(const options& o) {
+  const auto beat = heartbeat_of(o);
+  const auto rounds = 1 + (beat.count() > 0 ? hold_of(o) / beat : 0);
+  return hold_of(o) + rounds * (k_drain_timeout + k_phase_timeout);
+}
 
 scenario_result run_idle(run_context& c) {
   shared_state st;
@@ -129,9 +143,8 @@ scenario_result run_idle(run_context& c) {
   // Held: idle, but a round trip every k_heartbeat keeps them under the idle timeout
   // and shows they still carry data.
   std::atomic<std::uint64_t> verified{0};
-  const auto hold = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(c.o.hold_s));
-  const auto hold_end = steady_clock::now() + hold;
-  const auto beat = std::min<std::chrono::nanoseconds>(k_heartbeat, hold / 2);
+  const auto hold_end = steady_clock::now() + hold_of(c.o);
+  const auto beat = heartbeat_of(c.o);
   unsigned heartbeats = 0;
   while (beat.count() > 0 && steady_clock::now() + beat < hold_end) {
     std::this_thread::sleep_for(beat);

@@ -89,7 +89,7 @@ class watchdog {
 steady_clock::time_point hard_deadline(const options& o) {
   const bool counted = o.scenario == scenario_kind::pairing || o.scenario == scenario_kind::idle;
   // slowloris: two phases and a ramp of up to 10 s.
-  const auto run = counted                                  ? count_budget(o)
+  const auto run = counted                                  ? count_budget(o) + hold_budget(o)
                    : o.scenario == scenario_kind::slowloris ? 2 * o.duration() + std::chrono::seconds(10)
                    : o.scenario == scenario_kind::chaos     ? o.duration() + std::chrono::seconds(60)
                                                             : o.duration();

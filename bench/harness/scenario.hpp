@@ -73,6 +73,9 @@ void open_sessions(run_context& c, const std::function<void(const std::shared_pt
 /// The time a count-bounded scenario (pairing, idle) may take: --duration plus 10 ms per
 /// counted session (opening 8,000 idle sessions is ~16,000 handshakes on 2 shared cores).
 std::chrono::nanoseconds count_budget(const options& o);
+/// The time idle's --hold adds after the opening: the hold, and a bounded round of round
+/// trips for every heartbeat and the last one.
+std::chrono::nanoseconds hold_budget(const options& o);
 
 /// Runs `f` on `io` (posted).
 template <typename F>
