@@ -127,6 +127,11 @@ void relay_session::start() {
   }
   setup(to_module_server_, *endpoint_, *module_server_, e);
   setup(to_endpoint_, *module_server_, *endpoint_, m);
+  // Early data is relayed bytes too: in the session log's bytes_to_* and the counters.
+  for (direction* d : {&to_module_server_, &to_endpoint_}) {
+    d->bytes = d->preface.size() - k_switching.size();
+    if (d->bytes > 0) shard_.counters().add(bytes_counter(*d), d->bytes);
+  }
 
   if (config_->settings.idle_timeout.count() > 0) arm_idle(config_->settings.idle_timeout);
   pump(to_module_server_);
@@ -239,9 +244,7 @@ void relay_session::pump(direction& d) {
     if (r.bytes > 0) {
       d.end = r.bytes;
       d.bytes += r.bytes;
-      shard_.counters().add(&d == &to_module_server_ ? counter::bytes_endpoint_to_module_server
-                                                     : counter::bytes_module_server_to_endpoint,
-                            r.bytes);
+      shard_.counters().add(bytes_counter(d), r.bytes);
       last_activity_ = clock::now();
       continue;
     }
@@ -327,9 +330,7 @@ bool relay_session::pump_records(direction& d) {
     d.ready += done.ready;
     if (done.plaintext > 0) {
       d.bytes += done.plaintext;
-      shard_.counters().add(&d == &to_module_server_ ? counter::bytes_endpoint_to_module_server
-                                                     : counter::bytes_module_server_to_endpoint,
-                            done.plaintext);
+      shard_.counters().add(bytes_counter(d), done.plaintext);
       last_activity_ = clock::now();
     }
     if (done.ec) {
@@ -361,6 +362,10 @@ bool relay_session::wait_to_receive(direction& d) {
   if (d.end == 0) shard_.buffers().release(std::move(d.buf));
   wait(d, *d.from, tls_socket::want::read);
   return false;
+}
+
+counter relay_session::bytes_counter(const direction& d) const {
+  return &d == &to_module_server_ ? counter::bytes_endpoint_to_module_server : counter::bytes_module_server_to_endpoint;
 }
 
 void relay_session::fail_record(direction& d, const std::error_code& ec) {

@@ -113,6 +113,8 @@ class relay_session : public deferred_deletion<relay_session> {
   // a record boundary.
   void send_alert_now(direction& d, std::uint8_t level, std::uint8_t description);
   void wait(direction& d, tls_socket& on, tls_socket::want w);
+  // The byte counter of `d`'s direction.
+  counter bytes_counter(const direction& d) const;
   // A reset, TLS or socket error on `on` (its side ends the session).
   void fail(const std::error_code& ec, const tls_socket* on);
   void finish(end_reason why);

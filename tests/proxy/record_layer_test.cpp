@@ -60,6 +60,12 @@ TEST_F(RecordLayer, EarlyDataGoesThroughOpensslFirstThenTheRecordLayerCarriesThe
   EXPECT_TRUE(data_plane_fixture::eventually([&] { return f.total(proxy::counter::sessions_record_layer) == 1; }));
   ASSERT_TRUE(s.m->write_all("after"));
   EXPECT_EQ(read_exactly(*s.e, 5), "after");
+  // The early data counts as relayed, as the bytes after it do.
+  EXPECT_TRUE(data_plane_fixture::eventually([&] {
+    return f.total(proxy::counter::bytes_endpoint_to_module_server) == early.size() &&
+           f.total(proxy::counter::bytes_module_server_to_endpoint) == 5;
+  })) << f.total(proxy::counter::bytes_endpoint_to_module_server)
+      << " " << f.total(proxy::counter::bytes_module_server_to_endpoint);
 }
 
 // 0 bytes to 64 MiB each way, for each suite the endpoint may choose.
