@@ -64,6 +64,10 @@ pin=$(openssl x509 -in "$tmp/state/identity/ecdsa.crt" -pubkey -noout | openssl 
 # zoneproxyctl as the Module Server (mutual TLS)
 ctl_mtls=(--proxy "127.0.0.1:$prov_port" --ca "$tmp/pki/zone-ca.crt" --cert "$tmp/pki/ms-client.crt"
   --key "$tmp/pki/ms-client.key")
+live_sessions() {  # the daemon's live sessions from /v1/status; fails if it cannot say
+  "$bin/zoneproxyctl" "${ctl_mtls[@]}" --json status 2>/dev/null |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["sessions"]["live"])' 2>/dev/null
+}
 sampler=
 if [ -n "${ZP_DAEMON_SAMPLES:-}" ]; then
   (
@@ -72,8 +76,7 @@ if [ -n "${ZP_DAEMON_SAMPLES:-}" ]; then
     while kill -0 "$zp_pid" 2>/dev/null; do
       rss=$(awk '/^VmRSS/ {print $2}' "/proc/$zp_pid/status" 2>/dev/null || echo 0)
       fds=$(ls "/proc/$zp_pid/fd" 2>/dev/null | wc -l)
-      live=$("$bin/zoneproxyctl" "${ctl_mtls[@]}" --json status 2>/dev/null | python3 -c \
-        'import json,sys; print(json.load(sys.stdin)["sessions"]["live"])' 2>/dev/null || echo -1)
+      live=$(live_sessions || echo -1)
       echo "$((SECONDS - start)) $rss $fds $live"
       sleep 10
     done
@@ -94,8 +97,7 @@ if [ -n "${ZP_IDLE_BESIDE:-}" ]; then
   idle=$!
   live=0
   for _ in $(seq 1 600); do
-    live=$("$bin/zoneproxyctl" "${ctl_mtls[@]}" --json status 2>/dev/null |
-      python3 -c 'import json,sys; print(json.load(sys.stdin)["sessions"]["live"])' 2>/dev/null || echo 0)
+    live=$(live_sessions || echo 0)
     [ "$live" -lt "$ZP_IDLE_BESIDE" ] || break
     kill -0 "$idle" 2>/dev/null || break
     sleep 1
