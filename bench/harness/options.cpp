@@ -161,6 +161,10 @@ options resolve(CLI::App& app, const std::map<std::string, std::string>& v) {
     if (o.scenario != scenario_kind::idle) throw bad_usage{"--hold: only with --scenario idle"};
     o.hold_s = parse_positive("--hold", value("--hold"), 86400);
   }
+  if (given("--pace")) {
+    if (o.scenario != scenario_kind::latency) throw bad_usage{"--pace: only with --scenario latency"};
+    o.pace = parse_positive("--pace", value("--pace"), 100000);
+  }
   if (given("--rate")) o.rate = parse_positive("--rate", value("--rate"), 100000);
   if (given("--threads")) o.threads = static_cast<unsigned>(parse_uint("--threads", value("--threads"), 1, 256));
   if (given("--proxy-pid")) o.proxy_pids = parse_pids(value("--proxy-pid"));
@@ -215,6 +219,9 @@ std::variant<options, parse_exit> parse_options(int argc, char** argv) {
        "idle: seconds to keep the sessions open after the RSS reading, each doing a checked round trip every "
        "300 s (under the proxy's default idle timeout of 900 s) or half the hold if shorter; default 0"},
       {"--rate", "churn, chaos: new sessions per second (default 50)"},
+      {"--pace",
+       "latency: each session starts a round trip R times per second on a fixed schedule, and a round trip counts "
+       "from when it was due, so a late proxy cannot hide its queue (default: back to back)"},
       {"--threads", "harness I/O threads (default 2)"},
       {"--proxy-pid", "PID[,PID...] of the process(es) under test, for CPU s/GB and RSS"},
       {"--label", "free text copied into the JSON"},

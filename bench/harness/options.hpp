@@ -40,6 +40,7 @@ struct options {
   unsigned count = 1000;
   double hold_s = 0;  // idle: seconds the sessions stay open after the RSS reading
   double rate = 50;
+  double pace = 0;  // latency: round trips per second per session; 0 = back to back
   unsigned threads = 2;
   std::vector<pid_t> proxy_pids;
   std::string label;

@@ -51,4 +51,12 @@ double duration_samples::quantile_us(double q) const {
   return static_cast<double>(ns_[rank - 1]) / 1000.0;
 }
 
+double duration_samples::mean_us() const {
+  std::lock_guard lock(mu_);
+  if (ns_.empty()) return 0;
+  long double sum = 0;
+  for (auto ns : ns_) sum += static_cast<long double>(ns);
+  return static_cast<double>(sum / static_cast<long double>(ns_.size()) / 1000.0L);
+}
+
 }  // namespace zp::bench

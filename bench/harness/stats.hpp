@@ -33,6 +33,8 @@ class duration_samples {
   std::size_t size() const;
   /// The q-quantile (0 <= q <= 1, nearest rank) in microseconds; 0 when empty.
   double quantile_us(double q) const;
+  /// The arithmetic mean in microseconds; 0 when empty.
+  double mean_us() const;
 
  private:
   mutable std::mutex mu_;

@@ -10,7 +10,8 @@
 # Usage: bench/peers/record-layer.sh
 # Environment (defaults): ZP_ROUNDS (3), ZP_DURATION seconds per timed run (3),
 #   ZP_IDLE_COUNT (1000), ZP_LATENCY_CONNECTIONS (8), ZP_PEERS ("haproxy nginx"), ZP_MODES ("off on"),
-#   ZP_SCENARIOS ("idle throughput-one throughput-both latency"), ZP_LOCK
+#   ZP_SCENARIOS ("idle throughput-one throughput-both latency"; also latency-pacedR: the
+#   harness's --pace R, round trips per second per session on a fixed schedule), ZP_LOCK
 #   (/tmp/zoneproxy-build.lock; empty = no lock), ZP_QUIET_BUDGET (seconds, default 300).
 set -euo pipefail
 
@@ -36,6 +37,9 @@ run() {  # mode scenario suite peer
     throughput-one) args=(--scenario throughput --variant one -- --direction one --duration "$duration") ;;
     throughput-both) args=(--scenario throughput --variant both -- --direction both --duration "$duration") ;;
     latency) args=(--scenario latency -- --duration "$duration" --connections "$latency_connections") ;;
+    latency-paced*)  # latency-pacedR: an open loop, R round trips per second per session
+      args=(--scenario latency --variant "${scenario#latency-}" -- --duration "$duration"
+        --connections "$latency_connections" --pace "${scenario#latency-paced}") ;;
     idle) args=(--scenario idle -- --count "$idle_count") ;;
     *) echo "record-layer: error: unknown scenario '$scenario'" >&2; exit 2 ;;
   esac

@@ -139,6 +139,23 @@ TEST_F(BenchSmoke, LatencyPercentilesAreOrdered) {
   EXPECT_GE(metric(r, "p99_us"), metric(r, "p50_us"));
   EXPECT_GE(metric(r, "p999_us"), metric(r, "p99_us"));
   EXPECT_GT(metric(r, "proxy_cpu_us_per_round_trip"), 0);
+  EXPECT_GT(metric(r, "mean_us"), 0);
+  // Per session: every one of the 4 made round trips, and they add up to the total.
+  EXPECT_GT(metric(r, "round_trips_fewest_session"), 0);
+  EXPECT_LE(metric(r, "round_trips_fewest_session") * 4, metric(r, "round_trips"));
+  EXPECT_GE(metric(r, "round_trips_most_session") * 4, metric(r, "round_trips"));
+}
+
+// --pace: an open loop. 2 sessions at 50 round trips per second for 2 s: the schedule
+// caps the count (a closed loop here makes thousands), and a proxy that keeps up meets it.
+TEST_F(BenchSmoke, PacedLatencyKeepsItsSchedule) {
+  auto r = bench("latency", {"--duration", "2", "--connections", "2", "--pace", "50"});
+  expect_clean(r, "latency", "zoneproxy");
+  EXPECT_EQ(r.report["params"]["pace_per_s"], 50.0);
+  EXPECT_LE(metric(r, "round_trips"), 2 * (50 * 2 + 1));
+  EXPECT_GE(metric(r, "round_trips"), 2 * 50);
+  EXPECT_LE(metric(r, "round_trips_late"), metric(r, "round_trips"));
+  EXPECT_GT(metric(r, "p50_us"), 0);
 }
 
 TEST_F(BenchSmoke, HandshakesCountWholeSessionLives) {
@@ -250,6 +267,8 @@ TEST(BenchUsage, BadUsageExits2WithOneLineNamingTheFlag) {
       {{"--target", "zoneproxy", "--scenario", "idle", "--count", "8001"}, "--count"},
       {{"--target", "zoneproxy", "--scenario", "latency", "--hold", "5"}, "--hold"},
       {{"--target", "zoneproxy", "--scenario", "idle", "--hold", "0"}, "--hold"},
+      {{"--target", "zoneproxy", "--scenario", "idle", "--pace", "10"}, "--pace"},
+      {{"--target", "zoneproxy", "--scenario", "latency", "--pace", "0"}, "--pace"},
       {{"--target", "zoneproxy", "--scenario", "latency", "--connections", "0"}, "--connections"},
       {{"--target", "zoneproxy", "--scenario", "latency", "--duration", "-1"}, "--duration"},
       {{"--target", "zoneproxy", "--scenario", "latency", "--suite", "AES128-SHA"}, "--suite"},
