@@ -12,6 +12,7 @@
 // certs/make-pki.sh), but started through its internal API, so the figure is the data
 // plane's alone: no control API, no logging.
 
+#include "proxy/session_log.hpp"
 #include "tests/support/daemon.hpp"
 #include "tests/support/data_plane_fixture.hpp"
 #include "tests/support/rendezvous.hpp"
@@ -61,6 +62,7 @@ int main(int argc, char** argv) {
     o.settings.idle_timeout = std::chrono::seconds(0);
     zp::test::data_plane_fixture f(o);
     f.plane().set_record_layer(record_layer);
+    f.plane().set_session_log(zp::proxy::session_log_mode::off);  // "no logging" (above): 2 lines a session
     std::uint16_t ports[2] = {f.endpoint_port(), f.module_server_port()};
     if (::write(ports_pipe[1], ports, sizeof ports) != sizeof ports) return 1;
     ::pause();  // until the parent's SIGTERM

@@ -102,8 +102,10 @@ scenario_result run_latency(run_context& c) {
   st.recording.store(true);
   const auto t0 = steady_clock::now();
   const auto cpu0 = cpu_seconds(c.o.proxy_pids);
+  const auto switches0 = context_switches(c.o.proxy_pids);
   std::this_thread::sleep_for(c.o.duration());
   const auto cpu1 = cpu_seconds(c.o.proxy_pids);
+  const auto switches1 = context_switches(c.o.proxy_pids);
   st.stopping.store(true);
   const auto t1 = steady_clock::now();
   live.wait_ended(c.errors, "latency");
@@ -124,6 +126,18 @@ scenario_result run_latency(run_context& c) {
   // a shared machine, since it does not depend on who else got the CPU meanwhile.
   r.metrics["proxy_cpu_us_per_round_trip"] = nullptr;
   if (cpu0 && cpu1 && n > 0) r.metrics["proxy_cpu_us_per_round_trip"] = (*cpu1 - *cpu0) * 1e6 / static_cast<double>(n);
+  // How often it went to sleep (and had to be woken for the next message) and was
+  // preempted holding work, per echo: what shapes the percentiles when CPUs are scarce.
+  r.metrics["proxy_sleeps_per_round_trip"] = nullptr;
+  r.metrics["proxy_preemptions_per_round_trip"] = nullptr;
+  // (A thread that ended meanwhile took its switches along: then there is no figure.)
+  if (switches0 && switches1 && n > 0 && switches1->voluntary >= switches0->voluntary &&
+      switches1->involuntary >= switches0->involuntary) {
+    r.metrics["proxy_sleeps_per_round_trip"] =
+        static_cast<double>(switches1->voluntary - switches0->voluntary) / static_cast<double>(n);
+    r.metrics["proxy_preemptions_per_round_trip"] =
+        static_cast<double>(switches1->involuntary - switches0->involuntary) / static_cast<double>(n);
+  }
   r.summary.push_back(fmt::format("{} round trips of {} bytes in {:.2f} s ({:.0f}/s)", n, c.o.message_size,
                                   seconds_between(t0, t1), static_cast<double>(n) / seconds_between(t0, t1)));
   r.summary.push_back(fmt::format("round trip p50 {:.1f} us, p99 {:.1f} us, p99.9 {:.1f} us, mean {:.1f} us",

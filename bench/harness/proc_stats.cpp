@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -45,6 +46,29 @@ std::optional<long> rss_kib(const std::vector<pid_t>& pids) {
       }
     }
     if (!found) return std::nullopt;
+  }
+  return total;
+}
+
+std::optional<switch_counts> context_switches(const std::vector<pid_t>& pids) {
+  if (pids.empty()) return std::nullopt;
+  switch_counts total;
+  for (pid_t pid : pids) {
+    std::error_code ec;
+    std::filesystem::directory_iterator tasks("/proc/" + std::to_string(pid) + "/task", ec);
+    if (ec) return std::nullopt;
+    for (const auto& task : tasks) {
+      // A thread that ended between the listing and this read is skipped: its switches
+      // are gone from every later reading as well.
+      std::ifstream in(task.path() / "status");
+      std::string line;
+      while (std::getline(in, line)) {
+        std::uint64_t* into = line.rfind("voluntary_ctxt_switches:", 0) == 0      ? &total.voluntary
+                              : line.rfind("nonvoluntary_ctxt_switches:", 0) == 0 ? &total.involuntary
+                                                                                  : nullptr;
+        if (into != nullptr) *into += std::stoull(line.substr(line.find(':') + 1));
+      }
+    }
   }
   return total;
 }

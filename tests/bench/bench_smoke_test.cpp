@@ -140,6 +140,9 @@ TEST_F(BenchSmoke, LatencyPercentilesAreOrdered) {
   EXPECT_GE(metric(r, "p999_us"), metric(r, "p99_us"));
   EXPECT_GT(metric(r, "proxy_cpu_us_per_round_trip"), 0);
   EXPECT_GT(metric(r, "mean_us"), 0);
+  // A relay with nothing queued sleeps between messages.
+  EXPECT_GT(metric(r, "proxy_sleeps_per_round_trip"), 0);
+  EXPECT_GE(metric(r, "proxy_preemptions_per_round_trip"), 0);
   // Per session: every one of the 4 made round trips, and they add up to the total.
   EXPECT_GT(metric(r, "round_trips_fewest_session"), 0);
   EXPECT_LE(metric(r, "round_trips_fewest_session") * 4, metric(r, "round_trips"));
