@@ -327,6 +327,12 @@ cpu_busy() {  # fraction of all CPUs busy over 0.5 s, from /proc/stat
     idle = (y[5] - x[5]) + (y[6] - x[6]); printf "%.2f", (t > 0 ? 1 - idle / t : 0) }'
 }
 
+steal_between() {  # fraction of all CPU time the hypervisor took between two /proc/stat lines
+  awk -v a="$1" -v b="$2" 'BEGIN { n = split(a, x); split(b, y); t = 0
+    for (i = 2; i <= n; i++) t += y[i] - x[i]
+    printf "%.3f", (t > 0 ? (y[9] - x[9]) / t : 0) }'
+}
+
 quiet_waited=0 busy=0
 wait_quiet() {  # until the CPUs are >= 90 % idle, at most ZP_QUIET_WAIT s
   local start=$SECONDS limit=${ZP_QUIET_WAIT:-120} left
@@ -349,9 +355,10 @@ run_one() {  # round who pids args...: one harness run, its JSON saved with a "c
   local round=$1 who=$2 under_test=$3 rc=0 perf_pid=""
   shift 3
   local file="$out/${figure}_${suite_tag}_${peer}_r${round}_${who}.json"
-  local load
+  local load stat0 steal
   wait_quiet
   load=$(cut -d' ' -f1-3 /proc/loadavg)
+  stat0=$(head -1 /proc/stat)
   if [ -n "${ZP_PERF_DIR:-}" ]; then
     mkdir -p "$ZP_PERF_DIR"
     perf record -q -e cpu-clock -F 999 --call-graph "${ZP_PERF_CALLGRAPH:-fp}" -p "$under_test" \
@@ -361,6 +368,9 @@ run_one() {  # round who pids args...: one harness run, its JSON saved with a "c
   fi
   timeout --kill-after=10 "$bench_timeout" "$bin/zoneproxy-bench" "$@" "${common[@]}" \
     >"$tmp/run.json" 2>"$tmp/run.err" || rc=$?
+  # A VM's stolen time stalls every process at once: a round with much of it says more
+  # about the host than about the proxies (the paced p99s in bench/RESULTS.md).
+  steal=$(steal_between "$stat0" "$(head -1 /proc/stat)")
   if [ -n "$perf_pid" ]; then
     kill -INT "$perf_pid" 2>/dev/null || true
     wait "$perf_pid" 2>/dev/null || true
@@ -371,10 +381,10 @@ run_one() {  # round who pids args...: one harness run, its JSON saved with a "c
   fi
   jq -c --arg peer "$peer" --arg figure "$figure" --arg who "$who" --argjson round "$round" \
     --arg load "$load" --arg suite_tag "$suite_tag" --argjson busy "$busy" --argjson waited "$quiet_waited" \
-    --argjson record_layer "${ZP_RECORD_LAYER:-true}" \
+    --argjson record_layer "${ZP_RECORD_LAYER:-true}" --argjson steal "$steal" \
     '. + {compare: {peer: $peer, figure: $figure, target_name: $who, round: $round, suite_tag: $suite_tag,
                     loadavg_before: $load, cpu_busy_before: $busy, quiet_wait_s: $waited,
-                    record_layer: $record_layer}}' \
+                    cpu_steal_during: $steal, record_layer: $record_layer}}' \
     "$tmp/run.json" >"$file" || die "zoneproxy-bench ($who, round $round) printed no JSON object"
   local errors
   errors=$(jq '.errors' "$file")
