@@ -317,20 +317,19 @@ set_args() {  # after a (re)start: the PIDs under test
 }
 set_args
 
-cpu_busy() {  # fraction of all CPUs busy over 0.5 s, from /proc/stat
+share_between() {  # line-a line-b "fields": their share of all CPU time between two /proc/stat "cpu" lines
+  awk -v a="$1" -v b="$2" -v f="$3" 'BEGIN { n = split(a, x); split(b, y); t = 0; part = 0
+    for (i = 2; i <= n; i++) t += y[i] - x[i]
+    k = split(f, pick, " "); for (j = 1; j <= k; j++) part += y[pick[j]] - x[pick[j]]
+    printf "%.6f", (t > 0 ? part / t : 0) }'
+}
+
+cpu_busy() {  # fraction of all CPUs busy over 0.5 s: all but idle (field 5) and iowait (6)
   local a b
   a=$(head -1 /proc/stat)
   sleep 0.5
   b=$(head -1 /proc/stat)
-  awk -v a="$a" -v b="$b" 'BEGIN { n = split(a, x); split(b, y); t = 0
-    for (i = 2; i <= n; i++) t += y[i] - x[i]
-    idle = (y[5] - x[5]) + (y[6] - x[6]); printf "%.2f", (t > 0 ? 1 - idle / t : 0) }'
-}
-
-steal_between() {  # fraction of all CPU time the hypervisor took between two /proc/stat lines
-  awk -v a="$1" -v b="$2" 'BEGIN { n = split(a, x); split(b, y); t = 0
-    for (i = 2; i <= n; i++) t += y[i] - x[i]
-    printf "%.3f", (t > 0 ? (y[9] - x[9]) / t : 0) }'
+  awk -v idle="$(share_between "$a" "$b" "5 6")" 'BEGIN { printf "%.2f", 1 - idle }'
 }
 
 quiet_waited=0 busy=0
@@ -370,7 +369,7 @@ run_one() {  # round who pids args...: one harness run, its JSON saved with a "c
     >"$tmp/run.json" 2>"$tmp/run.err" || rc=$?
   # A VM's stolen time stalls every process at once: a round with much of it says more
   # about the host than about the proxies (the paced p99s in bench/RESULTS.md).
-  steal=$(steal_between "$stat0" "$(head -1 /proc/stat)")
+  steal=$(printf '%.3f' "$(share_between "$stat0" "$(head -1 /proc/stat)" 9)")  # field 9: steal
   if [ -n "$perf_pid" ]; then
     kill -INT "$perf_pid" 2>/dev/null || true
     wait "$perf_pid" 2>/dev/null || true
