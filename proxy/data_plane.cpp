@@ -54,6 +54,7 @@ absl::Status data_plane::start(const std::shared_ptr<const data_plane_config>& c
     }
     std::tie(bound.endpoint_port, bound.module_server_port) = shard->bound_ports();
   }
+  shared_.shards = every_shard;
   for (auto& shard : shards_) shard->start();
   running_ = true;
   return absl::OkStatus();
@@ -214,6 +215,7 @@ void data_plane::stop() {
   running_ = false;
   run_on_all([](worker_shard& s) { s.close_all(); });
   wait_until_released();
+  shared_.shards.clear();
   shards_.clear();
   shared_.table.reset();
 }

@@ -35,6 +35,9 @@ struct plane_shared {
   std::atomic<session_log_mode> session_log{session_log_mode::all};
   /// Whether new sessions hand off to the record layer (`record_layer`, SIGHUP).
   std::atomic<bool> record_layer{true};
+  /// Every worker's shard, in worker order; set before any worker starts, then fixed.
+  /// A new session goes to the one holding the fewest (proxy/rendezvous.cpp).
+  std::vector<worker_shard*> shards;
   /// Tests only (common/io_faults.hpp): the faults each new connection's stream gets.
   std::function<std::unique_ptr<io_faults>(role)> faults;
 };

@@ -52,6 +52,7 @@ relay_session::relay_session(worker_shard& shard, session_id id, std::shared_ptr
       id_(id),
       config_(std::move(config)),
       paired_at_(paired_at),
+      local_moved_(local.from_worker != shard.index()),
       idle_timer_(shard.io()) {
   record_.id = id;
   record_.worker = shard.index();
@@ -64,7 +65,7 @@ relay_session::~relay_session() = default;
 
 void relay_session::adopt_remote(half_handoff&& half) {
   operation_done();
-  if (half.from_worker != shard_.index()) shard_.counters().add(counter::sessions_migrated);
+  if (local_moved_ || half.from_worker != shard_.index()) shard_.counters().add(counter::sessions_migrated);
   if (closed_) {
     // Killed before the peer arrived: the handoff's destructor closes its fd.
     return maybe_destroy();

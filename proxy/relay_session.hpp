@@ -133,6 +133,7 @@ class relay_session : public deferred_deletion<relay_session> {
   const session_id id_;
   std::shared_ptr<const data_plane_config> config_;
   const clock::time_point paired_at_;
+  const bool local_moved_;  // the claimer's half came from another worker (placement)
   clock::time_point started_at_{};
   clock::time_point last_activity_{};
   std::optional<half_handoff> endpoint_half_, module_server_half_;

@@ -18,6 +18,40 @@ void on_claimed(half_connection& peer, worker_shard& target, relay_session* sess
   asio::post(target.io(), [session, h = peer.hand_over()]() mutable { session->adopt_remote(std::move(h)); });
 }
 
+// Where a new session lives: the worker with the fewest sessions. Sessions are long-lived
+// and stay where they start, while the kernel spreads the halves over the workers'
+// listeners by a hash of their addresses: left there, 8 sessions over 2 workers split 6/2
+// or worse a quarter of the time, and the busier worker's sessions wait for it while the
+// other idles. On a tie the claimer's worker (only the claimed half moves, the cheapest),
+// then the claimed half's.
+worker_shard& place(worker_shard& claimer, worker_shard& claimed) {
+  worker_shard* best = &claimer;
+  if (claimed.session_count() < best->session_count()) best = &claimed;
+  for (worker_shard* s : claimer.shared().shards) {
+    if (s->session_count() < best->session_count()) best = s;
+  }
+  best->place_session();
+  return *best;
+}
+
+// What step 2 hands to the session's worker: the claimer's half and what the session
+// needs of it (the claimer is finished once arrive() returns), and the claimed peer.
+struct claim {
+  session_id id;
+  std::shared_ptr<const data_plane_config> config;
+  std::chrono::steady_clock::time_point hello_done_at;
+  role side;
+  half_handoff half;
+  half_connection* peer;
+};
+
+// Step 2 on the session's worker: the session with the claimer's half, then the claim.
+void open_session(worker_shard& home, claim c) {
+  relay_session* session = home.add_session(
+      std::make_unique<relay_session>(home, c.id, std::move(c.config), c.hello_done_at, c.side, std::move(c.half)));
+  asio::post(c.peer->shard().io(), [peer = c.peer, &home, session] { on_claimed(*peer, home, session); });
+}
+
 }  // namespace
 
 outcome arrive(half_connection& h) {
@@ -37,9 +71,14 @@ outcome arrive(half_connection& h) {
       break;
   }
   half_connection* peer = res.peer;
-  relay_session* session = shard.add_session(
-      std::make_unique<relay_session>(shard, h.id(), h.config(), h.hello_done_at(), h.side(), h.hand_over()));
-  asio::post(peer->shard().io(), [peer, &target = shard, session] { on_claimed(*peer, target, session); });
+  worker_shard& home = place(shard, peer->shard());
+  claim c{h.id(), h.config(), h.hello_done_at(), h.side(), h.hand_over(), peer};
+  if (&home == &shard) {
+    open_session(home, std::move(c));
+  } else {
+    // The claimed half stays claimed, doing nothing, until the claim reaches it (I1).
+    asio::post(home.io(), [&home, c = std::move(c)]() mutable { open_session(home, std::move(c)); });
+  }
   return outcome::paired;
 }
 

@@ -6,11 +6,13 @@
 //   1. arrive(H): the table stores H (waiting), refuses it (conflict, full), or hands it
 //      the opposite half P, which waits on worker W2 (possibly W1). Taking P out of the
 //      table is the claim: from then on P belongs to the claimer.
-//   2. The claimer creates the relay_session on W1 with its own half, handed over at
-//      once, and posts the claim to W2.
+//   2. The claimer picks the session's worker WS, the one with the fewest sessions (W1
+//      on a tie, then W2), and hands its own half over at once. On WS (W1 itself, or
+//      posted there) the relay_session is created with that half, and the claim is
+//      posted to W2.
 //   3. On W2, P hands itself over (its fd + SSL* leave W2's io_context, with its early
-//      data and what happened to its stream meanwhile) and posts the handoff to W1.
-//   4. On W1 the session adopts the remote half and starts relaying (both 101s first).
+//      data and what happened to its stream meanwhile) and posts the handoff to WS.
+//   4. On WS the session adopts the remote half and starts relaying (both 101s first).
 //
 // Invariants, relied on by half_connection and relay_session:
 //   I1 A half stored in the table is never deleted. It leaves either by its own
@@ -23,7 +25,7 @@
 //   I3 The session counts the remote handoff as pending from its construction, so it
 //      outlives the message of step 3 even if it is closed before it arrives.
 //   I4 A half or session is touched only on the worker that owns it; across workers
-//      there are only the two posts of steps 2 and 3.
+//      there are only the posts of steps 2 and 3.
 
 #include "common/tls_socket.hpp"
 #include "proxy/session_table.hpp"

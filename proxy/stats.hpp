@@ -176,7 +176,8 @@ inline constexpr counter_def k_counters[] = {
     {counter::sessions_ended, "sessions_ended", "zoneproxy_sessions_ended_total",
      "Paired sessions that ended, by reason.", dim::none, dim::end_reason},
     {counter::sessions_migrated, "sessions_migrated", "zoneproxy_sessions_migrated_total",
-     "Paired sessions whose halves met on different workers (one was handed over)."},
+     "Paired sessions with a half handed over from another worker (halves that met on different workers, or a "
+     "session placed on the worker with the fewest)."},
     {counter::sessions_record_layer, "sessions_record_layer", "zoneproxy_sessions_record_layer_total",
      "Paired sessions handed from OpenSSL to the record layer (both SSL objects freed)."},
     {counter::bytes_endpoint_to_module_server,

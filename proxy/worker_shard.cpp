@@ -182,7 +182,6 @@ relay_session* worker_shard::add_session(std::unique_ptr<relay_session> s) {
   sessions_.push_back(std::move(s));
   relay_session* raw = sessions_.back().get();
   raw->self_ = std::prev(sessions_.end());
-  session_count_.store(sessions_.size(), std::memory_order_relaxed);
   return raw;
 }
 
@@ -193,7 +192,7 @@ void worker_shard::destroy(half_connection* h) {
 
 void worker_shard::destroy(relay_session* s) {
   sessions_.erase(s->self_);
-  session_count_.store(sessions_.size(), std::memory_order_relaxed);
+  session_count_.fetch_sub(1, std::memory_order_relaxed);
 }
 
 }  // namespace zp::proxy

@@ -77,7 +77,8 @@ class worker_shard {
   }
   /// Paces the "handshake failed" log lines of this worker.
   log::rate_limit& handshake_log() { return handshake_log_; }
-  /// Live sessions and in-flight halves on this worker (written by it, read by anyone).
+  /// Sessions on this worker (live, or placed here and on their way) and in-flight
+  /// halves; read by anyone.
   std::uint64_t session_count() const { return session_count_.load(std::memory_order_relaxed); }
   std::uint64_t half_count() const { return half_count_.load(std::memory_order_relaxed); }
   /// Listener ports actually bound (endpoint, module server); tests bind port 0.
@@ -102,7 +103,10 @@ class worker_shard {
   /// How often the aggregated refusal lines are written (proxy/refusal_log.hpp).
   static constexpr std::chrono::seconds k_refusal_interval{10};
 
-  /// Registers a new session owned by this shard.
+  /// Any thread: a session will be created on this worker (it counts from now, so that
+  /// the next placement sees it).
+  void place_session() { session_count_.fetch_add(1, std::memory_order_relaxed); }
+  /// Registers a new session owned by this shard (placed here before).
   relay_session* add_session(std::unique_ptr<relay_session> s);
   /// Deferred deletion: called (posted) once a half or session has closed and has no
   /// operation pending.
