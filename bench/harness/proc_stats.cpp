@@ -31,6 +31,14 @@ std::optional<double> cpu_seconds(const std::vector<pid_t>& pids) {
   return total;
 }
 
+std::optional<double> machine_cpu_seconds() {
+  std::ifstream in("/proc/stat");
+  std::string cpu;
+  unsigned long long user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0;
+  if (!(in >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq) || cpu != "cpu") return std::nullopt;
+  return static_cast<double>(user + nice + system + irq + softirq) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
 std::optional<long> rss_kib(const std::vector<pid_t>& pids) {
   if (pids.empty()) return std::nullopt;
   long total = 0;

@@ -14,6 +14,10 @@ namespace zp::bench {
 
 /// CPU seconds (user + system) used so far, summed; nullopt if a PID is unreadable.
 std::optional<double> cpu_seconds(const std::vector<pid_t>& pids);
+/// CPU seconds all processes of the machine used so far, summed over its CPUs (the
+/// first line of /proc/stat: user, nice, system, irq and softirq; not idle, iowait or
+/// the time the hypervisor took); nullopt if unreadable.
+std::optional<double> machine_cpu_seconds();
 /// Resident set size in KiB, summed; nullopt if a PID is unreadable.
 std::optional<long> rss_kib(const std::vector<pid_t>& pids);
 

@@ -59,4 +59,30 @@ double duration_samples::mean_us() const {
   return static_cast<double>(sum / static_cast<long double>(ns_.size()) / 1000.0L);
 }
 
+double session_weighted_quantile_us(const std::vector<std::vector<std::chrono::nanoseconds>>& sessions, double q) {
+  struct weighted {
+    std::int64_t ns;
+    long double weight;
+  };
+  std::vector<weighted> all;
+  std::size_t counted = 0;
+  for (const auto& s : sessions) {
+    if (s.empty()) continue;
+    ++counted;
+    const long double weight = 1.0L / static_cast<long double>(s.size());
+    for (auto d : s) all.push_back({d.count(), weight});
+  }
+  if (all.empty()) return 0;
+  std::sort(all.begin(), all.end(), [](const weighted& a, const weighted& b) { return a.ns < b.ns; });
+  // Each session adds up to exactly 1 in exact arithmetic; the tolerance keeps rounding
+  // in the running sum from stepping past a boundary that q meets exactly.
+  const long double target = static_cast<long double>(std::clamp(q, 0.0, 1.0)) * static_cast<long double>(counted);
+  long double sum = 0;
+  for (const weighted& w : all) {
+    sum += w.weight;
+    if (sum >= target - 1e-9L) return static_cast<double>(w.ns) / 1000.0;
+  }
+  return static_cast<double>(all.back().ns) / 1000.0;
+}
+
 }  // namespace zp::bench

@@ -42,4 +42,12 @@ class duration_samples {
   mutable bool sorted_ = true;
 };
 
+/// The q-quantile (0 <= q <= 1) in microseconds of durations grouped by session, each
+/// session weighing the same however many samples it has: the smallest duration with at
+/// least q of the total weight at or below it (nearest rank when all counts are equal);
+/// 0 when no session has a sample. In a closed loop a session kept waiting makes fewer
+/// round trips, so over all round trips its slow ones are outnumbered by the fast ones of
+/// the sessions served first (a form of coordinated omission); here they are not.
+double session_weighted_quantile_us(const std::vector<std::vector<std::chrono::nanoseconds>>& sessions, double q);
+
 }  // namespace zp::bench

@@ -147,6 +147,12 @@ TEST_F(BenchSmoke, LatencyPercentilesAreOrdered) {
   EXPECT_GT(metric(r, "round_trips_fewest_session"), 0);
   EXPECT_LE(metric(r, "round_trips_fewest_session") * 4, metric(r, "round_trips"));
   EXPECT_GE(metric(r, "round_trips_most_session") * 4, metric(r, "round_trips"));
+  EXPECT_GT(metric(r, "p50_us_session_weighted"), 0);
+  EXPECT_GE(metric(r, "p99_us_session_weighted"), metric(r, "p50_us_session_weighted"));
+  // Both ends of every session are the harness's: it works for each echo too, and the
+  // machine's CPU time covers the proxy's and the harness's.
+  EXPECT_GT(metric(r, "harness_cpu_us_per_round_trip"), 0);
+  EXPECT_GT(metric(r, "machine_cpu_us_per_round_trip"), metric(r, "proxy_cpu_us_per_round_trip"));
 }
 
 // --pace: an open loop. 2 sessions at 50 round trips per second for 2 s: the schedule
