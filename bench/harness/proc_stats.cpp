@@ -2,12 +2,36 @@
 
 #include <unistd.h>
 
+#include <array>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <string_view>
 
 namespace zp::bench {
+namespace {
+
+// The numbers of a /proc status file's "Key:  value [kB]" lines for `keys`, in their
+// order; nullopt for a key the file does not have (or a file gone with its thread).
+template <std::size_t N>
+std::array<std::optional<std::uint64_t>, N> status_values(const std::filesystem::path& file,
+                                                          const std::array<std::string_view, N>& keys) {
+  std::array<std::optional<std::uint64_t>, N> values;
+  std::ifstream in(file);
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    const std::string_view key(line.data(), colon);
+    for (std::size_t i = 0; i < N; ++i) {
+      if (key == keys[i]) values[i] = std::stoull(line.substr(colon + 1));
+    }
+  }
+  return values;
+}
+
+}  // namespace
 
 std::optional<double> cpu_seconds(const std::vector<pid_t>& pids) {
   if (pids.empty()) return std::nullopt;
@@ -43,17 +67,9 @@ std::optional<long> rss_kib(const std::vector<pid_t>& pids) {
   if (pids.empty()) return std::nullopt;
   long total = 0;
   for (pid_t pid : pids) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-    std::string line;
-    bool found = false;
-    while (std::getline(in, line)) {
-      if (line.rfind("VmRSS:", 0) == 0) {
-        total += std::stol(line.substr(6));
-        found = true;
-        break;
-      }
-    }
-    if (!found) return std::nullopt;
+    const auto [rss] = status_values<1>("/proc/" + std::to_string(pid) + "/status", {"VmRSS"});
+    if (!rss) return std::nullopt;
+    total += static_cast<long>(*rss);
   }
   return total;
 }
@@ -68,14 +84,10 @@ std::optional<switch_counts> context_switches(const std::vector<pid_t>& pids) {
     for (const auto& task : tasks) {
       // A thread that ended between the listing and this read is skipped: its switches
       // are gone from every later reading as well.
-      std::ifstream in(task.path() / "status");
-      std::string line;
-      while (std::getline(in, line)) {
-        std::uint64_t* into = line.rfind("voluntary_ctxt_switches:", 0) == 0      ? &total.voluntary
-                              : line.rfind("nonvoluntary_ctxt_switches:", 0) == 0 ? &total.involuntary
-                                                                                  : nullptr;
-        if (into != nullptr) *into += std::stoull(line.substr(line.find(':') + 1));
-      }
+      const auto [voluntary, involuntary] =
+          status_values<2>(task.path() / "status", {"voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"});
+      total.voluntary += voluntary.value_or(0);
+      total.involuntary += involuntary.value_or(0);
     }
   }
   return total;
