@@ -4,7 +4,7 @@
 #include "proxy/relay_session.hpp"
 #include "proxy/worker_shard.hpp"
 
-#include <asio/post.hpp>
+#include <asio/dispatch.hpp>
 
 #include <memory>
 #include <utility>
@@ -12,10 +12,15 @@
 namespace zp::proxy::rendezvous {
 namespace {
 
+// Each step runs on the worker that owns what it touches (I4) through asio::dispatch: at
+// once when it is already there, posted otherwise. A post to the worker it is on would
+// only queue the pairing behind everything else that worker has to do (handshakes under
+// load): with placement that was up to three queues, and it cost the pairing p50.
+
 // Step 3, on the claimed half's worker. The half cannot have been deleted since the claim
 // (I1), and its shard reference never changes.
 void on_claimed(half_connection& peer, worker_shard& target, relay_session* session) {
-  asio::post(target.io(), [session, h = peer.hand_over()]() mutable { session->adopt_remote(std::move(h)); });
+  asio::dispatch(target.io(), [session, h = peer.hand_over()]() mutable { session->adopt_remote(std::move(h)); });
 }
 
 // Where a new session lives: the worker with the fewest sessions. Sessions are long-lived
@@ -49,14 +54,7 @@ struct claim {
 void open_session(worker_shard& home, claim c) {
   relay_session* session = home.add_session(
       std::make_unique<relay_session>(home, c.id, std::move(c.config), c.hello_done_at, c.side, std::move(c.half)));
-  half_connection* peer = c.peer;
-  if (&peer->shard() == &home) {
-    // Step 3 at once: the claimed half waits on this very worker (I4 holds), and each post
-    // would queue the pairing behind everything else this worker has to do (handshakes
-    // under load): placement made that up to three queues, which cost the pairing p50.
-    return session->adopt_remote(peer->hand_over());
-  }
-  asio::post(peer->shard().io(), [peer, &home, session] { on_claimed(*peer, home, session); });
+  asio::dispatch(c.peer->shard().io(), [peer = c.peer, &home, session] { on_claimed(*peer, home, session); });
 }
 
 }  // namespace
@@ -80,12 +78,8 @@ outcome arrive(half_connection& h) {
   half_connection* peer = res.peer;
   worker_shard& home = place(shard, peer->shard());
   claim c{h.id(), h.config(), h.hello_done_at(), h.side(), h.hand_over(), peer};
-  if (&home == &shard) {
-    open_session(home, std::move(c));
-  } else {
-    // The claimed half stays claimed, doing nothing, until the claim reaches it (I1).
-    asio::post(home.io(), [&home, c = std::move(c)]() mutable { open_session(home, std::move(c)); });
-  }
+  // The claimed half stays claimed, doing nothing, until the claim reaches it (I1).
+  asio::dispatch(home.io(), [&home, c = std::move(c)]() mutable { open_session(home, std::move(c)); });
   return outcome::paired;
 }
 

@@ -9,10 +9,10 @@
 //   2. The claimer picks the session's worker WS, the one with the fewest sessions (W1
 //      on a tie, then W2), and hands its own half over at once. On WS (W1 itself, or
 //      posted there) the relay_session is created with that half, and the claim is
-//      posted to W2; when W2 is WS, step 3 runs there and then, with no post.
+//      posted to W2.
 //   3. On W2, P hands itself over (its fd + SSL* leave W2's io_context, with its early
-//      data and what happened to its stream meanwhile) and posts the handoff to WS
-//      (when W2 is WS, it is handed to the session directly).
+//      data and what happened to its stream meanwhile) and posts the handoff to WS.
+//   Each "posted" is asio::dispatch: a step for the worker it is already on runs at once.
 //   4. On WS the session adopts the remote half and starts relaying (both 101s first).
 //
 // Invariants, relied on by half_connection and relay_session:

@@ -140,8 +140,9 @@ scenario_result run_latency(run_context& c) {
   // per echo: back to back the loop is CPU-bound, so the proxy's share of the machine's
   // figure bounds what any change in the proxy can do to the round trip.
   r.metrics["harness_cpu_us_per_round_trip"] = nullptr;
-  if (own0 && own1 && n > 0)
+  if (own0 && own1 && n > 0) {
     r.metrics["harness_cpu_us_per_round_trip"] = (*own1 - *own0) * 1e6 / static_cast<double>(n);
+  }
   r.metrics["machine_cpu_us_per_round_trip"] = nullptr;
   if (machine0 && machine1 && n > 0) {
     r.metrics["machine_cpu_us_per_round_trip"] = (*machine1 - *machine0) * 1e6 / static_cast<double>(n);
