@@ -72,7 +72,6 @@ class half_connection : public deferred_deletion<half_connection> {
   const session_id& id() const { return id_; }
   role side() const { return side_; }
   const std::shared_ptr<const data_plane_config>& config() const { return config_; }
-  clock::time_point hello_done_at() const { return hello_done_at_; }
   /// Gives the connection to its session: the half is done afterwards.
   half_handoff hand_over();
 

@@ -45,7 +45,7 @@ class relay_session : public deferred_deletion<relay_session> {
  public:
   using clock = std::chrono::steady_clock;
 
-  /// A session whose second half's hello completed at `paired_at`, with that half
+  /// A session whose second half claimed the first at `paired_at`, with that half
   /// (`local`, of role `local_role`) handed over; the other half is on its way.
   relay_session(worker_shard& shard, session_id id, std::shared_ptr<const data_plane_config> config,
                 clock::time_point paired_at, role local_role, half_handoff local);

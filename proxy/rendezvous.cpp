@@ -44,7 +44,7 @@ worker_shard& place(worker_shard& claimer, worker_shard& claimed) {
 struct claim {
   session_id id;
   std::shared_ptr<const data_plane_config> config;
-  std::chrono::steady_clock::time_point hello_done_at;
+  std::chrono::steady_clock::time_point paired_at;
   role side;
   half_handoff half;
   half_connection* peer;
@@ -53,7 +53,7 @@ struct claim {
 // Step 2 on the session's worker: the session with the claimer's half, then the claim.
 void open_session(worker_shard& home, claim c) {
   relay_session* session = home.add_session(
-      std::make_unique<relay_session>(home, c.id, std::move(c.config), c.hello_done_at, c.side, std::move(c.half)));
+      std::make_unique<relay_session>(home, c.id, std::move(c.config), c.paired_at, c.side, std::move(c.half)));
   asio::dispatch(c.peer->shard().io(), [peer = c.peer, &home, session] { on_claimed(*peer, home, session); });
 }
 
@@ -76,8 +76,11 @@ outcome arrive(half_connection& h) {
       break;
   }
   half_connection* peer = res.peer;
+  // Read after the claim, not h's hello time: the peer may have read its clock after h
+  // did and still been stored first (two workers), and a wait is never negative.
+  const auto paired_at = std::chrono::steady_clock::now();
   worker_shard& home = place(shard, peer->shard());
-  claim c{h.id(), h.config(), h.hello_done_at(), h.side(), h.hand_over(), peer};
+  claim c{h.id(), h.config(), paired_at, h.side(), h.hand_over(), peer};
   // The claimed half stays claimed, doing nothing, until the claim reaches it (I1).
   asio::dispatch(home.io(), [&home, c = std::move(c)]() mutable { open_session(home, std::move(c)); });
   return outcome::paired;

@@ -49,7 +49,7 @@ struct session_record {
   asio::ip::tcp::endpoint endpoint, module_server;  // the PROXY v2 source where there was one
   std::string ms_subject, ms_sha256;                // the Module Server's client certificate
   role waited = role::endpoint;                     // the half that came first
-  std::chrono::steady_clock::duration wait{};       // its wait, from its hello to the other's
+  std::chrono::steady_clock::duration wait{};       // its wait, from its hello to the other's claim
 };
 
 /// `event=session_paired ...`, at info.
