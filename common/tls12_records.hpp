@@ -86,14 +86,11 @@ class record_cipher {
   std::uint64_t sequence() const { return seq_; }
 
  private:
-  record_cipher(cipher_ctx_ptr ctx, const std::array<std::uint8_t, 4>& salt, std::uint64_t seq)
-      : ctx_(std::move(ctx)), salt_(salt), seq_(seq) {}
-  // The nonce and additional data of the record with sequence number seq_.
-  void nonce_and_aad(const std::uint8_t* explicit_nonce, content_type type, std::size_t plaintext_size,
-                     std::uint8_t (&nonce)[12], std::uint8_t (&aad)[13]) const;
+  record_cipher(cipher_ctx_ptr ctx, std::uint64_t seq) : ctx_(std::move(ctx)), seq_(seq) {}
+  // Gives the cipher the additional data of the record with sequence number seq_.
+  bool set_aad(content_type type, std::size_t record_body);
 
   cipher_ctx_ptr ctx_;
-  std::array<std::uint8_t, 4> salt_{};
   std::uint64_t seq_ = 0;
 };
 

@@ -314,6 +314,22 @@ TEST(Tls12Records, SequenceNumbersStopLongBeforeTheyWrap) {
   EXPECT_TRUE(d.opener.open(more.data(), more.size()));
 }
 
+TEST(Tls12Records, EveryRecordSentCarriesItsSequenceNumberAsTheExplicitNonce) {
+  // RFC 5288 3: the explicit nonce must never repeat under one key. OpenSSL's TLS mode
+  // counts it for us from the sequence number it was given; across a carry in any byte,
+  // and from a sequence number that is not 0, it must stay exactly ours.
+  for (const std::uint64_t start : {std::uint64_t{0}, std::uint64_t{0xfe}, std::uint64_t{0x01'00ff'ffff'fffe}}) {
+    auto d = direction_pair::make(k_tls_cipher_aes_gcm_256, start);
+    for (std::uint64_t seq = start; seq < start + 4; ++seq) {
+      bytes r = sealed(d.sealer, tls12::content_type::application_data, "x");
+      std::uint64_t nonce = 0;
+      for (std::size_t i = 0; i < tls12::k_explicit_nonce; ++i) nonce = (nonce << 8) | r[tls12::k_header + i];
+      EXPECT_EQ(nonce, seq);
+      EXPECT_FALSE(d.opener.open(r.data(), r.size())) << "sequence " << seq;
+    }
+  }
+}
+
 TEST(Tls12Records, EveryPrefixOfARunResealsItsWholeRecordsAndWaitsForTheRest) {
   // Three records (0, 1 and 300 bytes of plaintext) cut at every offset: whole records
   // are ready and identical to the uncut run's, the rest waits; no error on the way.
