@@ -225,8 +225,9 @@ cmd_test() {
   stage "fuzzing (libFuzzer, ${ZP_FUZZ_SECONDS:-30} s per target; the seed corpus first)"
   local pair
   for pair in "${fuzz_pairs[@]}"; do ZP_FUZZ_SECONDS=${ZP_FUZZ_SECONDS:-30} run_fuzzer "${pair%%:*}" "${pair#*:}"; done
-  stage "Windows: zoneproxy.exe and zoneproxyctl.exe cross-built, then run under Wine"
+  stage "Windows: zoneproxy.exe and zoneproxyctl.exe cross-built, clang-tidy on the Windows-only files, run under Wine"
   cmd_windows
+  bash packaging/tidy.sh --windows
   bash tests/windows/run-under-wine.sh
   stage "Release build as a packager makes it (-O3; still -Werror here), packaged from it"
   # shellcheck disable=SC2046
@@ -248,6 +249,9 @@ cmd_lint() {
   [ -n "$changed" ] || changed=$(git diff --name-only HEAD~1 HEAD)
   # shellcheck disable=SC2086 # one file name per word
   bash packaging/tidy.sh $changed
+  # The Windows-only files, when a cross-build (dev.sh windows) left its compile database.
+  # shellcheck disable=SC2086
+  if [ -f build-windows/compile_commands.json ]; then bash packaging/tidy.sh --windows $changed; fi
 }
 
 case "${1:-}" in
