@@ -2,7 +2,8 @@
 // checked, b -> a, checked; ping_pong.hpp) for --duration, back to back (a closed loop:
 // the figure is the round trip under full load) or --pace R per second each (an open
 // loop: the round trip at that load). Round trips that started before every session was
-// open are warm-up and not recorded.
+// open are warm-up and not recorded; paced, so are those that fell due before (held back
+// into the run by a slow first one, they would add to the count the schedule caps).
 
 #include "bench/harness/ping_pong.hpp"
 #include "bench/harness/proc_stats.hpp"
@@ -24,6 +25,7 @@ namespace {
 
 struct shared_state {
   std::atomic<bool> recording{false};
+  steady_clock::time_point recording_since;  // written before recording turns true
   std::atomic<bool> stopping{false};
   duration_samples rtts;
   std::atomic<std::uint64_t> late{0};  // paced round trips held back by the one before
@@ -68,7 +70,8 @@ void loop(const std::shared_ptr<echoer>& e, run_context& c, shared_state& st, tr
 }
 
 void round_trip(const std::shared_ptr<echoer>& e, run_context& c, shared_state& st, tracker& live, bool late) {
-  const bool record = st.recording.load(std::memory_order_relaxed);
+  const bool record =
+      st.recording.load(std::memory_order_acquire) && (e->period.count() == 0 || e->due >= st.recording_since);
   e->pp->once([e, &c, &st, &live, record, late](const std::string& failure, std::chrono::nanoseconds rtt) {
     if (!failure.empty()) {
       c.errors.add(failure);
@@ -100,8 +103,8 @@ scenario_result run_latency(run_context& c) {
                        period * static_cast<long>(s->number % c.o.connections) / static_cast<long>(c.o.connections);
     loop(std::make_shared<echoer>(std::make_shared<ping_pong>(s, c.o.message_size, c.t), period, first), c, st, live);
   });
-  st.recording.store(true);
-  const auto t0 = steady_clock::now();
+  const auto t0 = st.recording_since = steady_clock::now();
+  st.recording.store(true, std::memory_order_release);
   const std::vector<pid_t> self{::getpid()};
   const auto cpu0 = cpu_seconds(c.o.proxy_pids);
   const auto own0 = cpu_seconds(self);
